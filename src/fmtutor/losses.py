@@ -1,0 +1,59 @@
+"""Training losses. Each draws its own t and noise from an optional generator and returns a scalar
+(the mean over batch and coordinates of the squared error).
+
+    conditional flow matching:  E || v_theta(x_t, t) - (d_alpha x1 + d_beta x0) ||^2
+    denoising score matching:   E || s_theta(x_t, t) + x0 / beta_t ||^2        (unstable as beta_t -> 0)
+    noise prediction:           E || eps_theta(x_t, t) - x0 ||^2                (= beta_t^2 times DSM)
+    DDPM (discrete):            E_n || eps_theta(x_n, 1 - n/T) - eps ||^2, n ~ U{1..T}
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ._validate import check_batch
+from .ddpm import DDPM
+from .paths import GaussianPath
+from .solvers import Field
+
+__all__ = ["cfm_loss", "dsm_loss", "noise_prediction_loss", "ddpm_loss"]
+
+
+def _draw(path: GaussianPath, x1: Tensor, generator: torch.Generator | None, t: Tensor | None,
+          t_min: float = 0.0, t_max: float | None = None):
+    if t is None:
+        hi = path.schedule.t_max if t_max is None else t_max
+        t = t_min + (hi - t_min) * torch.rand(x1.shape[0], generator=generator, device=x1.device, dtype=x1.dtype)
+    return path.sample(x1, t, generator=generator)
+
+
+def cfm_loss(model: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,
+             t: Tensor | None = None, **cond) -> Tensor:
+    """Conditional flow matching: regress the model on the conditional velocity of ``path``."""
+    s = _draw(path, check_batch(x1, "x1"), generator, t)
+    return (model(s.x_t, s.t, **cond) - s.velocity).pow(2).mean()
+
+
+def dsm_loss(model: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,
+             t: Tensor | None = None, t_max: float = 0.999, **cond) -> Tensor:
+    """Denoising score matching: target grad log p_t(x_t | x1) = -x0 / beta_t; t ~ U[0, t_max]."""
+    s = _draw(path, check_batch(x1, "x1"), generator, t, t_max=t_max)
+    beta = path.coefficients(s.t, x1).beta
+    return (model(s.x_t, s.t, **cond) + s.x0 / beta).pow(2).mean()
+
+
+def noise_prediction_loss(model: Field, x1: Tensor, path: GaussianPath,
+                          generator: torch.Generator | None = None, t: Tensor | None = None, **cond) -> Tensor:
+    """Epsilon prediction on a continuous path: the DSM loss multiplied by beta_t^2, so it stays bounded."""
+    s = _draw(path, check_batch(x1, "x1"), generator, t)
+    return (model(s.x_t, s.t, **cond) - s.x0).pow(2).mean()
+
+
+def ddpm_loss(model: Field, x1: Tensor, ddpm: DDPM, generator: torch.Generator | None = None, **cond) -> Tensor:
+    """DDPM's simple loss with n ~ U{1..T}; the network sees the book's t = 1 - n / T."""
+    x1 = check_batch(x1, "x1")
+    n = torch.randint(1, ddpm.T + 1, (x1.shape[0],), generator=generator, device=x1.device)
+    eps = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
+    x_n = ddpm.q_sample(x1, n.cpu(), eps)
+    t = ddpm.index_to_time(n.cpu()).to(x1)
+    return (model(x_n, t, **cond) - eps).pow(2).mean()

@@ -1,0 +1,65 @@
+"""Distances between two sample sets ``(N, D)`` and ``(M, D)``: sliced Wasserstein-2 and energy distance.
+
+Both are estimated from finite samples, so even two draws of the *same* distribution give a
+positive value: the **noise floor**. ``noise_floor`` measures it (data against fresh data of the same
+size); a model's score means something only well above that floor. For 8 Gaussians with 20,000
+points per side the sliced W2 floor is about 0.02; with 5,000 it is about twice that.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ._validate import check_batch
+from .distributions import Sampleable
+
+__all__ = ["sliced_wasserstein", "energy_distance", "noise_floor"]
+
+
+def _pair(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    x, y = check_batch(x, "x"), check_batch(y, "y")
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must be (N, D) and (M, D) with the same D, got {tuple(x.shape)} and {tuple(y.shape)}")
+    return x, y.to(x)
+
+
+def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256,
+                       generator: torch.Generator | None = None) -> Tensor:
+    """Sliced W2: sqrt(mean over random unit directions w of W2^2(w.x, w.y)), via sorted projections.
+
+    Sample sets of different sizes are compared through 1-D quantiles at the smaller size.
+    """
+    x, y = _pair(x, y)
+    w = torch.randn(x.shape[1], n_projections, generator=generator).to(x)
+    w = w / w.norm(dim=0, keepdim=True)
+    px, py = (x @ w).sort(dim=0).values, (y @ w).sort(dim=0).values
+    n = min(len(px), len(py))
+    if len(px) != len(py):
+        q = (torch.arange(n, device=x.device, dtype=x.dtype) + 0.5) / n
+        px, py = torch.quantile(px, q, dim=0), torch.quantile(py, q, dim=0)
+    return ((px - py) ** 2).mean().sqrt()
+
+
+def _mean_distance(a: Tensor, b: Tensor, chunk: int = 2048) -> Tensor:
+    total = a.new_zeros(())
+    for i in range(0, len(a), chunk):
+        total = total + torch.cdist(a[i:i + chunk], b).sum()
+    return total / (len(a) * len(b))
+
+
+def energy_distance(x: Tensor, y: Tensor) -> Tensor:
+    """Energy distance 2 E|X - Y| - E|X - X'| - E|Y - Y'| (zero iff the distributions agree).
+
+    Computed exactly over all pairs in chunks, O(N M) time and O(chunk * M) memory.
+    """
+    x, y = _pair(x, y)
+    return 2 * _mean_distance(x, y) - _mean_distance(x, x) - _mean_distance(y, y)
+
+
+def noise_floor(data: Sampleable, n: int, metric: Callable[[Tensor, Tensor], Tensor] = sliced_wasserstein,
+                repeats: int = 3, generator: torch.Generator | None = None) -> Tensor:
+    """The metric between two independent draws of ``n`` points from ``data``, averaged over ``repeats``."""
+    values = [metric(data.sample(n, generator), data.sample(n, generator)) for _ in range(repeats)]
+    return torch.stack(values).mean()

@@ -1,0 +1,52 @@
+"""Small networks for 2D fields: a sinusoidal time embedding and an MLP ``model(x, t) -> like x``."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ._validate import as_time, check_batch
+
+__all__ = ["SinusoidalEmbedding", "MLPField"]
+
+
+class SinusoidalEmbedding(nn.Module):
+    """t in [0, 1] of shape ``(B,)`` -> ``(B, dim)`` features [sin(w_i s t), cos(w_i s t)] with
+    frequencies w_i = max_period^(-i / (dim/2)) and scale s = 1000 (as for transformer positions)."""
+
+    def __init__(self, dim: int = 64, max_period: float = 10_000.0, scale: float = 1000.0):
+        super().__init__()
+        if dim < 2 or dim % 2:
+            raise ValueError(f"dim must be an even number >= 2, got {dim}")
+        half = dim // 2
+        freqs = torch.exp(-math.log(max_period) * torch.arange(half) / half)
+        self.register_buffer("freqs", freqs, persistent=False)
+        self.scale = scale
+
+    def forward(self, t: Tensor) -> Tensor:
+        angles = self.scale * t[:, None] * self.freqs.to(t)[None]
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+class MLPField(nn.Module):
+    """An MLP vector field on R^dim: concatenates x with an embedding of t, ``depth`` hidden layers.
+
+    ``forward(x, t)`` takes ``x`` of shape ``(B, dim)`` and ``t`` as a float or ``(B,)`` in [0, 1].
+    Used for velocities, scores and noise predictions alike: what it predicts is set by the loss.
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, time_dim: int = 32):
+        super().__init__()
+        self.dim = dim
+        self.embed = SinusoidalEmbedding(time_dim)
+        layers: list[nn.Module] = [nn.Linear(dim + time_dim, hidden), nn.SiLU()]
+        for _ in range(depth - 1):
+            layers += [nn.Linear(hidden, hidden), nn.SiLU()]
+        layers.append(nn.Linear(hidden, dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor, t: Tensor | float) -> Tensor:
+        x = check_batch(x, "x", self.dim)
+        t = as_time(t, x.shape[0], x)
+        return self.net(torch.cat([x, self.embed(t)], dim=-1))

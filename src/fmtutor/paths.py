@@ -1,0 +1,137 @@
+"""Gaussian conditional probability paths p_t(x | x1) = N(alpha_t x1, beta_t^2 I).
+
+A path builds x_t and the training targets from a schedule; it knows nothing about solvers.
+Shapes: data ``x1`` and states ``x`` are ``(B, *D)``; times ``t`` are ``(B,)`` or a scalar.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ._validate import as_time, broadcast_time, check_batch, check_choice
+from .schedules import Schedule, ScheduleValues, get_schedule
+
+__all__ = ["PathSample", "GaussianPath", "PREDICTIONS"]
+
+PREDICTIONS = ("x1", "epsilon", "velocity", "score")
+
+
+@dataclass(frozen=True)
+class PathSample:
+    """One draw from the conditional path: x_t = alpha_t x1 + beta_t x0 and its velocity target.
+
+    ``velocity`` is d/dt x_t = d_alpha x1 + d_beta x0, the regression target of flow matching.
+    """
+
+    t: Tensor
+    x0: Tensor
+    x1: Tensor
+    x_t: Tensor
+    velocity: Tensor
+
+
+class GaussianPath:
+    """The Gaussian path of a schedule: sample x_t, conditional field and score, conversions."""
+
+    def __init__(self, schedule: Schedule | str = "linear"):
+        self.schedule = get_schedule(schedule) if isinstance(schedule, str) else schedule
+
+    def __repr__(self) -> str:
+        return f"GaussianPath({self.schedule!r})"
+
+    def coefficients(self, t: Tensor | float, x: Tensor) -> ScheduleValues:
+        """Schedule values at ``t`` (scalar or ``(B,)``), each shaped ``(B, 1, ..., 1)`` to broadcast with ``x``."""
+        t = as_time(t, x.shape[0], x)
+        v = self.schedule(t)
+        return ScheduleValues(*(broadcast_time(c, x) for c in (v.alpha, v.beta, v.d_alpha, v.d_beta)))
+
+    def sample(self, x1: Tensor, t: Tensor | float | None = None, x0: Tensor | None = None,
+               generator: torch.Generator | None = None) -> PathSample:
+        """Draw x_t ~ p_t(. | x1). ``t`` defaults to U[0, t_max]; ``x0`` to fresh N(0, I) noise."""
+        x1 = check_batch(x1, "x1")
+        if t is None:
+            t = torch.rand(x1.shape[0], generator=generator, device=x1.device, dtype=x1.dtype)
+            t = t * self.schedule.t_max
+        t = as_time(t, x1.shape[0], x1)
+        if x0 is None:
+            x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
+        elif x0.shape != x1.shape:
+            raise ValueError(f"x0 must have the shape of x1 {tuple(x1.shape)}, got {tuple(x0.shape)}")
+        c = self.coefficients(t, x1)
+        return PathSample(t=t, x0=x0, x1=x1, x_t=c.alpha * x1 + c.beta * x0,
+                          velocity=c.d_alpha * x1 + c.d_beta * x0)
+
+    def mean_std(self, x1: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
+        """Mean alpha_t x1 and standard deviation beta_t (broadcast) of p_t(. | x1)."""
+        c = self.coefficients(t, check_batch(x1, "x1"))
+        return c.alpha * x1, c.beta.expand_as(x1)
+
+    def conditional_velocity(self, x: Tensor, x1: Tensor, t: Tensor | float) -> Tensor:
+        """u_t(x | x1) = (d_alpha - d_beta alpha / beta) x1 + (d_beta / beta) x. Needs beta_t > 0."""
+        x, x1 = _pair(x, x1)
+        c = self.coefficients(t, x)
+        _require_positive(c.beta, "beta_t", "the conditional vector field u_t(x | x1)")
+        return (c.d_alpha - c.d_beta * c.alpha / c.beta) * x1 + (c.d_beta / c.beta) * x
+
+    def conditional_score(self, x: Tensor, x1: Tensor, t: Tensor | float) -> Tensor:
+        """grad_x log p_t(x | x1) = -(x - alpha_t x1) / beta_t^2. Needs beta_t > 0."""
+        x, x1 = _pair(x, x1)
+        c = self.coefficients(t, x)
+        _require_positive(c.beta, "beta_t", "the conditional score")
+        return -(x - c.alpha * x1) / c.beta**2
+
+    def convert(self, prediction: Tensor, x: Tensor, t: Tensor | float, source: str, target: str) -> Tensor:
+        """Convert a prediction at (x, t) between 'x1', 'epsilon', 'velocity' and 'score'.
+
+        With x = alpha x1 + beta eps (eps the noise x0): score = -eps / beta and
+        velocity = d_alpha x1 + d_beta eps. From a velocity, (x1, eps) solve the 2x2 system
+        [[alpha, beta], [d_alpha, d_beta]] (x1, eps) = (x, v). A conversion that divides by a
+        coefficient that is zero at ``t`` (alpha at t = 0, beta at t = 1) raises ``ValueError``.
+        """
+        check_choice("source", source, PREDICTIONS)
+        check_choice("target", target, PREDICTIONS)
+        x, prediction = _pair(x, prediction, names=("x", "prediction"))
+        if source == target:
+            return prediction
+        c = self.coefficients(t, x)
+        what = f"'{source}' to '{target}'"
+        if source == "velocity":
+            det = c.alpha * c.d_beta - c.beta * c.d_alpha
+            _require_positive(det.abs(), "alpha_t d_beta - beta_t d_alpha", what)
+            x1 = (c.d_beta * x - c.beta * prediction) / det
+            eps = (c.alpha * prediction - c.d_alpha * x) / det
+        elif source == "x1":
+            x1 = prediction
+            _require_positive(c.beta, "beta_t", what)
+            eps = (x - c.alpha * x1) / c.beta
+        else:
+            eps = prediction if source == "epsilon" else -c.beta * prediction
+            x1 = None
+            if target in ("x1", "velocity"):
+                _require_positive(c.alpha, "alpha_t", what)
+                x1 = (x - c.beta * eps) / c.alpha
+        if target == "x1":
+            return x1
+        if target == "epsilon":
+            return eps
+        if target == "velocity":
+            return c.d_alpha * x1 + c.d_beta * eps
+        _require_positive(c.beta, "beta_t", what)
+        return -eps / c.beta
+
+
+def _pair(a: Tensor, b: Tensor, names: tuple[str, str] = ("x", "x1")) -> tuple[Tensor, Tensor]:
+    check_batch(a, names[0])
+    check_batch(b, names[1])
+    if a.shape != b.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return a, b
+
+
+def _require_positive(value: Tensor, name: str, what: str) -> None:
+    if (value <= 0).any():
+        raise ValueError(f"{name} is 0 at some of the given times, so {what} is undefined there "
+                         f"(alpha_t = 0 at t = 0 and beta_t = 0 at t = 1 for most schedules); "
+                         f"use times strictly inside (0, 1)")

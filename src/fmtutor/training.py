@@ -1,0 +1,163 @@
+"""A generic training loop: any model, any loss, callbacks for live plots, EMA, atomic checkpoints.
+
+    trainer = Trainer(model, loss_fn, lr=1e-3, seed=0, ema_decay=0.999)
+    result = trainer.fit(n_steps=2000, checkpoint="runs/ch4.pt")   # resumes if the file exists
+
+``loss_fn(model, generator) -> scalar tensor`` draws its own batch from ``generator``, so a run is
+reproducible from its seed, and a resumed run continues the same stream of random numbers.
+A checkpoint is written to a temporary file and moved into place, so an interrupted run never
+leaves a half-written file; Ctrl-C saves one before stopping.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+__all__ = ["EMA", "TrainResult", "Trainer", "save_atomic"]
+
+LossFn = Callable[[nn.Module, torch.Generator], Tensor]
+
+
+class EMA:
+    """Exponential moving average of a model's parameters: avg <- decay * avg + (1 - decay) * param."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.999):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1), got {decay}")
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for avg, p in zip(self.model.parameters(), model.parameters()):
+            avg.lerp_(p.detach(), 1.0 - self.decay)
+        for avg, b in zip(self.model.buffers(), model.buffers()):
+            avg.copy_(b)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The loss of every step so far, the number of steps done, and the wall time of this call."""
+
+    losses: list[float]
+    steps: int
+    seconds: float
+
+
+def save_atomic(obj: object, path: str | Path) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+class Trainer:
+    """Runs ``loss_fn`` under Adam (or a given optimizer) for a number of steps.
+
+    Callbacks are called as ``callback(trainer)`` every ``callback_every`` steps; they can read
+    ``trainer.step`` and ``trainer.losses`` (e.g. ``fmtutor.viz.LossPlot`` redraws a loss curve).
+    ``trainer.model_for_sampling`` is the EMA copy when EMA is on, else the model itself.
+    """
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, lr: float = 1e-3, seed: int = 0,
+                 optimizer: torch.optim.Optimizer | None = None, ema_decay: float | None = None,
+                 callbacks: Sequence[Callable[["Trainer"], None]] = (), callback_every: int = 50,
+                 grad_clip: float | None = None):
+        self.model, self.loss_fn = model, loss_fn
+        self.optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+        device = next(model.parameters()).device
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.ema = EMA(model, ema_decay) if ema_decay else None
+        self.callbacks, self.callback_every, self.grad_clip = list(callbacks), callback_every, grad_clip
+        self.step, self.losses = 0, []
+
+    @property
+    def model_for_sampling(self) -> nn.Module:
+        return self.ema.model if self.ema else self.model
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "ema": self.ema.model.state_dict() if self.ema else None, "step": self.step,
+                "losses": self.losses, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema and state["ema"] is not None:
+            self.ema.model.load_state_dict(state["ema"])
+        self.step, self.losses = state["step"], list(state["losses"])
+        self.generator.set_state(state["generator"])
+
+    def save(self, path: str | Path) -> Path:
+        return save_atomic(self.state_dict(), path)
+
+    def load(self, path: str | Path) -> None:
+        device = next(self.model.parameters()).device
+        self.load_state_dict(torch.load(path, map_location=device, weights_only=False))
+
+    def train_step(self) -> float:
+        self.model.train()
+        loss = self.loss_fn(self.model, self.generator)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {self.step}; lower the learning rate")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.optimizer.step()
+        if self.ema:
+            self.ema.update(self.model)
+        self.step += 1
+        self.losses.append(loss.item())
+        return self.losses[-1]
+
+    def fit(self, n_steps: int, checkpoint: str | Path | None = None, checkpoint_every: int = 500,
+            progress: bool = True) -> TrainResult:
+        """Train until ``self.step == n_steps`` (a total, so a resumed run does only what is left).
+
+        With ``checkpoint``, resume from it when it exists, save every ``checkpoint_every`` steps,
+        at the end, and on KeyboardInterrupt (then re-raise).
+        """
+        if checkpoint is not None and Path(checkpoint).exists():
+            self.load(checkpoint)
+        start, first = time.perf_counter(), self.step
+        bar = tqdm(total=n_steps, initial=self.step, disable=not progress, desc="training")
+        try:
+            while self.step < n_steps:
+                loss = self.train_step()
+                bar.update(1)
+                if self.step % 10 == 0 or self.step == n_steps:
+                    bar.set_postfix(loss=f"{loss:.4f}")
+                if self.callbacks and (self.step % self.callback_every == 0 or self.step == n_steps):
+                    for callback in self.callbacks:
+                        callback(self)
+                if checkpoint is not None and self.step % checkpoint_every == 0:
+                    self.save(checkpoint)
+        except KeyboardInterrupt:
+            if checkpoint is not None:
+                self.save(checkpoint)
+            raise
+        finally:
+            bar.close()
+        if checkpoint is not None and self.step > first:
+            self.save(checkpoint)
+        return TrainResult(losses=list(self.losses), steps=self.step, seconds=time.perf_counter() - start)

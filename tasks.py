@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""The project's single entry point: ``python3 tasks.py book`` and ``python3 tasks.py test``.
+
+Needs nothing but Python 3.11. Each command first makes ``.venv`` (if missing) and installs the
+pinned ``requirements.txt`` and the package (skipped when nothing changed since the last install).
+
+    book      set up, then build the HTML book with every chapter executed (warnings are errors)
+    test      set up, then run the unit tests, nbval over every chapter, and the browser test
+    setup     only the set-up
+    student   write the student edition (solutions removed) to ./student
+
+Environment: FMTUTOR_MNIST_DIR names the folder holding the four MNIST ``.gz`` files (see the
+README); when it is unset and ``../shared/data/mnist`` exists beside the checkout, that is used.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+STAMP = VENV / ".setup-stamp"
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def run(*cmd: str | Path, env: dict | None = None) -> None:
+    """Run a command, echoing it; exit with its status if it fails."""
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    code = subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+    if code != 0:
+        sys.exit(code)
+
+
+def environment() -> dict:
+    """The environment every step runs in: one thread per op, a headless plot backend, data dir."""
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("MKL_NUM_THREADS", "1")
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("PYTHONHASHSEED", "0")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    shared = ROOT.parent / "shared" / "data" / "mnist"
+    if "FMTUTOR_MNIST_DIR" not in env and shared.is_dir():
+        env["FMTUTOR_MNIST_DIR"] = str(shared)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def setup() -> None:
+    """Create .venv and install the pinned requirements plus the package (editable)."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"fmtutor needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not PY.exists():
+        print(f"creating virtual environment in {VENV}", flush=True)
+        venv.create(VENV, with_pip=True)
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        digest.update((ROOT / name).read_bytes())
+    if STAMP.exists() and STAMP.read_text() == digest.hexdigest():
+        return
+    run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", "requirements.txt")
+    run(PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", ".")
+    STAMP.write_text(digest.hexdigest())
+
+
+def build_book(execute: bool = True) -> Path:
+    """Build the HTML book; any warning or failing chapter fails the build."""
+    env = environment()
+    cmd = [BIN / "jupyter-book", "build", ".", "-W", "-n", "--keep-going"]
+    if not execute:  # use the outputs stored in the notebooks (nbval has just checked them)
+        override = ROOT / "_build" / "_config.noexec.yml"
+        override.parent.mkdir(exist_ok=True)
+        text = (ROOT / "_config.yml").read_text()
+        override.write_text(text.replace("execute_notebooks: force", "execute_notebooks: \"off\""))
+        cmd += ["--config", override]
+    run(*cmd, env=env)
+    index = ROOT / "_build" / "html" / "index.html"
+    print(f"\nThe book is built: open {index.as_uri()}", flush=True)
+    return index
+
+
+def test() -> None:
+    """Unit tests, then nbval over every chapter, then the browser test over the built book."""
+    env = environment()
+    run(PY, "-m", "pytest", "tests", "-q", "-m", "not browser", env=env)
+    if CHAPTERS:
+        run(PY, "-m", "pytest", "-q", "--nbval", "--nbval-sanitize-with", "book/nbval_sanitize.cfg",
+            "--nbval-cell-timeout", "900", *[c.relative_to(ROOT) for c in CHAPTERS], env=env)
+    browser = ROOT / "tests" / "browser"
+    if browser.is_dir():
+        build_book(execute=False)
+        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT)), env=env)
+
+
+def student() -> None:
+    run(PY, "-m", "fmtutor.edition", "book", "student", env=environment())
+
+
+def main(argv: list[str]) -> None:
+    commands = {"setup": setup, "book": build_book, "test": test, "student": student}
+    if len(argv) != 1 or argv[0] not in commands:
+        sys.exit(__doc__)
+    setup()
+    if argv[0] != "setup":
+        commands[argv[0]]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
