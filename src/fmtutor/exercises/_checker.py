@@ -1,0 +1,115 @@
+"""The checker framework behind every exercise: run a learner's function on cases they did not
+see, compare with the reference, and say in plain words what is wrong. A broken attempt (an
+exception, a wrong type or shape, NaN) becomes a message, never a crash.
+
+    report = Checker("Euler step")
+    y = report.call(my_step, field, x, 0.0, 0.1, case="one step of dx/dt = -x")
+    report.close(y, expected, "x + h * field(x, t)")
+    report            # prints: a tick and the checks passed, or each problem on its own line
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["Checker", "Report", "NOT_RUN"]
+
+
+class _NotRun:
+    """The value of a call that raised: later checks on it are skipped silently."""
+
+    def __repr__(self) -> str:
+        return "NOT_RUN"
+
+
+NOT_RUN = _NotRun()
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of one exercise's checks; prints as a short plain-text verdict."""
+
+    exercise: str
+    n_checks: int
+    problems: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and self.n_checks > 0
+
+    def __str__(self) -> str:
+        if self.passed:
+            return f"✓ {self.exercise}: all {self.n_checks} checks passed."
+        lines = [f"✗ {self.exercise}: {len(self.problems)} of {self.n_checks} checks failed."]
+        return "\n".join(lines + [f"  - {p}" for p in self.problems])
+
+    __repr__ = __str__
+
+
+class Checker:
+    """Collects checks for one exercise; ``report()`` (or printing the checker) gives the verdict."""
+
+    def __init__(self, exercise: str):
+        self.exercise = exercise
+        self.n_checks = 0
+        self.problems: list[str] = []
+
+    def fail(self, message: str) -> bool:
+        self.problems.append(message)
+        return False
+
+    def check(self, ok: bool, message: str) -> bool:
+        """Count one check; record ``message`` if ``ok`` is false."""
+        self.n_checks += 1
+        return True if ok else self.fail(message)
+
+    def call(self, fn: Callable, *args, case: str = "", **kwargs):
+        """Call the learner's ``fn``; an exception becomes a problem and the result ``NOT_RUN``."""
+        where = f" ({case})" if case else ""
+        self.n_checks += 1
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError:
+            self.fail(f"not attempted yet{where}: the function still raises NotImplementedError")
+        except Exception as err:  # a learner's bug is reported, not raised
+            self.fail(f"your function raised {type(err).__name__}{where}: {err}")
+        return NOT_RUN
+
+    def tensor(self, value: object, shape: tuple[int, ...] | None, what: str) -> bool:
+        """Check that ``value`` is a finite tensor of ``shape``."""
+        if value is NOT_RUN:
+            return False
+        if not isinstance(value, Tensor):
+            hint = " (did you forget `return`?)" if value is None else ""
+            return self.check(False, f"{what} should be a torch.Tensor, got {type(value).__name__}{hint}")
+        if shape is not None and tuple(value.shape) != tuple(shape):
+            return self.check(False, f"{what} should have shape {tuple(shape)}, got {tuple(value.shape)}")
+        return self.check(bool(torch.isfinite(value).all()), f"{what} contains NaN or inf")
+
+    def close(self, value: object, expected: Tensor, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+        """Check shape, finiteness and closeness to ``expected``, naming the largest error."""
+        if not self.tensor(value, tuple(expected.shape), what):
+            return False
+        value = value.to(expected)
+        err = (value - expected).abs()
+        ok = bool((err <= atol + rtol * expected.abs()).all())
+        i = int(err.reshape(-1).argmax())
+        detail = (f"{what} is off: largest error {err.reshape(-1)[i].item():.3g} "
+                  f"(expected {expected.reshape(-1)[i].item():.4g}, got {value.reshape(-1)[i].item():.4g})")
+        return self.check(ok, detail)
+
+    def number(self, value: object, low: float, high: float, what: str) -> bool:
+        """Check that a number lies in [low, high]."""
+        if value is NOT_RUN:
+            return False
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return self.check(False, f"{what} should be a number, got {type(value).__name__}")
+        return self.check(low <= v <= high, f"{what} should lie between {low:g} and {high:g}, got {v:.4g}")
+
+    def report(self) -> Report:
+        return Report(self.exercise, self.n_checks, tuple(self.problems))

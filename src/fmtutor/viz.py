@@ -1,0 +1,154 @@
+"""The plotting edge: tensors become numpy here and nowhere else.
+
+One figure serves both readers. ``FieldPanel`` draws a vector field on a grid plus particles and
+``update`` changes the arrows and dots in place; a live ipywidgets slider (``live``) and the static
+scrubber of the rendered book (``scrubber``, frames precomputed and embedded by ``to_jshtml``) call
+the same update function, so what a reader drags in the HTML book is what the slider shows.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib import animation
+from torch import Tensor
+
+__all__ = ["to_numpy", "field_grid", "FieldPanel", "scrubber", "live", "LossPlot", "scatter"]
+
+
+def to_numpy(x: Tensor | np.ndarray) -> np.ndarray:
+    """Detach, move to the CPU and convert; numpy arrays pass through."""
+    return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+def field_grid(lim: float = 4.0, n: int = 20) -> Tensor:
+    """An ``n x n`` grid of points on [-lim, lim]^2, flattened to ``(n * n, 2)``."""
+    axis = torch.linspace(-lim, lim, n)
+    gx, gy = torch.meshgrid(axis, axis, indexing="xy")
+    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+
+
+def scatter(ax: plt.Axes, x: Tensor, lim: float | None = 4.5, **kwargs) -> None:
+    """Scatter ``(N, 2)`` points on ``ax`` with small dots and equal axes."""
+    p = to_numpy(x)
+    ax.scatter(p[:, 0], p[:, 1], **{"s": 2, "alpha": 0.5, "linewidths": 0, **kwargs})
+    ax.set_aspect("equal")
+    if lim is not None:
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
+
+
+class FieldPanel:
+    """A quiver plot of a 2D field on a fixed grid, with optional particles, updated in place.
+
+    ``update(field, t, particles)`` evaluates ``field(grid, t)`` and moves the arrows (normalised
+    to unit length, coloured by magnitude) and the particle dots; nothing is re-created, so an
+    update costs one field evaluation and one redraw.
+    """
+
+    def __init__(self, lim: float = 4.0, n_grid: int = 20, ax: plt.Axes | None = None,
+                 figsize: tuple[float, float] = (4.5, 4.5), particle_color: str = "tab:orange"):
+        if ax is None:
+            self.fig, self.ax = plt.subplots(figsize=figsize)
+        else:
+            self.fig, self.ax = ax.figure, ax
+        self.grid = field_grid(lim, n_grid)
+        g = to_numpy(self.grid)
+        zeros = np.zeros(len(g))
+        self.quiver = self.ax.quiver(g[:, 0], g[:, 1], zeros, zeros, zeros, cmap="viridis",
+                                     angles="xy", pivot="mid", scale=n_grid * 1.3, width=0.004)
+        self.dots = self.ax.scatter([], [], s=3, c=particle_color, alpha=0.6, linewidths=0)
+        self.ax.set(xlim=(-lim - 0.5, lim + 0.5), ylim=(-lim - 0.5, lim + 0.5), aspect="equal")
+
+    def set_vectors(self, v: Tensor | np.ndarray) -> None:
+        """Show vectors ``(n_grid**2, 2)`` at the grid points: direction as arrows, size as colour."""
+        v = to_numpy(v)
+        norm = np.linalg.norm(v, axis=1)
+        unit = v / np.maximum(norm, 1e-12)[:, None]
+        self.quiver.set_UVC(unit[:, 0], unit[:, 1], norm)
+        self.quiver.set_clim(0, max(float(norm.max()), 1e-12))
+
+    def set_particles(self, x: Tensor | np.ndarray | None) -> None:
+        self.dots.set_offsets(np.empty((0, 2)) if x is None else to_numpy(x))
+
+    @torch.no_grad()
+    def update(self, field: Callable[[Tensor, Tensor], Tensor], t: float,
+               particles: Tensor | None = None, title: str | None = None) -> None:
+        """Evaluate ``field`` on the grid at time ``t`` and redraw arrows, particles and title."""
+        self.set_vectors(field(self.grid, torch.full((len(self.grid),), float(t))))
+        self.set_particles(particles)
+        self.ax.set_title(title if title is not None else f"t = {t:.2f}")
+
+
+def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
+             interval_ms: int = 150, dpi: int = 72, frame_format: str = "jpeg"):
+    """A kernel-free slider over precomputed frames for the HTML book.
+
+    Calls ``draw_frame(i)`` for i = 0..n_frames-1 (it should update ``fig`` in place), embeds each
+    frame as an image with matplotlib's ``to_jshtml`` and returns an ``IPython.display.HTML``.
+    Closes ``fig`` so the last frame is not shown twice. JPEG frames at 72 dpi keep 21 frames of a
+    4-inch figure near 0.6 MB (PNG is about 2.5 times larger); keep the whole under ~1 MB.
+    """
+    from IPython.display import HTML
+
+    old_dpi = fig.dpi
+    fig.set_dpi(dpi)
+    anim = animation.FuncAnimation(fig, draw_frame, frames=n_frames, interval=interval_ms, blit=False)
+    with mpl.rc_context({"animation.frame_format": frame_format}):
+        html = anim.to_jshtml(default_mode="once")
+    fig.set_dpi(old_dpi)
+    plt.close(fig)
+    return HTML(html)
+
+
+def live(update: Callable[..., None], fig: plt.Figure, **widgets):
+    """An ipywidgets panel: each slider move calls ``update(**values)`` and shows ``fig`` again.
+
+    ``widgets`` maps the keyword names of ``update`` to ipywidgets controls. Returns the
+    ``interactive`` widget; in a notebook write ``_ = live(...)`` to display it without a repr.
+    """
+    import ipywidgets
+    from IPython.display import display
+
+    def redraw(**values):
+        update(**values)
+        display(fig)
+
+    panel = ipywidgets.interactive(redraw, **widgets)
+    plt.close(fig)
+    display(panel)
+    return panel
+
+
+class LossPlot:
+    """A Trainer callback that redraws the loss curve (log scale) in place in a notebook."""
+
+    def __init__(self, title: str = "training loss", smooth: int = 20, figsize: tuple[float, float] = (5, 3)):
+        self.title, self.smooth, self.figsize = title, smooth, figsize
+        self.handle = None
+
+    def curve(self, losses: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Running mean over ``smooth`` steps: (steps, smoothed losses)."""
+        y = np.asarray(losses, dtype=float)
+        k = max(1, min(self.smooth, len(y)))
+        smoothed = np.convolve(y, np.ones(k) / k, mode="valid")
+        return np.arange(k, len(y) + 1), smoothed
+
+    def figure(self, losses: Sequence[float]) -> plt.Figure:
+        fig, ax = plt.subplots(figsize=self.figsize)
+        ax.semilogy(*self.curve(losses))
+        ax.set(xlabel="step", ylabel="loss (running mean)", title=self.title)
+        fig.tight_layout()
+        plt.close(fig)
+        return fig
+
+    def __call__(self, trainer) -> None:
+        from IPython.display import display
+
+        fig = self.figure(trainer.losses)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
