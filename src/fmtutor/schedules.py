@@ -152,6 +152,8 @@ class NoisyLinearSchedule(Schedule):
         self.t_max = 1.0 - 1e-3 if sigma > 0 else 1.0
 
     def values(self, t: Tensor) -> ScheduleValues:
+        if self.sigma == 0:  # the linear path; the general d_beta would be 0/0 at t = 1
+            return LinearSchedule().values(t)
         s2 = self.sigma**2
         beta = torch.sqrt((1 - t) ** 2 + s2 * t * (1 - t))
         d_beta = (s2 * (1 - 2 * t) - 2 * (1 - t)) / (2 * beta)
