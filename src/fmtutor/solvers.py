@@ -90,6 +90,19 @@ def _check_grid(times: Tensor) -> Tensor:
     return times
 
 
+def _shape_checked(field: Field) -> Field:
+    """Wrap ``field`` so that an output not shaped like ``x`` raises before it can broadcast."""
+
+    def checked(x: Tensor, t: Tensor, **cond) -> Tensor:
+        v = field(x, t, **cond)
+        if not isinstance(v, Tensor) or v.shape != x.shape:
+            shape = tuple(v.shape) if isinstance(v, Tensor) else type(v).__name__
+            raise ValueError(f"the field returned shape {shape} for x of shape {tuple(x.shape)}")
+        return v
+
+    return checked
+
+
 def _check_output(v: Tensor, x: Tensor, step: int, t: Tensor) -> Tensor:
     if v.shape != x.shape:
         raise ValueError(f"the field returned shape {tuple(v.shape)} for x of shape {tuple(x.shape)}")
@@ -103,7 +116,7 @@ def solve_ode(field: Field, x: Tensor, times: Tensor, method: str = "euler",
               keep_path: bool = False, progress: bool = False, **cond) -> Solution:
     """Integrate dx/dt = field(x, t, **cond) from ``times[0]`` to ``times[-1]`` starting at ``x``."""
     stepper = STEPPERS[check_choice("method", method, STEPPERS)]
-    x, times = check_batch(x, "x"), _check_grid(times)
+    x, times, field = check_batch(x, "x"), _check_grid(times), _shape_checked(field)
     path = [x] if keep_path else None
     for i in tqdm(range(len(times) - 1), disable=not progress, desc=f"{method} steps"):
         t, h = times[i], times[i + 1] - times[i]
@@ -123,7 +136,7 @@ def euler_maruyama(drift: Field, diffusion: Callable[[Tensor], Tensor] | float, 
     ``(B,)`` scales. It returns a scale, never noise; the noise z ~ N(0, I) is drawn here from
     ``generator``. With a decreasing grid the noise still scales with sqrt(|h|).
     """
-    x, times = check_batch(x, "x"), _check_grid(times)
+    x, times, drift = check_batch(x, "x"), _check_grid(times), _shape_checked(drift)
     path = [x] if keep_path else None
     for i in tqdm(range(len(times) - 1), disable=not progress, desc="Euler-Maruyama steps"):
         t, h = times[i], times[i + 1] - times[i]
