@@ -89,6 +89,8 @@ class DDPM:
         s = eta sqrt((1 - abar_prev) / (1 - abar_n)) sqrt(1 - abar_n / abar_prev).
         eta = 0 is deterministic DDIM; eta = 1 is DDPM's ancestral step with the posterior variance.
         """
+        if not 0 <= n_prev < n <= self.T:
+            raise ValueError(f"ddim_step needs indices 0 <= n_prev < n <= {self.T}, got n = {n}, n_prev = {n_prev}")
         a, a_prev = self.alpha_bars[n].to(x), self.alpha_bars[n_prev].to(x)
         t = self.index_to_time(n).to(x).expand(x.shape[0])
         eps = eps_model(x, t, **cond)
