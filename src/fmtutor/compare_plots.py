@@ -1,0 +1,122 @@
+"""Figures for the side-by-side comparison of diffusion and flow matching (numpy starts here).
+
+Every function takes already computed tensors (samples, solver paths ``(S + 1, B, 2)``, fields) and
+returns a matplotlib figure, so the chapter and the command line draw the very same pictures.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib import animation
+from torch import Tensor
+
+from .viz import field_grid, scatter, to_numpy
+
+__all__ = ["plot_samples", "plot_trajectories", "plot_snapshots", "plot_fields", "plot_quality",
+           "generation_animation"]
+
+LIM = 5.0
+
+
+def _row(n: int, size: float = 3.2) -> tuple[plt.Figure, np.ndarray]:
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
+    return fig, axes[0]
+
+
+def plot_samples(samples: Mapping[str, Tensor], lim: float = LIM) -> plt.Figure:
+    """One scatter per entry, e.g. {"data": x, "flow matching": y, "diffusion": z}."""
+    fig, axes = _row(len(samples))
+    for ax, (name, x) in zip(axes, samples.items()):
+        scatter(ax, x, lim=lim, s=3)
+        ax.set_title(name)
+    fig.tight_layout()
+    return fig
+
+
+def plot_trajectories(paths: Mapping[str, Tensor], n_show: int = 60, lim: float = LIM) -> plt.Figure:
+    """Trajectories of the first ``n_show`` particles of each path ``(S + 1, B, 2)``: start dots grey,
+    end dots coloured. Flow matching's are nearly straight; diffusion's bend and jitter."""
+    fig, axes = _row(len(paths))
+    for ax, (name, path) in zip(axes, paths.items()):
+        p = to_numpy(path[:, :n_show])
+        ax.plot(p[:, :, 0], p[:, :, 1], lw=0.7, alpha=0.6, color="tab:blue")
+        ax.scatter(p[0, :, 0], p[0, :, 1], s=6, color="grey", zorder=3)
+        ax.scatter(p[-1, :, 0], p[-1, :, 1], s=6, color="tab:red", zorder=3)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=name)
+    fig.tight_layout()
+    return fig
+
+
+def plot_snapshots(paths: Mapping[str, Tensor], fractions: Sequence[float] = (0, 0.25, 0.5, 0.75, 1),
+                   lim: float = LIM) -> plt.Figure:
+    """A grid: one row per method, one column per fraction of the way from noise to data."""
+    fig, axes = plt.subplots(len(paths), len(fractions), figsize=(2.4 * len(fractions), 2.4 * len(paths)),
+                             squeeze=False)
+    for row, (name, path) in zip(axes, paths.items()):
+        for ax, f in zip(row, fractions):
+            scatter(ax, path[round(f * (len(path) - 1))], lim=lim)
+            ax.set_title(f"{name}: {f:.0%}", fontsize=8)
+            ax.set(xticks=[], yticks=[])
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def plot_fields(fields: Mapping[str, Callable[[Tensor, Tensor], Tensor]], ts: Sequence[float],
+                lim: float = 4.0, n_grid: int = 15) -> plt.Figure:
+    """Quivers of each velocity field (rows) at times ``ts`` (columns), arrows coloured by speed."""
+    grid = field_grid(lim, n_grid)
+    g = to_numpy(grid)
+    fig, axes = plt.subplots(len(fields), len(ts), figsize=(2.4 * len(ts), 2.4 * len(fields)), squeeze=False)
+    for row, (name, f) in zip(axes, fields.items()):
+        for ax, t in zip(row, ts):
+            v = to_numpy(f(grid, torch.full((len(grid),), float(t))))
+            speed = np.linalg.norm(v, axis=1)
+            unit = v / np.maximum(speed, 1e-12)[:, None]
+            ax.quiver(g[:, 0], g[:, 1], unit[:, 0], unit[:, 1], speed, cmap="viridis", pivot="mid")
+            ax.set(xticks=[], yticks=[], aspect="equal", title=f"{name}, t = {t:.2f}")
+            ax.title.set_fontsize(8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_quality(curves: Mapping[str, Mapping[int, float]], floor: float | None = None,
+                 title: str = "sample quality against cost") -> plt.Figure:
+    """Sliced W2 against NFE on log-log axes, one line per method; dashed: exact-field limits."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, curve in curves.items():
+        nfe = sorted(curve)
+        style = "--" if "exact" in name else "-"
+        ax.loglog(nfe, [curve[n] for n in nfe], style, marker="o", ms=3, label=name)
+    if floor is not None:
+        ax.axhline(floor, color="grey", lw=1, ls=":", label="noise floor")
+    ax.set(xlabel="NFE (network evaluations)", ylabel="sliced W2 to data", title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def generation_animation(paths: Mapping[str, Tensor], n_frames: int = 21, lim: float = LIM,
+                         interval_ms: int = 120) -> animation.FuncAnimation:
+    """Side-by-side particles moving from noise to data; save with ``.save("x.gif")`` or embed with
+    ``fmtutor.viz.scrubber``-style ``to_jshtml``. Each path ``(S + 1, B, 2)`` is sampled at
+    ``n_frames`` evenly spaced steps, so methods with different step counts stay in step."""
+    fig, axes = _row(len(paths), size=3.0)
+    dots, frames = [], {}
+    for ax, (name, path) in zip(axes, paths.items()):
+        idx = np.linspace(0, len(path) - 1, n_frames).round().astype(int)
+        frames[name] = to_numpy(path)[idx]
+        dots.append(ax.scatter(*frames[name][0].T, s=2, alpha=0.5, linewidths=0))
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[], title=name)
+    fig.tight_layout()
+
+    def draw(i: int):
+        for dot, name in zip(dots, frames):
+            dot.set_offsets(frames[name][i])
+        fig.suptitle(f"{i / (n_frames - 1):.0%} of the way from noise to data", fontsize=9)
+        return dots
+
+    return animation.FuncAnimation(fig, draw, frames=n_frames, interval=interval_ms)
