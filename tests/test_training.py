@@ -1,0 +1,153 @@
+"""Trainer: reproducible from the seed, exact resume, atomic checkpoints, EMA, callbacks, NaN guard."""
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from fmtutor.losses import cfm_loss
+from fmtutor.nets import MLPField
+from fmtutor.paths import GaussianPath
+from fmtutor.toy_data import eight_gaussians
+from fmtutor.training import EMA, Trainer, TrainResult, save_atomic
+
+DATA, PATH = eight_gaussians(), GaussianPath("linear")
+
+
+def loss_fn(model, generator):
+    return cfm_loss(model, DATA.sample(32, generator), PATH, generator=generator)
+
+
+def make_trainer(init_seed: int = 0, seed: int = 0, **kwargs) -> Trainer:
+    torch.manual_seed(init_seed)
+    return Trainer(MLPField(hidden=16, depth=2, time_dim=8), loss_fn, lr=1e-2, seed=seed, **kwargs)
+
+
+def params(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_reproducible_from_the_seed():
+    a, b, c = (make_trainer(seed=s).fit(12, progress=False) for s in (0, 0, 1))
+    assert isinstance(a, TrainResult) and a.steps == 12 and len(a.losses) == 12 and a.seconds >= 0
+    assert a.losses == b.losses and a.losses != c.losses
+
+
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_resume_gives_exactly_the_uninterrupted_run(tmp_path, ema_decay):
+    straight = make_trainer(ema_decay=ema_decay)
+    full = straight.fit(16, progress=False)
+    ckpt = tmp_path / "run.pt"
+    first = make_trainer(ema_decay=ema_decay).fit(9, checkpoint=ckpt, progress=False)
+    assert ckpt.exists() and first.steps == 9
+    resumed_trainer = make_trainer(init_seed=123, ema_decay=ema_decay)  # different init: all comes from the file
+    resumed = resumed_trainer.fit(16, checkpoint=ckpt, progress=False)
+    assert resumed.losses == full.losses and resumed.steps == 16
+    assert torch.equal(params(resumed_trainer.model), params(straight.model))
+    assert torch.equal(params(resumed_trainer.model_for_sampling), params(straight.model_for_sampling))
+    assert torch.load(ckpt, weights_only=False)["step"] == 16
+
+
+def test_periodic_checkpoints(tmp_path):
+    saved = []
+    trainer = make_trainer()
+    trainer.save = lambda path: saved.append(trainer.step)  # record instead of writing
+    trainer.fit(10, checkpoint=tmp_path / "x.pt", checkpoint_every=4, progress=False)
+    assert saved == [4, 8, 10]
+    assert trainer.fit(10, progress=False).steps == 10  # nothing left to do
+
+
+def test_interrupt_saves_and_resume_continues(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    full = make_trainer().fit(12, progress=False)
+
+    def interrupt(trainer):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        make_trainer(callbacks=[interrupt], callback_every=5).fit(12, checkpoint=ckpt, progress=False)
+    assert torch.load(ckpt, weights_only=False)["step"] == 5
+    assert make_trainer().fit(12, checkpoint=ckpt, progress=False).losses == full.losses
+
+
+def test_failed_save_leaves_old_checkpoint_and_no_temp_file(tmp_path, monkeypatch):
+    ckpt = tmp_path / "run.pt"
+    trainer = make_trainer()
+    trainer.fit(3, progress=False)
+    trainer.save(ckpt)
+    before = ckpt.read_bytes()
+
+    def broken_save(obj, f):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    trainer.fit(5, progress=False)
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="^disk full$"):
+        trainer.save(ckpt)
+    assert ckpt.read_bytes() == before and os.listdir(tmp_path) == ["run.pt"]
+    monkeypatch.undo()
+    assert torch.load(ckpt, weights_only=False)["step"] == 3
+
+
+def test_save_atomic_creates_folders_and_replaces(tmp_path):
+    target = tmp_path / "a" / "b" / "obj.pt"
+    assert save_atomic({"v": 1}, target) == target
+    save_atomic({"v": 2}, target)
+    assert torch.load(target)["v"] == 2 and os.listdir(target.parent) == ["obj.pt"]
+
+
+def test_ema_update_formula():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    ema = EMA(model, decay=0.9)
+    old = params(ema.model).clone()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        model[1].running_mean.fill_(7.0)
+    ema.update(model)
+    torch.testing.assert_close(params(ema.model), 0.9 * old + 0.1 * params(model))
+    assert ema.model[1].running_mean.eq(7.0).all()
+    assert not ema.model.training and not any(p.requires_grad for p in ema.model.parameters())
+
+
+def test_trainer_ema_tracks_the_parameter_history():
+    history = []
+    trainer = make_trainer(ema_decay=0.8, callbacks=[lambda tr: history.append(params(tr.model).clone())],
+                           callback_every=1)
+    expected = params(trainer.model).clone()
+    trainer.fit(6, progress=False)
+    for p in history:
+        expected = 0.8 * expected + 0.2 * p
+    torch.testing.assert_close(params(trainer.model_for_sampling), expected)
+    assert make_trainer().model_for_sampling is not None and make_trainer().ema is None
+
+
+def test_callbacks_run_every_n_steps_and_at_the_end():
+    steps = []
+    trainer = make_trainer(callbacks=[lambda tr: steps.append((tr.step, len(tr.losses)))], callback_every=5)
+    trainer.fit(23, progress=False)
+    assert steps == [(5, 5), (10, 10), (15, 15), (20, 20), (23, 23)]
+
+
+def test_grad_clip_bounds_the_gradient_norm():
+    norms = []
+    record = lambda tr: norms.append(math.sqrt(sum(p.grad.pow(2).sum().item() for p in tr.model.parameters())))  # noqa: E731
+    make_trainer(grad_clip=0.01, callbacks=[record], callback_every=1).fit(5, progress=False)
+    assert max(norms) <= 0.01 * (1 + 1e-5)
+
+
+def test_nan_loss_raises():
+    trainer = Trainer(MLPField(hidden=8, depth=1), lambda model, g: torch.tensor(float("nan")))
+    with pytest.raises(FloatingPointError, match=r"^the loss became nan at step 0; lower the learning rate$"):
+        trainer.fit(3, progress=False)
+    assert trainer.step == 0 and trainer.losses == []
+
+
+def test_bad_ema_decay():
+    with pytest.raises(ValueError, match=r"^ema_decay must lie in \(0, 1\), got 1.0$"):
+        make_trainer(ema_decay=1.0)
