@@ -7,6 +7,7 @@ the same update function, so what a reader drags in the HTML book is what the sl
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import matplotlib as mpl
@@ -15,6 +16,10 @@ import numpy as np
 import torch
 from matplotlib import animation
 from torch import Tensor
+
+# to_jshtml links Font Awesome 4 from a CDN for its button icons; the book (and Jupyter) already
+# provide the icons, and a reader offline must not wait on the web, so the link is dropped.
+_CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*')
 
 __all__ = ["to_numpy", "field_grid", "FieldPanel", "scrubber", "live", "LossPlot", "scatter"]
 
@@ -97,7 +102,7 @@ def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
     fig.set_dpi(dpi)
     anim = animation.FuncAnimation(fig, draw_frame, frames=n_frames, interval=interval_ms, blit=False)
     with mpl.rc_context({"animation.frame_format": frame_format}):
-        html = anim.to_jshtml(default_mode="once")
+        html = _CDN_STYLESHEET.sub("", anim.to_jshtml(default_mode="once"))
     fig.set_dpi(old_dpi)
     plt.close(fig)
     return HTML(html)
