@@ -1,0 +1,129 @@
+"""Command line: ``python -m fmtutor.mnist {train,sample,classifier,evaluate} --help``.
+
+    python -m fmtutor.mnist train --arch unet --preset cpu [--pred epsilon] [--out runs/mnist-unet]
+    torchrun --nproc_per_node 2 -m fmtutor.mnist train --preset quick --out runs/ddp
+    python -m fmtutor.mnist sample --checkpoint runs/mnist-unet --w 3 --nfe 50 --solver euler
+    python -m fmtutor.mnist classifier               # once; writes runs/mnist-classifier.pt
+    python -m fmtutor.mnist evaluate --checkpoint runs/mnist-unet --n 1000 --w 3 --nfe 50
+
+The data folder is ``--data-dir``, else $FMTUTOR_MNIST_DIR, else ~/.cache/fmtutor/mnist.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..solvers import STEPPERS
+from .classifier import CLASSIFIER_PATH, CLASSIFIER_STEPS, load_classifier, train_classifier
+from .data import load_mnist
+from .evaluate import evaluate
+from .presets import PRESETS, default_preset
+from .sample import PREDICTIONS, class_labels, save_grid
+from .train import load_run, train
+
+__all__ = ["main", "parser"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="folder with the four MNIST .gz files (default: $FMTUTOR_MNIST_DIR "
+                   "or ~/.cache/fmtutor/mnist)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, i.e. $OMP_NUM_THREADS)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _sampling(p: argparse.ArgumentParser, nfe: int) -> None:
+    p.add_argument("--checkpoint", required=True, help="a run folder or its checkpoint.pt")
+    p.add_argument("--w", type=float, default=3.0, help="guidance scale (1 = conditional, 0 = unconditional)")
+    p.add_argument("--nfe", type=int, default=nfe, help="guided function evaluations")
+    p.add_argument("--solver", choices=sorted(STEPPERS), default="euler")
+    p.add_argument("--t-start", type=float, help="start time of the grid (default 0, or 0.01 for epsilon)")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m fmtutor.mnist", description="Flow matching on MNIST: train, sample, score.",
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train or resume a flow-matching network (resumes from --out)")
+    p.add_argument("--arch", choices=["unet", "dit"], default="unet")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help=f"training budget (default here: {default_preset()})")
+    p.add_argument("--pred", choices=PREDICTIONS, default="velocity", help="what the network predicts")
+    p.add_argument("--out", help="run folder (default runs/mnist-ARCH-PRESET[-epsilon])")
+    p.add_argument("--steps", type=int, help="total steps (default: the preset's)")
+    p.add_argument("--batch-size", type=int, help="global batch (default: the preset's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--no-grid", action="store_true", help="skip the sample grid written after training")
+    _common(p)
+    p = sub.add_parser("sample", help="write a grid of generated digits (one row per digit) as PNG")
+    _sampling(p, nfe=50)
+    p.add_argument("--per-class", type=int, default=10, help="samples per digit (columns)")
+    p.add_argument("--out", help="PNG path (default: beside the checkpoint)")
+    _common(p)
+    p = sub.add_parser("classifier", help="train the independent scoring classifier (once)")
+    p.add_argument("--quick", action="store_true", help=f"{CLASSIFIER_STEPS['quick']} steps instead of "
+                   f"{CLASSIFIER_STEPS['full']}")
+    p.add_argument("--out", default=str(CLASSIFIER_PATH))
+    p.add_argument("--retrain", action="store_true", help="train even if --out exists")
+    _common(p)
+    p = sub.add_parser("evaluate", help="class-conditional accuracy and Fréchet distance of samples")
+    _sampling(p, nfe=50)
+    p.add_argument("--classifier", default=str(CLASSIFIER_PATH))
+    p.add_argument("--n", type=int, default=1000, help="samples (a multiple of 10)")
+    _common(p)
+    return root
+
+
+def _train(args: argparse.Namespace) -> None:
+    preset = args.preset or default_preset()
+    out = args.out or f"runs/mnist-{args.arch}-{preset}" + ("-epsilon" if args.pred == "epsilon" else "")
+    run = train(args.arch, preset, args.pred, out=out, root=args.data_dir, progress=not args.no_progress,
+                steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    print(f"{run.steps} steps, final loss {sum(run.losses[-50:]) / len(run.losses[-50:]):.4f} "
+          f"(mean of the last 50), {run.seconds:.1f} s this call; checkpoint {run.checkpoint}")
+    if not args.no_grid:
+        gen = torch.Generator().manual_seed(args.seed)
+        path = save_grid(run.sample(class_labels(100), w=3.0, nfe=20, generator=gen), Path(out) / "samples.png")
+        print(f"sample grid (w = 3, 20 Euler steps): {path}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    run = load_run(args.checkpoint)
+    labels = torch.arange(10).repeat_interleave(args.per_class)
+    gen = torch.Generator().manual_seed(args.seed)
+    images = run.sample(labels, w=args.w, nfe=args.nfe, solver=args.solver, t_start=args.t_start,
+                        generator=gen, progress=not args.no_progress)
+    name = f"samples_w{args.w:g}_nfe{args.nfe}_{args.solver}.png"
+    print(save_grid(images, args.out or run.checkpoint.parent / name, nrow=args.per_class))
+
+
+def _classifier(args: argparse.Namespace) -> None:
+    steps = CLASSIFIER_STEPS["quick" if args.quick else "full"]
+    result = train_classifier(args.out, steps=steps, seed=args.seed, root=args.data_dir,
+                              retrain=args.retrain, progress=not args.no_progress)
+    print(f"test accuracy {result.test_accuracy:.4f} after {result.steps} steps "
+          f"({result.seconds:.1f} s); saved in {result.path}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    run, classifier = load_run(args.checkpoint), load_classifier(args.classifier)
+    test = load_mnist("test", root=args.data_dir, progress=False)
+    real = load_mnist("train", root=args.data_dir, limit=args.n, progress=False)
+    result = evaluate(run.model, classifier.model, test, n=args.n, w=args.w, nfe=args.nfe, solver=args.solver,
+                      prediction=run.config.prediction, path=run.path, t_start=args.t_start, real=real,
+                      generator=torch.Generator().manual_seed(args.seed), progress=not args.no_progress)
+    print(json.dumps({"checkpoint": str(run.checkpoint), "steps": run.steps, **asdict(result)}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    {"train": _train, "sample": _sample, "classifier": _classifier, "evaluate": _evaluate}[args.command](args)

@@ -1,0 +1,220 @@
+"""Flow-matching training of the MNIST networks, with label dropout for classifier-free guidance.
+
+Each step draws a global batch of B training digits x1, times t ~ U[0, 1], noise x0 and a dropout
+mask (p = 0.1, the label becomes ``NULL_LABEL``), forms x_t = alpha_t x1 + beta_t x0 on the path
+and regresses the network on
+
+    'velocity':  the conditional velocity  d_alpha x1 + d_beta x0   (flow matching), or
+    'epsilon':   the noise  x0              (epsilon prediction on the same path).
+
+Under ``torchrun`` (WORLD_SIZE > 1) the same command trains data-parallel with PyTorch
+DistributedDataParallel (NCCL on GPUs, gloo on CPUs). Every rank draws the *same* global batch
+from the same seed and keeps its own slice of B / WORLD_SIZE, so the averaged gradient, the loss
+curve and the checkpoint match a single-process run up to round-off. Only rank 0 writes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from .._validate import check_choice
+from ..paths import GaussianPath
+from ..training import Trainer
+from .conditioning import IMAGE_SHAPE, NULL_LABEL
+from .data import MNIST, load_mnist
+from .models import build_model
+from .presets import Preset, default_preset, get_preset
+from .sample import PREDICTIONS, sample
+
+__all__ = ["TrainConfig", "Run", "train", "load_run", "draw_batch", "flow_loss", "CHECKPOINT_NAME"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+_MUST_MATCH = ("arch", "model_kwargs", "prediction", "batch_size", "schedule", "label_dropout")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to rebuild and resume a run; stored in its checkpoint."""
+
+    arch: str
+    model_kwargs: dict
+    prediction: str = "velocity"
+    preset: str = "cpu"
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-3
+    ema_decay: float = 0.995
+    label_dropout: float = 0.1
+    schedule: str = "linear"
+    seed: int = 0
+    grad_clip: float | None = 1.0
+    world_size: int = field(default=1, compare=False)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A trained network (the EMA copy, in eval mode) with its config, loss curve and checkpoint."""
+
+    model: nn.Module
+    config: TrainConfig
+    losses: list[float]
+    steps: int
+    seconds: float
+    checkpoint: Path | None
+
+    @property
+    def path(self) -> GaussianPath:
+        return GaussianPath(self.config.schedule)
+
+    def sample(self, labels: Tensor, w: float = 3.0, nfe: int = 50, solver: str = "euler", **kwargs) -> Tensor:
+        """``fmtutor.mnist.sample`` with this run's model, prediction type and path."""
+        return sample(self.model, labels, w=w, nfe=nfe, solver=solver, prediction=self.config.prediction,
+                      path=self.path, **kwargs)
+
+
+def draw_batch(data: MNIST, path: GaussianPath, config: TrainConfig, generator: torch.Generator,
+               part: slice = slice(None)) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One training batch (x_t, t, y, target), the ``part`` of a global batch of ``config.batch_size``.
+
+    Every draw is made for the whole global batch and then sliced, so the slices of all ranks
+    together are exactly the batch a single process draws from the same generator state.
+    """
+    b, dev = config.batch_size, generator.device
+    idx = torch.randint(len(data), (b,), generator=generator, device=dev)[part]
+    t = (torch.rand(b, generator=generator, device=dev) * path.schedule.t_max)[part]
+    x0 = torch.randn((b, *IMAGE_SHAPE), generator=generator, device=dev)[part]
+    drop = (torch.rand(b, generator=generator, device=dev) < config.label_dropout)[part]
+    y = data.labels[idx].masked_fill(drop, NULL_LABEL)
+    s = path.sample(data.images[idx], t, x0)
+    return s.x_t, s.t, y, (s.velocity if config.prediction == "velocity" else s.x0)
+
+
+def flow_loss(net: nn.Module, data: MNIST, path: GaussianPath, config: TrainConfig,
+              rank: int = 0, world: int = 1):
+    """``loss_fn(model, generator)`` for ``Trainer``: the mean squared error on this rank's slice.
+
+    ``net`` (the model, or its DDP wrapper) is what the loss calls. With ``world > 1`` the returned
+    value equals the mean over all ranks (for logging) while its gradient is this rank's own.
+    """
+    local = config.batch_size // world
+    part = slice(rank * local, (rank + 1) * local)
+
+    def loss_fn(model: nn.Module, generator: torch.Generator) -> Tensor:
+        x_t, t, y, target = draw_batch(data, path, config, generator, part)
+        loss = (net(x_t, t, y) - target).pow(2).mean()
+        if world > 1:
+            mean = loss.detach().clone()
+            dist.all_reduce(mean)
+            loss = loss + (mean / world - loss.detach())
+        return loss
+
+    return loss_fn
+
+
+class _RunTrainer(Trainer):
+    """``Trainer`` whose checkpoints carry the run's config, refuse an incompatible resume, and are
+    written by rank 0 only."""
+
+    def __init__(self, model: nn.Module, loss_fn, config: TrainConfig, rank: int, **kwargs):
+        super().__init__(model, loss_fn, **kwargs)
+        self.config, self.rank = config, rank
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "config": asdict(self.config)}
+
+    def load_state_dict(self, state: dict) -> None:
+        old = state.get("config") or {}
+        new = asdict(self.config)
+        diff = [f"{k}: {_norm(old.get(k))!r} -> {_norm(new[k])!r}" for k in _MUST_MATCH
+                if _norm(old.get(k)) != _norm(new[k])]
+        if diff:
+            raise ValueError("the checkpoint was written by a different run (" + "; ".join(diff) +
+                             "); choose another output folder or delete the checkpoint")
+        super().load_state_dict(state)
+
+    def save(self, path: str | Path) -> Path:
+        return super().save(path) if self.rank == 0 else Path(path)
+
+
+def _norm(value):
+    """Make configs comparable after a round trip through torch.save (tuples vs lists)."""
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in value.items()}
+    return list(map(_norm, value)) if isinstance(value, (list, tuple)) else value
+
+
+def _setup_distributed() -> tuple[int, int, torch.device]:
+    """Join the process group torchrun describes (if any): (rank, world size, device)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}" if cuda else "cpu")
+    if world > 1 and not dist.is_initialized():
+        if cuda:
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return (dist.get_rank() if world > 1 else 0), world, device
+
+
+def _make_config(arch: str, preset: Preset, prediction: str, overrides: dict, world: int) -> TrainConfig:
+    check_choice("arch", arch, preset.models)
+    check_choice("prediction", prediction, PREDICTIONS)
+    config = TrainConfig(arch=arch, model_kwargs=dict(preset.models[arch]), prediction=prediction,
+                         preset=preset.name, steps=preset.steps, batch_size=preset.batch_size, lr=preset.lr,
+                         ema_decay=preset.ema_decay, grad_clip=preset.grad_clip, world_size=world)
+    config = TrainConfig(**{**asdict(config), **{k: v for k, v in overrides.items() if v is not None}})
+    if config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} must be divisible by the number of processes {world}")
+    return config
+
+
+def train(arch: str = "unet", preset: str | Preset | None = None, prediction: str = "velocity",
+          out: str | Path | None = None, data: MNIST | None = None, root: str | Path | None = None,
+          progress: bool = True, **overrides) -> Run:
+    """Train (or resume) a flow-matching network on MNIST and return the run.
+
+    ``preset`` defaults to ``default_preset()``; ``overrides`` replace ``TrainConfig`` fields
+    (``steps``, ``batch_size``, ``lr``, ``seed``, ``model_kwargs``, ...). With ``out`` the run is
+    checkpointed to ``out/checkpoint.pt`` and continues from there when rerun (``steps`` is the
+    total). ``data`` defaults to the MNIST training set from ``root`` (see ``load_mnist``).
+    """
+    rank, world, device = _setup_distributed()
+    try:
+        spec = get_preset(preset or default_preset())
+        config = _make_config(arch, spec, prediction, overrides, world)
+        data = data if data is not None else load_mnist("train", root=root, progress=progress and rank == 0)
+        data = MNIST(data.images.to(device), data.labels.to(device))
+        torch.manual_seed(config.seed)
+        model = build_model(arch, **config.model_kwargs).to(device)
+        net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        trainer = _RunTrainer(model, flow_loss(net, data, GaussianPath(config.schedule), config, rank, world),
+                              config, rank, lr=config.lr, seed=config.seed, ema_decay=config.ema_decay,
+                              grad_clip=config.grad_clip)
+        checkpoint = Path(out) / CHECKPOINT_NAME if out is not None else None
+        result = trainer.fit(config.steps, checkpoint=checkpoint, checkpoint_every=spec.checkpoint_every,
+                             progress=progress and rank == 0)
+        if world > 1:
+            dist.barrier()
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+    return Run(trainer.model_for_sampling.eval(), config, result.losses, result.steps, result.seconds, checkpoint)
+
+
+def load_run(checkpoint: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> Run:
+    """Rebuild a run from ``checkpoint`` (a file, or a run folder holding checkpoint.pt)."""
+    checkpoint = Path(checkpoint)
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / CHECKPOINT_NAME
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    if "config" not in state:
+        raise ValueError(f"{checkpoint} is not an MNIST training checkpoint (it has no config)")
+    config = TrainConfig(**state["config"])
+    model = build_model(config.arch, **config.model_kwargs).to(device)
+    model.load_state_dict(state["ema"] if ema and state.get("ema") is not None else state["model"])
+    return Run(model.eval(), config, list(state["losses"]), state["step"], 0.0, checkpoint)

@@ -1,0 +1,132 @@
+"""Training: batches, label dropout, targets, resume, checkpoints, the command line, and DDP."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+import torch
+from mnist_helpers import TINY_UNET
+
+from fmtutor.mnist import MNIST, NULL_LABEL, TrainConfig, load_run, train
+from fmtutor.mnist.cli import main
+from fmtutor.mnist.classifier import train_classifier
+from fmtutor.mnist.train import draw_batch
+from fmtutor.paths import GaussianPath
+
+
+def tiny_data(n: int = 20, seed: int = 0) -> MNIST:
+    gen = torch.Generator().manual_seed(seed)
+    return MNIST(images=torch.rand(n, 1, 28, 28, generator=gen) * 2 - 1, labels=torch.arange(n) % 10)
+
+
+def _config(**kwargs) -> TrainConfig:
+    return TrainConfig(arch="unet", model_kwargs=TINY_UNET, **kwargs)
+
+
+def _draw(config, part=slice(None), seed=7, data=None):
+    return draw_batch(data or tiny_data(), GaussianPath("linear"), config, torch.Generator().manual_seed(seed), part)
+
+
+def test_rank_slices_make_up_the_single_process_batch():
+    config = _config(batch_size=8)
+    full = _draw(config)
+    halves = [_draw(config, slice(0, 4)), _draw(config, slice(4, 8))]
+    for whole, a, b in zip(full, *halves):
+        torch.testing.assert_close(torch.cat([a, b]), whole)
+
+
+@pytest.mark.parametrize("prediction", ["velocity", "epsilon"])
+def test_targets_and_label_dropout(prediction):
+    data = tiny_data()
+    x_t, t, y, target = _draw(_config(batch_size=4000, prediction=prediction), data=data)
+    tb = t[:, None, None, None]
+    x1 = x_t + (1 - tb) * target if prediction == "velocity" else (x_t - (1 - tb) * target) / tb
+    keep = t[:300] > 0.05
+    gap = (x1[:300][keep].flatten(1)[:, None] - data.images.flatten(1)[None]).abs().amax(-1).min(1).values
+    assert gap.max() < 1e-3  # x_t and the target recover a training image
+    dropped = (y == NULL_LABEL).double().mean().item()
+    assert abs(dropped - 0.1) < 0.015  # p = 0.1, binomial sd 0.005 at 4000 draws
+
+
+def _train(out, steps, **kwargs):
+    return train("unet", "quick", out=out, data=tiny_data(), progress=False, steps=steps, batch_size=8,
+                 model_kwargs=TINY_UNET, **kwargs)
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = _train(tmp_path / "a", 6)
+    _train(tmp_path / "b", 4)
+    resumed = _train(tmp_path / "b", 6)
+    assert resumed.steps == 6 and resumed.losses == straight.losses
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    loaded = load_run(tmp_path / "b")
+    x = torch.randn(2, 1, 28, 28)
+    torch.testing.assert_close(loaded.model(x, 0.5, torch.tensor([1, 2])), resumed.model(x, 0.5, torch.tensor([1, 2])))
+    assert loaded.config == resumed.config and loaded.losses == resumed.losses
+    with pytest.raises(ValueError, match=r"written by a different run \(prediction: 'velocity' -> 'epsilon'\)"):
+        _train(tmp_path / "b", 8, prediction="epsilon")
+
+
+def test_training_reduces_the_loss():
+    data = MNIST(images=tiny_data(10).images, labels=torch.arange(10))
+    run = train("unet", "quick", data=data, progress=False, steps=40, batch_size=16, lr=1e-2,
+                model_kwargs=TINY_UNET)
+    first, last = sum(run.losses[:10]) / 10, sum(run.losses[-10:]) / 10
+    assert first > 1.1 and last < 0.85 * first  # the zero field scores E|x1 - x0|^2 = 1/3 + 1 here
+
+
+def test_command_line_train_sample_classifier_evaluate(fake_mnist, tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", "--preset", "quick", "--steps", "2", "--batch-size", "8", "--out", str(out),
+          "--data-dir", str(fake_mnist), "--no-progress", "--no-grid"])
+    assert "2 steps, final loss" in capsys.readouterr().out and (out / "checkpoint.pt").exists()
+    main(["sample", "--checkpoint", str(out), "--nfe", "2", "--per-class", "2", "--no-progress"])
+    png = out / "samples_w3_nfe2_euler.png"
+    assert matplotlib.image.imread(png).shape[:2] == (10 * 30 + 2, 2 * 30 + 2)  # a row per digit
+    train_classifier(tmp_path / "clf.pt", steps=2, root=fake_mnist, progress=False)
+    main(["evaluate", "--checkpoint", str(out), "--classifier", str(tmp_path / "clf.pt"), "--n", "20",
+          "--nfe", "2", "--data-dir", str(fake_mnist), "--no-progress"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["n"] == 20 and 0 <= report["accuracy"] <= 1 and report["reference_frechet"] >= 0
+
+
+DDP_SCRIPT = """
+import json, os, sys, torch
+torch.set_num_threads(1)
+sys.path.insert(0, {tests!r})
+from test_mnist_train import ddp_run
+run = ddp_run({out!r})
+if os.environ["RANK"] == "0":
+    json.dump({{"losses": run.losses, "params": [p.detach().flatten().tolist() for p in run.model.parameters()]}},
+              open({out!r} + "/result.json", "w"))
+"""
+
+
+def ddp_run(out):
+    """The run compared between one process and two: 8 steps of a global batch of 8."""
+    return train("unet", "quick", data=tiny_data(), progress=False, steps=8, batch_size=8,
+                 model_kwargs=TINY_UNET, out=out)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_process(tmp_path):
+    """torchrun with 2 CPU processes (gloo) follows the single-process run up to round-off."""
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", str(script)], check=True, env=env,
+                   timeout=120, capture_output=True)
+    two = json.loads((tmp_path / "result.json").read_text())
+    one = ddp_run(tmp_path / "single")
+    assert len(two["losses"]) == 8
+    torch.testing.assert_close(torch.tensor(two["losses"]), torch.tensor(one.losses), rtol=1e-4, atol=1e-6)
+    for p, q in zip(one.model.parameters(), two["params"]):  # Adam moves each weight ~2e-3 per step
+        torch.testing.assert_close(torch.tensor(q), p.detach().flatten(), rtol=0, atol=1e-4)
