@@ -1,0 +1,100 @@
+"""Input checks: what they accept, what they return, and the exact messages they refuse with."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fmtutor._validate import as_time, broadcast_time, check_batch, check_choice, check_finite, check_positive
+
+
+def test_check_batch_accepts_and_returns_the_tensor():
+    x = torch.zeros(3, 2, 4)
+    assert check_batch(x) is x
+    assert check_batch(torch.zeros(5, 2), "x1", dim=2).shape == (5, 2)
+
+
+@pytest.mark.parametrize("value,error,message", [
+    (np.zeros((2, 2)), TypeError, r"^x must be a torch.Tensor of shape \(B, \*D\), got ndarray$"),
+    ([[0.0, 1.0]], TypeError, r"^x must be a torch.Tensor of shape \(B, \*D\), got list$"),
+    (torch.zeros(2, 2, dtype=torch.int32), TypeError, r"^x must be a floating-point tensor, got dtype torch.int32$"),
+    (torch.zeros(3), ValueError, r"^x must have shape \(B, \*D\) with a batch dimension first, got shape \(3,\)$"),
+    (torch.tensor(1.0), ValueError, r"^x must have shape \(B, \*D\) with a batch dimension first, got shape \(\)$"),
+    (torch.tensor([[1.0, float("nan")], [float("inf"), 0.0]]), ValueError,
+     r"^x has 2 non-finite value\(s\) \(NaN or inf\); expected finite numbers$"),
+])
+def test_check_batch_refusals(value, error, message):
+    with pytest.raises(error, match=message):
+        check_batch(value)
+
+
+def test_check_batch_dim():
+    with pytest.raises(ValueError, match=r"^data must have shape \(B, 2\), got \(4, 3\)$"):
+        check_batch(torch.zeros(4, 3), "data", dim=2)
+    with pytest.raises(ValueError, match=r"^data must have shape \(B, 2\), got \(4, 2, 1\)$"):
+        check_batch(torch.zeros(4, 2, 1), "data", dim=2)
+
+
+@given(t=st.floats(0.0, 1.0), batch=st.integers(1, 9))
+def test_as_time_broadcasts_a_number(t, batch):
+    like = torch.zeros(batch, 2, dtype=torch.float64)
+    out = as_time(t, batch, like)
+    assert out.shape == (batch,) and out.dtype == torch.float64 and (out == t).all()
+
+
+def test_as_time_keeps_a_batch_of_times_and_casts():
+    like = torch.zeros(3, 2, dtype=torch.float64)
+    t = torch.tensor([0.0, 0.5, 1.0])
+    out = as_time(t, 3, like)
+    assert out.dtype == torch.float64 and torch.equal(out, t.double())
+    assert as_time(torch.tensor(0.25), 3, like).shape == (3,)
+    assert torch.equal(as_time(1, 2, like), torch.ones(2, dtype=torch.float64))  # an int is a time too
+    assert as_time(5.0, 2, like, low=0.0, high=10.0).eq(5.0).all()
+
+
+@pytest.mark.parametrize("t,error,message", [
+    (True, TypeError, r"^t must be a float or a tensor of shape \(3,\), got bool$"),
+    ("0.5", TypeError, r"^t must be a float or a tensor of shape \(3,\), got str$"),
+    (torch.zeros(2), ValueError, r"^t must be a scalar or have shape \(3,\) to match the batch, got \(2,\)$"),
+    (torch.zeros(3, 1), ValueError, r"^t must be a scalar or have shape \(3,\) to match the batch, got \(3, 1\)$"),
+    (float("nan"), ValueError, r"^t has 3 non-finite value\(s\)"),
+    (torch.tensor([0.1, 1.2, -0.3]), ValueError, r"^t must lie in \[0.0, 1.0\], got values from -0.3 to 1.2$"),
+])
+def test_as_time_refusals(t, error, message):
+    with pytest.raises(error, match=message):
+        as_time(t, 3, torch.zeros(3, 2))
+
+
+def test_as_time_names_the_argument_and_bounds():
+    with pytest.raises(ValueError, match=r"^t_start must lie in \[0.0, 0.5\], got values from 0.7 to 0.7$"):
+        as_time(0.7, 1, torch.zeros(1, 1), name="t_start", high=0.5)
+
+
+def test_broadcast_time():
+    t = torch.tensor([1.0, 2.0])
+    assert broadcast_time(t, torch.zeros(2, 3, 4, 5)).shape == (2, 1, 1, 1)
+    assert broadcast_time(t, torch.zeros(2, 3)).shape == (2, 1)
+    torch.testing.assert_close(broadcast_time(t, torch.zeros(2, 3)) * torch.ones(2, 3), torch.tensor([[1.0] * 3, [2.0] * 3]))
+
+
+def test_check_choice():
+    assert check_choice("method", "heun", ["euler", "heun"]) == "heun"
+    assert check_choice("method", "a", {"a": 1}) == "a"
+    with pytest.raises(ValueError, match=r"^unknown method 'rk45'; expected one of 'euler', 'heun'$"):
+        check_choice("method", "rk45", ("euler", "heun"))
+
+
+def test_check_finite_and_positive():
+    x = torch.ones(2)
+    assert check_finite(x, "x") is x
+    with pytest.raises(ValueError, match=r"^weights has 1 non-finite value\(s\) \(NaN or inf\)"):
+        check_finite(torch.tensor([1.0, float("-inf")]), "weights")
+    assert check_positive(0.5, "lr") == 0.5 and check_positive(0.0, "sigma", allow_zero=True) == 0.0
+    with pytest.raises(ValueError, match=r"^lr must be > 0, got 0$"):
+        check_positive(0, "lr")
+    with pytest.raises(ValueError, match=r"^sigma must be >= 0, got -1.0$"):
+        check_positive(-1.0, "sigma", allow_zero=True)
+    with pytest.raises(ValueError, match=r"^sigma must be >= 0, got nan$"):
+        check_positive(float("nan"), "sigma", allow_zero=True)
