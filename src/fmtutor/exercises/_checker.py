@@ -9,7 +9,7 @@ exception, a wrong type or shape, NaN) becomes a message, never a crash.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -89,13 +89,22 @@ class Checker:
             return self.check(False, f"{what} should have shape {tuple(shape)}, got {tuple(value.shape)}")
         return self.check(bool(torch.isfinite(value).all()), f"{what} contains NaN or inf")
 
-    def close(self, value: object, expected: Tensor, what: str, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
-        """Check shape, finiteness and closeness to ``expected``, naming the largest error."""
+    def close(self, value: object, expected: Tensor, what: str, atol: float = 1e-5, rtol: float = 1e-4,
+              mistakes: Sequence[tuple[Tensor, str]] = ()) -> bool:
+        """Check shape, finiteness and closeness to ``expected``, naming the largest error.
+
+        ``mistakes`` pairs known wrong answers with their explanation: a value that misses
+        ``expected`` but matches one of them is reported as "<what> is wrong: <explanation>".
+        """
         if not self.tensor(value, tuple(expected.shape), what):
             return False
-        value = value.to(expected)
+        value = value.detach().to(expected)
         err = (value - expected).abs()
         ok = bool((err <= atol + rtol * expected.abs()).all())
+        for wrong, hint in () if ok else mistakes:
+            wrong = wrong.detach().to(expected)
+            if wrong.shape == value.shape and bool(((value - wrong).abs() <= atol + rtol * wrong.abs()).all()):
+                return self.check(False, f"{what} is wrong: {hint}")
         i = int(err.reshape(-1).argmax())
         detail = (f"{what} is off: largest error {err.reshape(-1)[i].item():.3g} "
                   f"(expected {expected.reshape(-1)[i].item():.4g}, got {value.reshape(-1)[i].item():.4g})")
