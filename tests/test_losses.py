@@ -123,3 +123,10 @@ def test_bad_data_is_refused(loss):
         loss(tanh_model, torch.tensor([[float("nan"), 0.0]]), GaussianPath())
     with pytest.raises(ValueError, match=r"^t must lie in \[0.0, 1.0\]"):
         loss(tanh_model, torch.zeros(2, 2), GaussianPath(), t=torch.tensor([0.5, 2.0]))
+
+
+def test_a_time_range_beyond_the_schedule_is_still_refused():
+    """Times drawn inside a loss skip re-checking only when [t_min, t_max] fits the schedule."""
+    x1 = torch.zeros(20_000, 2)
+    with pytest.raises(ValueError, match=r"^vp schedule: d_beta is infinite at t = 1"):
+        dsm_loss(tanh_model, x1, GaussianPath("vp"), generator=torch.Generator().manual_seed(0), t_max=1.0)

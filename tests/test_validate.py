@@ -7,7 +7,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fmtutor._validate import as_time, broadcast_time, check_batch, check_choice, check_finite, check_positive
+from fmtutor._validate import (all_finite, as_time, broadcast_time, check_batch, check_choice, check_finite,
+                               check_positive, within)
 
 
 def test_check_batch_accepts_and_returns_the_tensor():
@@ -98,3 +99,18 @@ def test_check_finite_and_positive():
         check_positive(-1.0, "sigma", allow_zero=True)
     with pytest.raises(ValueError, match=r"^sigma must be >= 0, got nan$"):
         check_positive(float("nan"), "sigma", allow_zero=True)
+
+
+def test_fast_paths_agree_with_the_exact_tests():
+    """all_finite sums first: an overflowing sum of finite numbers must still pass; within compares
+    in Python floats, so as_time re-tests in t's dtype before refusing a float32 t at its bound."""
+    big = torch.full((4, 2), 3e38)  # finite in float32, but the sum overflows to inf
+    assert not torch.isfinite(big.sum()) and all_finite(big) and check_batch(big) is big
+    assert not all_finite(torch.tensor([1.0, float("nan")])) and not all_finite(torch.tensor([[float("-inf")]]))
+    assert all_finite(torch.zeros(0, 2)) and within(torch.zeros(0), 0.0, 1.0)
+    assert within(torch.tensor([0.0, 1.0]), 0.0, 1.0) and not within(torch.tensor([0.5, float("nan")]), 0.0, 1.0)
+    t32 = torch.tensor([0.999])  # float32(0.999) is a little above the Python float 0.999
+    assert not within(t32, 0.0, 0.999)
+    assert torch.equal(as_time(t32, 1, torch.zeros(1, 2), high=0.999), t32)
+    x = torch.ones(3, 2, requires_grad=True)
+    assert check_batch(x) is x and as_time(torch.full((3,), 0.5, requires_grad=True), 3, x).requires_grad

@@ -21,10 +21,21 @@ __all__ = ["cfm_loss", "dsm_loss", "noise_prediction_loss", "ddpm_loss"]
 
 def _draw(path: GaussianPath, x1: Tensor, generator: torch.Generator | None, t: Tensor | None,
           t_min: float = 0.0, t_max: float | None = None):
-    if t is None:
-        hi = path.schedule.t_max if t_max is None else t_max
-        t = t_min + (hi - t_min) * torch.rand(x1.shape[0], generator=generator, device=x1.device, dtype=x1.dtype)
-    return path.sample(x1, t, generator=generator)
+    """A path sample at the given ``t``, or at t ~ U[t_min, t_max] (default t_max: the schedule's).
+
+    ``x1`` is checked by the caller. Times drawn here lie in [0, t_max] by construction, so they skip
+    the checks that a time given by the caller goes through (the same draws in the same order).
+    """
+    hi = path.schedule.t_max if t_max is None else t_max
+    if t is not None or not 0.0 <= t_min <= hi <= path.schedule.t_max:
+        if t is None:  # an impossible range: let path.sample's checks name the problem
+            t = t_min + (hi - t_min) * torch.rand(x1.shape[0], generator=generator, device=x1.device, dtype=x1.dtype)
+        return path.sample(x1, t, generator=generator)
+    t = torch.rand(x1.shape[0], generator=generator, device=x1.device, dtype=x1.dtype)
+    if (t_min, hi) != (0.0, 1.0):  # U[t_min, hi]; U[0, 1] needs no arithmetic
+        t = t_min + (hi - t_min) * t
+    x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
+    return path._sample_in_range(x1, t, x0)
 
 
 def cfm_loss(model: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,

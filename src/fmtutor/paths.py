@@ -43,9 +43,11 @@ class GaussianPath:
 
     def coefficients(self, t: Tensor | float, x: Tensor) -> ScheduleValues:
         """Schedule values at ``t`` (scalar or ``(B,)``), each shaped ``(B, 1, ..., 1)`` to broadcast with ``x``."""
-        t = as_time(t, x.shape[0], x)
-        v = self.schedule(t)
-        return ScheduleValues(*(broadcast_time(c, x) for c in (v.alpha, v.beta, v.d_alpha, v.d_beta)))
+        return self._broadcast_values(as_time(t, x.shape[0], x), x)
+
+    def _broadcast_values(self, t: Tensor, x: Tensor) -> ScheduleValues:
+        """``coefficients`` for a ``t`` that ``as_time`` has already checked (the schedule checks t_max)."""
+        return self.schedule(broadcast_time(t, x))  # elementwise, so the values come out shaped (B, 1, ..., 1)
 
     def sample(self, x1: Tensor, t: Tensor | float | None = None, x0: Tensor | None = None,
                generator: torch.Generator | None = None) -> PathSample:
@@ -59,9 +61,16 @@ class GaussianPath:
             x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
         elif x0.shape != x1.shape:
             raise ValueError(f"x0 must have the shape of x1 {tuple(x1.shape)}, got {tuple(x0.shape)}")
-        c = self.coefficients(t, x1)
-        return PathSample(t=t, x0=x0, x1=x1, x_t=c.alpha * x1 + c.beta * x0,
-                          velocity=c.d_alpha * x1 + c.d_beta * x0)
+        return self._combine(t, x0, x1, self._broadcast_values(t, x1))
+
+    def _sample_in_range(self, x1: Tensor, t: Tensor, x0: Tensor) -> PathSample:
+        """``sample`` without input checks, for callers that checked ``x1`` and drew ``t`` (B,) in [0, t_max]."""
+        return self._combine(t, x0, x1, self.schedule.values(broadcast_time(t, x1)))
+
+    @staticmethod
+    def _combine(t: Tensor, x0: Tensor, x1: Tensor, c: ScheduleValues) -> PathSample:
+        return PathSample(t=t, x0=x0, x1=x1, x_t=torch.addcmul(c.alpha * x1, c.beta, x0),  # alpha x1 + beta x0
+                          velocity=torch.addcmul(c.d_alpha * x1, c.d_beta, x0))           # d_alpha x1 + d_beta x0
 
     def mean_std(self, x1: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
         """Mean alpha_t x1 and standard deviation beta_t (broadcast) of p_t(. | x1)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import check_choice, check_finite, check_positive
+from ._validate import check_choice, check_finite, check_positive, within
 
 __all__ = [
     "ScheduleValues", "Schedule", "LinearSchedule", "CosineSchedule", "VPSchedule",
@@ -49,6 +49,8 @@ class Schedule(ABC):
         t = torch.as_tensor(t, dtype=torch.get_default_dtype() if not isinstance(t, Tensor) else None)
         if not t.is_floating_point():
             t = t.to(torch.get_default_dtype())
+        if within(t, 0.0, self.t_max):  # the fast path; below, the exact reason
+            return self.values(t)
         check_finite(t, "t")
         if (t < 0).any() or (t > 1).any():
             raise ValueError(f"t must lie in [0, 1] (0 = noise, 1 = data), got values from "
@@ -73,7 +75,7 @@ class LinearSchedule(Schedule):
 
     def values(self, t: Tensor) -> ScheduleValues:
         one = torch.ones_like(t)
-        return ScheduleValues(alpha=t, beta=1 - t, d_alpha=one, d_beta=-one)
+        return ScheduleValues(alpha=t, beta=one - t, d_alpha=one, d_beta=-one)  # one - t: no scalar op
 
 
 class CosineSchedule(Schedule):
