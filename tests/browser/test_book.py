@@ -71,11 +71,11 @@ def make_visit(browser, server: str, page: str, screenshot_dir: Path) -> Visit:
         facts = visit.facts
         facts["mathjax_loaded"] = wait_for_mathjax(tab)
         tab.evaluate(IMAGES_LOADED)
-        facts["math"] = tab.evaluate(MATH_PROBE)
         facts.update(tab.evaluate(STATIC_PROBE))
         tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}.png"), full_page=True)
         facts["scrubbers"] = move_scrubbers(tab)
         facts["solutions"] = open_solutions(tab)
+        facts["math"] = tab.evaluate(MATH_PROBE)  # with every solution open, their text is checked too
     finally:
         tab.close()
     return visit
