@@ -38,11 +38,13 @@ def run(*cmd: str | Path, env: dict | None = None) -> None:
 
 
 def environment() -> dict:
-    """The environment every step runs in: one thread per op, a headless plot backend, data dir."""
+    """The environment every step runs in: one thread per op and the MNIST data folder.
+
+    MPLBACKEND is left alone: set to Agg it would stop Jupyter kernels from showing figures inline.
+    """
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", "1")
-    env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     shared = ROOT.parent / "shared" / "data" / "mnist"
