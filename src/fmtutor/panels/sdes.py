@@ -43,11 +43,12 @@ class SDEPanel(Panel):
         self.fig, self.ax = self.view.fig, self.view.ax
         self._pixels = field_grid(lim + 0.5, 64)
         self.image = self.ax.imshow(np.zeros((64, 64)), extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5),
-                                    origin="lower", cmap="Greys", vmin=0, vmax=1, alpha=0.45, zorder=0)
+                                    origin="lower", cmap="Greys", vmin=0, vmax=1, zorder=0,
+                                    interpolation="nearest")
         self._cache: OrderedDict[tuple, Tensor] = OrderedDict()
         self._shown: tuple | None = None
         self.fig.set_dpi(80)
-        self.ax.set_title("sigma")
+        self.ax.set(xticks=[], yticks=[], title="sigma")  # ticks cost more to draw than the data
         self.fig.tight_layout()
 
     @classmethod
@@ -102,7 +103,7 @@ class SDEPanel(Panel):
             img = np.zeros((64, 64))
         else:
             dens = p.log_density(self._pixels).exp()
-            img = to_numpy(dens / dens.max()).reshape(64, 64)
+            img = to_numpy(0.45 * dens / dens.max()).reshape(64, 64)  # light grey, opaque: cheap to draw
         self.image.set_data(img)
         self._shown = (target, sigma)
 
