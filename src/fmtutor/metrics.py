@@ -3,7 +3,8 @@
 Both are estimated from finite samples, so even two draws of the *same* distribution give a
 positive value: the **noise floor**. ``noise_floor`` measures it (data against fresh data of the same
 size); a model's score means something only well above that floor. For 8 Gaussians with 20,000
-points per side the sliced W2 floor is about 0.02; with 5,000 it is about twice that.
+points per side the sliced W2 floor is about 0.08 (0.05 to 0.14 from draw to draw, mostly from how
+many points land in each component); with 5,000 it is about twice that (benchmarks/limit.py).
 """
 from __future__ import annotations
 
