@@ -6,7 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import all_schedules
+from schedule_cases import all_schedules
 from fmtutor.ddpm import DDPM
 from fmtutor.losses import cfm_loss, ddpm_loss, dsm_loss, noise_prediction_loss
 from fmtutor.marginals import MarginalField

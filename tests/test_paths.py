@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import all_schedules
+from schedule_cases import all_schedules
 from fmtutor.paths import PREDICTIONS, GaussianPath, PathSample
 from fmtutor.schedules import CosineSchedule, LinearSchedule, VPSchedule
 

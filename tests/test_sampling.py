@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from conftest import all_schedules
+from schedule_cases import all_schedules
 from fmtutor.distributions import GaussianMixture
 from fmtutor.marginals import MarginalField
 from fmtutor.paths import GaussianPath

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import all_schedules
+from schedule_cases import all_schedules
 from fmtutor.schedules import (SCHEDULES, CosineSchedule, LinearSchedule, NoisyLinearSchedule,
                                PolynomialSchedule, ScheduleValues, VPSchedule, get_schedule)
 
