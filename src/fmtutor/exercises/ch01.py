@@ -110,8 +110,10 @@ def check_heun_step(heun_step: Callable) -> Report:
         midpoint = x + h * field(x + 0.5 * h * k1, t + 0.5 * h)
         expected = STEPPERS["heun"](field, x, torch.tensor(t), torch.tensor(h))
         _judge(report, value, expected, f"x_next for {case}", [
-            (f"{case}: this is an Euler step; Heun averages k1 = u(x, t) with k2 = u(x + h k1, t + h)", x + h * k1),
-            (f"{case}: k2 is evaluated at time t; the predictor x + h k1 lives at t + h", x + 0.5 * h * (k1 + k2_at_t)),
+            (f"{case}: this is an Euler step; Heun averages k1 = u(x, t) with k2 = u(x + h k1, t + h)",
+             x + h * k1),
+            (f"{case}: k2 is evaluated at time t; the predictor x + h k1 lives at t + h",
+             x + 0.5 * h * (k1 + k2_at_t)),
             (f"{case}: you forgot to halve the sum: the step is x + h (k1 + k2) / 2", x + h * (k1 + k2)),
             (f"{case}: you use only k2; Heun averages it with k1: x + h (k1 + k2) / 2", x + h * k2),
             (f"{case}: this is the midpoint method (also order 2), not Heun's average of two slopes", midpoint),
@@ -218,6 +220,7 @@ def check_euler_solve(euler_solve: Callable) -> Report:
             (f"{case}: you evaluate the field at the end of each step, times[i + 1]; Euler uses the start, "
              "times[i]", _euler_loop(field, x0, times[1:], h)),
             (f"{case}: your steps do not follow the grid: use h = times[i + 1] - times[i] (negative on a "
-             "decreasing grid, uneven on an uneven one)", _euler_loop(field, x0, times[:-1], uniform.abs().expand(n))),
+             "decreasing grid, uneven on an uneven one)",
+             _euler_loop(field, x0, times[:-1], uniform.abs().expand(n))),
         ])
     return report.report()

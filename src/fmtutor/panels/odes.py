@@ -89,7 +89,8 @@ class SolverFlowPanel(Panel):
         x_t, i = interpolate_path(path, times, float(t))
         exact = self.exact(float(t))
         error = float(np.linalg.norm(x_t - exact, axis=1).mean())
-        title = (f"{solver}, {steps} steps (NFE {NFE_PER_STEP[solver] * steps}), t = {t:.2f}\n"
+        plural = "s" * (steps != 1)
+        title = (f"{solver}, {steps} step{plural} (NFE {NFE_PER_STEP[solver] * steps}), t = {t:.2f}\n"
                  f"mean distance to exact: {error:.3g}")
         self.view.update(self.ode.field, float(t), particles=x_t, title=title)
         self.exact_dots.set_offsets(exact)
