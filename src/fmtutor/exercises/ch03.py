@@ -54,7 +54,7 @@ def _coefficients(schedule: Schedule, t: Tensor) -> tuple[Tensor, Tensor, Tensor
 
 def check_poly_conditional_velocity(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Report:
     """``fn(x, x1, t)``: u_t(x | x1) for alpha_t = t^2, beta_t = 1 - t^2; x, x1 (B, D), t (B,)."""
-    report = Checker("conditional vector field of the path alpha_t = t^2, beta_t = 1 - t^2")
+    report = Checker("conditional field of alpha_t = t^2, beta_t = 1 - t^2")
     schedule = PolynomialSchedule(2.0)
     path = GaussianPath(schedule)
     for seed, batch, dim in [(1, 64, 2), (2, 7, 3)]:
