@@ -8,6 +8,8 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
     test      set up, then run the unit tests, nbval over every chapter, and the browser test
     setup     only the set-up
     student   write the student edition (solutions removed) to ./student
+    execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
+              widgets' stored state; commit the result, whose outputs nbval then checks
 
 Environment: FMTUTOR_MNIST_DIR names the folder holding the four MNIST ``.gz`` files (see the
 README); when it is unset and ``../shared/data/mnist`` exists beside the checkout, that is used.
@@ -104,13 +106,21 @@ def student() -> None:
     run(PY, "-m", "fmtutor.edition", "book", "student", env=environment())
 
 
+def execute(*notebooks: str) -> None:
+    env = environment()
+    for path in notebooks or [str(c.relative_to(ROOT)) for c in CHAPTERS]:
+        run(BIN / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+            "--ExecutePreprocessor.timeout=1200", path, env=env)
+        run(PY, "-m", "fmtutor.edition", "--strip-widgets", path, env=env)
+
+
 def main(argv: list[str]) -> None:
-    commands = {"setup": setup, "book": build_book, "test": test, "student": student}
-    if len(argv) != 1 or argv[0] not in commands:
+    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute}
+    if not argv or argv[0] not in commands or (argv[0] != "execute" and len(argv) != 1):
         sys.exit(__doc__)
     setup()
     if argv[0] != "setup":
-        commands[argv[0]]()
+        commands[argv[0]](*argv[1:])
 
 
 if __name__ == "__main__":

@@ -196,6 +196,18 @@ def test_strip_widget_state_in_place():
     assert strip_widget_state(nb) is False
 
 
+def test_strip_widget_state_drops_live_widget_outputs_only():
+    nb = nbformat.v4.new_notebook()
+    live = nbformat.v4.new_code_cell("_ = panel.show_live()", metadata={"tags": ["nbval-ignore-output", "remove-output"]})
+    kept = nbformat.v4.new_code_cell("print(1)")
+    for cell in (live, kept):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells = [live, kept]
+    assert strip_widget_state(nb) is True
+    assert live.outputs == [] and len(kept.outputs) == 1
+    assert strip_widget_state(nb) is False
+
+
 def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 

@@ -223,8 +223,14 @@ def leaks(student: nbformat.NotebookNode) -> list[str]:
 
 
 def strip_widget_state(nb: nbformat.NotebookNode) -> bool:
-    """Drop ``metadata.widgets`` in place; returns whether there was any."""
-    return nb.metadata.pop("widgets", None) is not None
+    """Drop ``metadata.widgets`` and the stored outputs of live-widget cells (tagged
+    ``remove-output``: the HTML book hides them anyway) in place; returns whether anything went."""
+    changed = nb.metadata.pop("widgets", None) is not None
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "remove-output" in _tags(cell) and cell.outputs:
+            cell.outputs = []
+            changed = True
+    return changed
 
 
 def write_edition(src: Path, out: Path) -> list[tuple[str, Edition]]:
@@ -250,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fmtutor.edition", description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="+", help="SRC_DIR OUT_DIR, or notebooks with --strip-widgets")
     parser.add_argument("--strip-widgets", action="store_true",
-                        help="drop metadata.widgets from the given notebooks, in place")
+                        help="drop metadata.widgets and live-widget outputs from the given notebooks, in place")
     args = parser.parse_args(argv)
     if args.strip_widgets:
         for path in map(Path, args.paths):

@@ -101,7 +101,7 @@ def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
     old_dpi = fig.dpi
     fig.set_dpi(dpi)
     anim = animation.FuncAnimation(fig, draw_frame, frames=n_frames, interval=interval_ms, blit=False)
-    with mpl.rc_context({"animation.frame_format": frame_format}):
+    with mpl.rc_context({"animation.frame_format": frame_format, "savefig.dpi": dpi}):
         html = _CDN_STYLESHEET.sub("", anim.to_jshtml(default_mode="once"))
     fig.set_dpi(old_dpi)
     plt.close(fig)
