@@ -7,6 +7,10 @@ trained by Adam with an exponential moving average (EMA) of the weights, which i
 The result is a ``compare.TrainedModel``, so ``compare.sliced_w2_vs_nfe`` measures its sample
 quality against the number of function evaluations exactly as for the exact field
 (``compare.exact_model``).
+
+Where the marginal field u_t is known (a Gaussian mixture: ``MarginalField``), ``fm_loss`` evaluates
+the flow matching objective E || v_theta(x_t, t) - u_t(x_t) ||^2 on the same draws as ``cfm_loss``,
+so the two can be compared: they differ by a constant that does not depend on v_theta.
 """
 from __future__ import annotations
 
@@ -16,13 +20,15 @@ import torch
 from torch import Tensor, nn
 
 from .compare import TrainedModel
+from ._validate import check_batch
 from .distributions import Sampleable
 from .losses import cfm_loss
 from .nets import MLPField
 from .paths import GaussianPath
+from .solvers import Field
 from .training import Trainer
 
-__all__ = ["Objective", "data_loss", "train_cfm"]
+__all__ = ["Objective", "data_loss", "train_cfm", "fm_loss"]
 
 Objective = Callable[[nn.Module, Tensor, torch.Generator], Tensor]
 """``objective(model, x1, generator) -> scalar``: a loss on a batch of data ``x1``."""
@@ -65,3 +71,15 @@ def train_cfm(data: Sampleable, n_steps: int = 2000, path: GaussianPath | None =
                       callbacks=callbacks, callback_every=callback_every)
     result = trainer.fit(n_steps, progress=progress)
     return TrainedModel("flow-matching", trainer.model_for_sampling.eval(), result.losses, result.seconds)
+
+
+def fm_loss(model: Field, field: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,
+            t: Tensor | None = None) -> Tensor:
+    """The flow matching loss mean || model(x_t, t) - field(x_t, t) ||^2 against a known marginal
+    ``field`` u_t, with x_t ~ p_t drawn as x_t = alpha_t x1 + beta_t x0 from ``x1`` ``(B, D)``.
+
+    t ~ U[0, t_max] (or the given ``(B,)`` times) and x0 are drawn from ``generator`` in the order
+    ``cfm_loss`` draws them, so the same seed gives both losses the same (t, x_t).
+    """
+    s = path.sample(check_batch(x1, "x1"), t, generator=generator)
+    return (model(s.x_t, s.t) - field(s.x_t, s.t)).pow(2).mean()
