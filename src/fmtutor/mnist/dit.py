@@ -89,6 +89,13 @@ class DiT(nn.Module):
         h = self.head(_modulate(self.norm(h), shift, scale))  # (B, N, patch * patch * C)
         return self.unpatchify(h)
 
+    def patchify(self, x: Tensor) -> Tensor:
+        """(B, C, 28, 28) image -> (B, N, p * p * C) tokens: patches in row-major order, pixels row-major
+        within a patch. With MNIST's one channel, ``embed_patches`` (a p x p convolution with stride p)
+        is ``patchify(x) @ W.reshape(dim, -1).T + b``; ``unpatchify`` inverts the layout."""
+        b, g, p, c = x.shape[0], self.grid, self.patch, x.shape[1]
+        return x.reshape(b, c, g, p, g, p).permute(0, 2, 4, 3, 5, 1).reshape(b, g * g, p * p * c)
+
     def unpatchify(self, h: Tensor) -> Tensor:
         """(B, N, p * p * C) tokens -> (B, C, 28, 28) image, the inverse of the patch embedding's layout."""
         b, g, p, c = h.shape[0], self.grid, self.patch, IMAGE_SHAPE[0]
