@@ -68,7 +68,7 @@ def test_source_switches_fields():
     untrained.update(sigma=1.0, t=0.5, nfe=20, source="learned")
     after = _state(untrained)
     assert not np.allclose(before[0], after[0]) and not np.allclose(before[3], after[3])
-    assert "learned, σ = 1.00, NFE = 20, t = 0.50" == untrained.ax.get_title()
+    assert "learned, σ=1.00, NFE=20, t=0.50" == untrained.ax.get_title()
 
 
 def test_sigma_zero_is_the_probability_flow_ode(panel):
@@ -108,7 +108,7 @@ def test_a_blow_up_is_reported_in_the_title_not_raised():
 
 def test_t_beyond_t_max_is_shown_at_t_max(panel):
     panel.update(sigma=0.5, t=1.0, nfe=20, source="exact")
-    assert panel.ax.get_title().endswith(f"t = t_max = {VPSchedule.t_max:g}")
+    assert panel.ax.get_title().endswith(f"t=t_max={VPSchedule.t_max:g}")
 
 
 def test_refuses_unknown_source_negative_sigma_and_non_mixture_data(panel):

@@ -64,6 +64,7 @@ class SDEPanel(Panel):
         self._paths: dict[tuple[str, float, int], Solution | None] = {}
         self.view = FieldPanel(lim=lim, n_grid=n_grid, figsize=figsize, particle_color="tab:red")
         self.fig, self.ax = self.view.fig, self.view.ax
+        self.view.dots.set_sizes([6.0])
         means = to_numpy(mixture.means)
         self.ax.scatter(means[:, 0], means[:, 1], marker="+", s=40, c="k", linewidths=1, zorder=3)
         self.ax.set_xticks([])
@@ -114,10 +115,10 @@ class SDEPanel(Panel):
     def update(self, sigma: float = 1.0, t: float = 1.0, nfe: int = 100, source: str = "exact") -> None:
         shown = min(max(float(t), 0.0), self.t_max)
         particles = self.particles_at(shown, source, sigma, nfe)
-        when = f"t = {shown:.2f}" if float(t) <= self.t_max else f"t = t_max = {self.t_max:g}"
-        title = f"{source}, σ = {float(sigma):.2f}, NFE = {int(nfe)}, {when}"
+        when = f"t={shown:.2f}" if float(t) <= self.t_max else f"t=t_max={self.t_max:g}"
+        title = f"{source}, σ={float(sigma):.2f}, NFE={int(nfe)}, {when}"
         if particles is None:
-            title = f"{source}, σ = {float(sigma):.2f}, NFE = {int(nfe)}: diverged (too few steps)"
+            title = f"{source}, σ={float(sigma):.2f}, NFE={int(nfe)}: diverged"
         with torch.no_grad():
             self.view.update(self.drift(source, sigma), shown, particles, title=title)
 
