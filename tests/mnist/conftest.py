@@ -18,7 +18,7 @@ def fake_mnist(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "mnist"
     folder.mkdir()
     (train_x, train_y), (test_x, test_y) = synthetic_split(40, 0), synthetic_split(20, 1)
-    arrays = dict(zip(mnist_data.FILES, (train_x, train_y, test_x, test_y)))
+    arrays = dict(zip(mnist_data.FILES, (train_x, train_y, test_x, test_y), strict=True))
     for name, array in arrays.items():
         write_idx_gz(folder / name, array)
         monkeypatch.setitem(mnist_data.FILES, name, mnist_data.md5sum(folder / name))

@@ -9,12 +9,10 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
+from mnist_helpers import idx_bytes, synthetic_split, write_idx_gz
 
 from fmtutor.mnist import data as mnist_data
-from fmtutor.mnist.data import (FILES, MNISTFileError, download, ensure_files, load_mnist, md5sum, mnist_dir,
-                                read_idx)
-
-from mnist_helpers import idx_bytes, synthetic_split, write_idx_gz
+from fmtutor.mnist.data import FILES, MNISTFileError, download, ensure_files, load_mnist, md5sum, mnist_dir, read_idx
 
 
 def test_published_checksums_are_the_issue_ones():

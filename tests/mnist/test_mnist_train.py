@@ -14,8 +14,8 @@ import torch
 from mnist_helpers import TINY_UNET
 
 from fmtutor.mnist import MNIST, NULL_LABEL, TrainConfig, load_run, train
+from fmtutor.mnist.classifier import load_classifier, train_classifier
 from fmtutor.mnist.cli import main
-from fmtutor.mnist.classifier import train_classifier
 from fmtutor.mnist.train import draw_batch
 from fmtutor.paths import GaussianPath
 
@@ -37,7 +37,7 @@ def test_rank_slices_make_up_the_single_process_batch():
     config = _config(batch_size=8)
     full = _draw(config)
     halves = [_draw(config, slice(0, 4)), _draw(config, slice(4, 8))]
-    for whole, a, b in zip(full, *halves):
+    for whole, a, b in zip(full, *halves, strict=True):
         torch.testing.assert_close(torch.cat([a, b]), whole)
 
 
@@ -59,12 +59,18 @@ def _train(out, steps, **kwargs):
                  model_kwargs=TINY_UNET, **kwargs)
 
 
-def test_resume_continues_exactly(tmp_path):
+def test_interrupted_run_resumes_exactly(tmp_path):
+    def interrupt(trainer):
+        if trainer.step == 4:
+            raise KeyboardInterrupt
+
     straight = _train(tmp_path / "a", 6)
-    _train(tmp_path / "b", 4)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tmp_path / "b", 6, callbacks=[interrupt], callback_every=1)
+    assert load_run(tmp_path / "b").steps == 4  # saved on the way out
     resumed = _train(tmp_path / "b", 6)
     assert resumed.steps == 6 and resumed.losses == straight.losses
-    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     loaded = load_run(tmp_path / "b")
     x = torch.randn(2, 1, 28, 28)
@@ -74,10 +80,17 @@ def test_resume_continues_exactly(tmp_path):
         _train(tmp_path / "b", 8, prediction="epsilon")
 
 
+def test_learning_rate_schedule():
+    config = _config(lr=1.0, steps=100, warmup=10)
+    assert [config.lr_at(k) for k in (0, 4, 9)] == pytest.approx([0.1 * 1.0, 0.5 * 0.96, 1.0 * 0.91])
+    assert [config.lr_at(k) for k in (50, 99)] == pytest.approx([0.5, 0.01])
+    assert _config(lr=2.0, steps=100, warmup=0, decay=False).lr_at(99) == 2.0
+
+
 def test_training_reduces_the_loss():
     data = MNIST(images=tiny_data(10).images, labels=torch.arange(10))
     run = train("unet", "quick", data=data, progress=False, steps=40, batch_size=16, lr=1e-2,
-                model_kwargs=TINY_UNET)
+                model_kwargs=TINY_UNET, warmup=0, decay=False)
     first, last = sum(run.losses[:10]) / 10, sum(run.losses[-10:]) / 10
     assert first > 1.1 and last < 0.85 * first  # the zero field scores E|x1 - x0|^2 = 1/3 + 1 here
 
@@ -90,7 +103,11 @@ def test_command_line_train_sample_classifier_evaluate(fake_mnist, tmp_path, cap
     main(["sample", "--checkpoint", str(out), "--nfe", "2", "--per-class", "2", "--no-progress"])
     png = out / "samples_w3_nfe2_euler.png"
     assert matplotlib.image.imread(png).shape[:2] == (10 * 30 + 2, 2 * 30 + 2)  # a row per digit
-    train_classifier(tmp_path / "clf.pt", steps=2, root=fake_mnist, progress=False)
+    judge = train_classifier(tmp_path / "clf.pt", "quick", steps=2, root=fake_mnist, progress=False)
+    again = load_classifier(tmp_path / "clf.pt")
+    assert again.model.widths == (16, 32, 64) and again.test_accuracy == judge.test_accuracy
+    x = torch.randn(3, 1, 28, 28)
+    torch.testing.assert_close(again.model(x), judge.model(x))
     main(["evaluate", "--checkpoint", str(out), "--classifier", str(tmp_path / "clf.pt"), "--n", "20",
           "--nfe", "2", "--data-dir", str(fake_mnist), "--no-progress"])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -128,5 +145,5 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     one = ddp_run(tmp_path / "single")
     assert len(two["losses"]) == 8
     torch.testing.assert_close(torch.tensor(two["losses"]), torch.tensor(one.losses), rtol=1e-4, atol=1e-6)
-    for p, q in zip(one.model.parameters(), two["params"]):  # Adam moves each weight ~2e-3 per step
+    for p, q in zip(one.model.parameters(), two["params"], strict=True):  # Adam moves each weight ~2e-3 per step
         torch.testing.assert_close(torch.tensor(q), p.detach().flatten(), rtol=0, atol=1e-4)

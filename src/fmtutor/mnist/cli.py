@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..solvers import STEPPERS
-from .classifier import CLASSIFIER_PATH, CLASSIFIER_STEPS, load_classifier, train_classifier
+from .classifier import CLASSIFIER_PATH, CLASSIFIER_PRESETS, load_classifier, train_classifier
 from .data import load_mnist
 from .evaluate import evaluate
 from .presets import PRESETS, default_preset
@@ -46,8 +46,9 @@ def _sampling(p: argparse.ArgumentParser, nfe: int) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m fmtutor.mnist", description="Flow matching on MNIST: train, sample, score.",
-                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    root = argparse.ArgumentParser(prog="python -m fmtutor.mnist", epilog=__doc__,
+                                   description="Flow matching on MNIST: train, sample, score.",
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = root.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train or resume a flow-matching network (resumes from --out)")
     p.add_argument("--arch", choices=["unet", "dit"], default="unet")
@@ -66,8 +67,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="PNG path (default: beside the checkpoint)")
     _common(p)
     p = sub.add_parser("classifier", help="train the independent scoring classifier (once)")
-    p.add_argument("--quick", action="store_true", help=f"{CLASSIFIER_STEPS['quick']} steps instead of "
-                   f"{CLASSIFIER_STEPS['full']}")
+    p.add_argument("--quick", action="store_true", help=f"{CLASSIFIER_PRESETS['quick']['steps']} steps of a "
+                   f"narrower net instead of {CLASSIFIER_PRESETS['full']['steps']} (for CI)")
     p.add_argument("--out", default=str(CLASSIFIER_PATH))
     p.add_argument("--retrain", action="store_true", help="train even if --out exists")
     _common(p)
@@ -86,16 +87,21 @@ def _train(args: argparse.Namespace) -> None:
                 steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    print(f"{run.steps} steps, final loss {sum(run.losses[-50:]) / len(run.losses[-50:]):.4f} "
-          f"(mean of the last 50), {run.seconds:.1f} s this call; checkpoint {run.checkpoint}")
+    last = run.losses[-50:] or [float("nan")]
+    print(f"{run.steps} steps, final loss {sum(last) / len(last):.4f} (mean of the last 50), "
+          f"{run.seconds:.1f} s this call; checkpoint {run.checkpoint}")
     if not args.no_grid:
         gen = torch.Generator().manual_seed(args.seed)
         path = save_grid(run.sample(class_labels(100), w=3.0, nfe=20, generator=gen), Path(out) / "samples.png")
         print(f"sample grid (w = 3, 20 Euler steps): {path}")
 
 
+def _device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _sample(args: argparse.Namespace) -> None:
-    run = load_run(args.checkpoint)
+    run = load_run(args.checkpoint, device=_device())
     labels = torch.arange(10).repeat_interleave(args.per_class)
     gen = torch.Generator().manual_seed(args.seed)
     images = run.sample(labels, w=args.w, nfe=args.nfe, solver=args.solver, t_start=args.t_start,
@@ -105,15 +111,14 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _classifier(args: argparse.Namespace) -> None:
-    steps = CLASSIFIER_STEPS["quick" if args.quick else "full"]
-    result = train_classifier(args.out, steps=steps, seed=args.seed, root=args.data_dir,
+    result = train_classifier(args.out, "quick" if args.quick else "full", seed=args.seed, root=args.data_dir,
                               retrain=args.retrain, progress=not args.no_progress)
     print(f"test accuracy {result.test_accuracy:.4f} after {result.steps} steps "
           f"({result.seconds:.1f} s); saved in {result.path}")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    run, classifier = load_run(args.checkpoint), load_classifier(args.classifier)
+    run, classifier = load_run(args.checkpoint, device=_device()), load_classifier(args.classifier, _device())
     test = load_mnist("test", root=args.data_dir, progress=False)
     real = load_mnist("train", root=args.data_dir, limit=args.n, progress=False)
     result = evaluate(run.model, classifier.model, test, n=args.n, w=args.w, nfe=args.nfe, solver=args.solver,

@@ -37,7 +37,7 @@ PRESETS: dict[str, Preset] = {
                             "dit": {"patch": 4, "dim": 64, "depth": 2, "heads": 4}},
                     classifier_steps=300, eval_samples=200, checkpoint_every=50),
     # One CPU thread, about 10 minutes.
-    "cpu": Preset("cpu", steps=1500, batch_size=64, lr=1e-3, ema_decay=0.995,
+    "cpu": Preset("cpu", steps=1200, batch_size=64, lr=2e-3, ema_decay=0.995,
                   models={"unet": {"channels": (16, 32, 64), "emb_dim": 128, "attention": True},
                           "dit": {"patch": 4, "dim": 96, "depth": 4, "heads": 4}},
                   classifier_steps=1500, eval_samples=1000),

@@ -15,6 +15,7 @@ curve and the checkpoint match a single-process run up to round-off. Only rank 0
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,7 +54,17 @@ class TrainConfig:
     schedule: str = "linear"
     seed: int = 0
     grad_clip: float | None = 1.0
+    warmup: int = 50
+    decay: bool = True
     world_size: int = field(default=1, compare=False)
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (0-based): linear warm-up over ``warmup`` steps, then,
+        with ``decay``, a linear decay that reaches 0 at ``steps``."""
+        scale = min(1.0, (step + 1) / self.warmup) if self.warmup > 0 else 1.0
+        if self.decay:
+            scale *= max(0.0, 1.0 - step / self.steps)
+        return self.lr * scale
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,11 @@ class _RunTrainer(Trainer):
     def save(self, path: str | Path) -> Path:
         return super().save(path) if self.rank == 0 else Path(path)
 
+    def train_step(self) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr_at(self.step)
+        return super().train_step()
+
 
 def _norm(value):
     """Make configs comparable after a round trip through torch.save (tuples vs lists)."""
@@ -175,13 +191,16 @@ def _make_config(arch: str, preset: Preset, prediction: str, overrides: dict, wo
 
 def train(arch: str = "unet", preset: str | Preset | None = None, prediction: str = "velocity",
           out: str | Path | None = None, data: MNIST | None = None, root: str | Path | None = None,
-          progress: bool = True, **overrides) -> Run:
+          progress: bool = True, callbacks: Sequence[Callable[[Trainer], None]] = (),
+          callback_every: int = 50, **overrides) -> Run:
     """Train (or resume) a flow-matching network on MNIST and return the run.
 
     ``preset`` defaults to ``default_preset()``; ``overrides`` replace ``TrainConfig`` fields
     (``steps``, ``batch_size``, ``lr``, ``seed``, ``model_kwargs``, ...). With ``out`` the run is
-    checkpointed to ``out/checkpoint.pt`` and continues from there when rerun (``steps`` is the
-    total). ``data`` defaults to the MNIST training set from ``root`` (see ``load_mnist``).
+    checkpointed to ``out/checkpoint.pt`` and continues from there when rerun with the same
+    arguments (``steps`` is the total; Ctrl-C saves first). ``data`` defaults to the MNIST training
+    set from ``root`` (see ``load_mnist``). ``callbacks`` are ``Trainer`` callbacks (e.g. a live
+    loss plot) called every ``callback_every`` steps on rank 0.
     """
     rank, world, device = _setup_distributed()
     try:
@@ -194,7 +213,8 @@ def train(arch: str = "unet", preset: str | Preset | None = None, prediction: st
         net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
         trainer = _RunTrainer(model, flow_loss(net, data, GaussianPath(config.schedule), config, rank, world),
                               config, rank, lr=config.lr, seed=config.seed, ema_decay=config.ema_decay,
-                              grad_clip=config.grad_clip)
+                              grad_clip=config.grad_clip, callbacks=callbacks if rank == 0 else (),
+                              callback_every=callback_every)
         checkpoint = Path(out) / CHECKPOINT_NAME if out is not None else None
         result = trainer.fit(config.steps, checkpoint=checkpoint, checkpoint_every=spec.checkpoint_every,
                              progress=progress and rank == 0)
