@@ -32,12 +32,12 @@ from ..toy_data import get_dataset
 from ..viz import FieldPanel, to_numpy
 from . import Panel
 
-__all__ = ["SDEPanel", "NFE_OPTIONS"]
+__all__ = ["SDEFamilyPanel", "NFE_OPTIONS"]
 
 NFE_OPTIONS = (10, 25, 50, 100, 200)
 
 
-class SDEPanel(Panel):
+class SDEFamilyPanel(Panel):
     """Particles of the marginal-preserving SDE with diffusion coefficient ``sigma`` at time ``t``.
 
     Sliders: ``sigma`` in [0, 2], ``t`` in [0, 1] (shown at ``t_max`` beyond it), ``nfe`` (Euler-
@@ -123,7 +123,7 @@ class SDEPanel(Panel):
             self.view.update(self.drift(source, sigma), shown, particles, title=title)
 
     @classmethod
-    def demo(cls) -> "SDEPanel":
+    def demo(cls) -> "SDEFamilyPanel":
         panel = cls()
         panel.update(**panel.defaults())
         return panel
