@@ -10,6 +10,7 @@ import ast
 import contextlib
 import hashlib
 import io
+import keyword
 import json
 import re
 from pathlib import Path
@@ -124,7 +125,8 @@ def test_stub_refuses_a_cell_that_is_not_python():
         stub_source("%timeit f(x)\ndef f(x):\n    return x", "book/x.ipynb, cell 3")
 
 
-@given(names=st.lists(st.from_regex(r"[a-z]{1,6}", fullmatch=True), min_size=1, max_size=4, unique=True),
+@given(names=st.lists(st.from_regex(r"[a-z]{1,6}", fullmatch=True).filter(lambda s: not keyword.iskeyword(s)),
+                      min_size=1, max_size=4, unique=True),
        constant=st.integers(1000, 9999))
 def test_stub_never_keeps_a_body_and_keeps_every_argument(names, constant):
     source = f"def solve({', '.join(names)}):\n    '''Doc.'''\n    total = {constant}\n    return total\n"
@@ -208,6 +210,17 @@ def test_strip_widget_state_drops_live_widget_outputs_only():
     assert strip_widget_state(nb) is False
 
 
+def test_strip_widget_state_drops_progress_bar_views_and_keeps_the_rest():
+    cell = nbformat.v4.new_code_cell("trainer.fit(100)", metadata={"tags": ["nbval-ignore-output"]})
+    bar = nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+                                                       "text/plain": "training:   0%|"})
+    text = nbformat.v4.new_output("stream", name="stdout", text="final loss 0.31\n")
+    cell.outputs = [bar, text]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell]
+    assert strip_widget_state(nb) is True and cell.outputs == [text]
+
+
 def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
@@ -236,7 +249,7 @@ def test_command_line_strips_widget_state(tmp_path):
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         main(["--strip-widgets", str(path)])
         main(["--strip-widgets", str(path)])
-    assert printed.getvalue().splitlines() == [f"{path}: widget state removed", f"{path}: no widget state"]
+    assert printed.getvalue().splitlines() == [f"{path}: widget state and outputs removed", f"{path}: nothing to remove"]
     nb = nbformat.read(path, as_version=4)
     assert "widgets" not in nb.metadata and len(nb.cells) == len(synthetic_notebook().cells)
 

@@ -222,13 +222,20 @@ def leaks(student: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def strip_widget_state(nb: nbformat.NotebookNode) -> bool:
-    """Drop ``metadata.widgets`` and the stored outputs of live-widget cells (tagged
-    ``remove-output``: the HTML book hides them anyway) in place; returns whether anything went."""
+    """Drop what only a live kernel can show, in place: ``metadata.widgets``, the outputs of live-widget
+    cells (tagged ``remove-output``) and every widget view (e.g. a tqdm bar), whose state is gone.
+    Returns whether anything was removed."""
     changed = nb.metadata.pop("widgets", None) is not None
     for cell in nb.cells:
-        if cell.cell_type == "code" and "remove-output" in _tags(cell) and cell.outputs:
-            cell.outputs = []
+        if cell.cell_type != "code" or not cell.outputs:
+            continue
+        keep = [] if "remove-output" in _tags(cell) else [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+        if len(keep) != len(cell.outputs):
+            cell.outputs = keep
             changed = True
     return changed
 
@@ -264,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             had_state = strip_widget_state(nb)
             if had_state:
                 nbformat.write(nb, path)
-            print(f"{path}: {'widget state removed' if had_state else 'no widget state'}")
+            print(f"{path}: {'widget state and outputs removed' if had_state else 'nothing to remove'}")
         return 0
     if len(args.paths) != 2:
         parser.error("expected SRC_DIR OUT_DIR")
