@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from fmtutor.compare import SAMPLERS, exact_model, sliced_w2_vs_nfe, train_model
+from fmtutor.compare import (SAMPLERS, TrainedModel, exact_model, nfe_to_reach, plateau, sliced_w2_vs_nfe, solver_error_vs_nfe,
+                             steps_for_nfe, train_model)
 from fmtutor.metrics import noise_floor
 from fmtutor.toy_data import three_clusters
 
@@ -65,3 +66,67 @@ def test_bad_sampler_and_odd_heun_nfe_are_refused(mixture):
         exact_model("flow-matching", mixture).sample(x0, 3, "heun")
     with pytest.raises(ValueError, match="unknown kind 'gan'"):
         train_model("gan", x0)
+
+
+@pytest.mark.parametrize("sampler, nfe, steps", [("euler", 7, 7), ("heun", 8, 4), ("pf-heun", 2, 1), ("ddim", 5, 5),
+                                                 ("ancestral", 1, 1), ("pf-euler", 3, 3)])
+def test_steps_for_nfe_spends_exactly_the_nfe(sampler, nfe, steps):
+    assert steps_for_nfe(sampler, nfe) == steps
+
+
+def test_steps_for_nfe_refuses_what_cannot_be_matched():
+    with pytest.raises(ValueError, match="nfe must be a positive even integer for pf-heun, got 5"):
+        steps_for_nfe("pf-heun", 5)
+    with pytest.raises(ValueError, match="nfe must be a positive integer for euler, got 0"):
+        steps_for_nfe("euler", 0)
+    with pytest.raises(ValueError, match="unknown sampler 'rk4'"):
+        steps_for_nfe("rk4", 4)
+
+
+def test_a_sampler_calls_the_network_exactly_nfe_times(mixture):
+    calls = []
+    exact = exact_model("diffusion", mixture).model
+
+    def counted(x, t):
+        calls.append(1)
+        return exact(x, t)
+
+    model = TrainedModel("diffusion", counted)
+    for sampler in SAMPLERS["diffusion"]:
+        calls.clear()
+        model.sample(torch.randn(8, 2), 12, sampler, generator=torch.Generator().manual_seed(0))
+        assert len(calls) == 12, sampler
+
+
+def test_nfe_to_reach_counts_from_where_the_curve_stays_below():
+    curve = {1: 3.0, 2: 0.5, 4: 1.0, 8: 0.4, 16: 0.3}
+    assert nfe_to_reach(curve, 0.6) == 8  # NFE 2 dips below, NFE 4 does not confirm it
+    assert nfe_to_reach(curve, 5.0) == 1
+    assert nfe_to_reach(curve, 0.1) is None
+    assert plateau(curve) == 0.4 and plateau(curve, n_last=2) == 0.35
+    with pytest.raises(ValueError, match="at least 6 points"):
+        plateau(curve, n_last=6)
+
+
+def test_solver_error_shrinks_at_the_solvers_order(mixture):
+    """Against a fine solve from the same noise: Euler's error halves when the NFE doubles (order 1),
+    Heun's falls about four-fold (order 2)."""
+    model = exact_model("flow-matching", mixture)
+    x0 = torch.randn(200, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    limit = model.sample(x0, 1024, "heun").final
+    euler = solver_error_vs_nfe(model, "euler", [32, 64], x0, limit)
+    heun = solver_error_vs_nfe(model, "heun", [32, 64], x0, limit)
+    assert 1.6 < euler[32] / euler[64] < 2.4, euler
+    assert 3.0 < heun[32] / heun[64] < 5.0, heun
+    with pytest.raises(ValueError, match="needs a deterministic sampler"):
+        solver_error_vs_nfe(exact_model("diffusion", mixture), "ancestral", [4], x0, limit)
+
+
+def test_ema_returns_the_averaged_weights():
+    data = three_clusters().sample(256, torch.Generator().manual_seed(0))
+    raw = train_model("flow-matching", data, n_epochs=2, batch_size=64, progress=False)
+    ema = train_model("flow-matching", data, n_epochs=2, batch_size=64, progress=False, ema_decay=0.9)
+    assert raw.losses == ema.losses  # the same training run
+    x, t = torch.randn(16, 2), torch.full((16,), 0.5)
+    with torch.no_grad():
+        assert not torch.allclose(raw.model(x, t), ema.model(x, t))

@@ -29,3 +29,14 @@ def test_bad_arguments_exit_with_a_message(capsys):
     assert "--n-epochs must be a positive integer" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_args(["gan"])
+
+
+def test_width_and_ema_reach_both_models(capsys):
+    args = parse_args(["comparison", "--hidden", "16", "--ema", "0.9"])
+    assert (args.hidden, args.ema) == (16, 0.9)
+    with pytest.raises(SystemExit):
+        parse_args(["comparison", "--ema", "1.0"])
+    assert "--ema must lie in [0, 1), got 1.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["comparison", "--hidden", "0"])
+    assert "--hidden must be a positive integer" in capsys.readouterr().err

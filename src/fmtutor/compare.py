@@ -13,7 +13,7 @@ variance-preserving path (the continuous limit of DDPM's schedule, alpha_t = sqr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -32,7 +32,8 @@ from .schedules import VPSchedule
 from .solvers import Field, Solution, solve_ode, time_grid
 from .training import Trainer
 
-__all__ = ["KINDS", "SAMPLERS", "TrainedModel", "train_model", "exact_model", "sliced_w2_vs_nfe"]
+__all__ = ["KINDS", "SAMPLERS", "TrainedModel", "train_model", "exact_model", "sliced_w2_vs_nfe",
+           "steps_for_nfe", "nfe_to_reach", "plateau", "solver_error_vs_nfe"]
 
 KINDS = ("flow-matching", "diffusion")
 SAMPLERS = {"flow-matching": ("euler", "heun"),
@@ -70,12 +71,20 @@ class TrainedModel:
             times = self.ddpm.index_to_time(torch.tensor(self.ddpm.timesteps(nfe)))
             return Solution(times=times, final=out[-1] if keep_path else out, nfe=nfe, path=out if keep_path else None)
         method = sampler.removeprefix("pf-")
-        steps = nfe // 2 if method == "heun" else nfe
-        if steps < 1 or (method == "heun" and nfe % 2):
-            raise ValueError(f"nfe must be a positive {'even ' if method == 'heun' else ''}integer for {sampler}, got {nfe}")
+        steps = steps_for_nfe(sampler, nfe)
         t_end = 1.0 if self.kind == "flow-matching" else VP_PATH.schedule.t_max
         times = time_grid(steps, 0.0, t_end, device=x0.device, dtype=x0.dtype)
         return solve_ode(self.velocity, x0, times, method=method, keep_path=keep_path)
+
+
+def steps_for_nfe(sampler: str, nfe: int) -> int:
+    """The number of steps that spends exactly ``nfe`` network evaluations: Heun evaluates the field
+    twice per step (``nfe / 2`` steps, ``nfe`` even); Euler, DDIM and ancestral once (``nfe`` steps)."""
+    check_choice("sampler", sampler, {s for kind in KINDS for s in SAMPLERS[kind]})
+    heun = sampler.endswith("heun")
+    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < 1 or (heun and nfe % 2):
+        raise ValueError(f"nfe must be a positive {'even ' if heun else ''}integer for {sampler}, got {nfe!r}")
+    return nfe // 2 if heun else nfe
 
 
 def _loss(kind: str, data: Tensor, batch_size: int, ddpm: DDPM) -> Callable:
@@ -90,10 +99,12 @@ def _loss(kind: str, data: Tensor, batch_size: int, ddpm: DDPM) -> Callable:
 
 def train_model(kind: str, data: Tensor, n_epochs: int = 50, batch_size: int = 128, seed: int = 0,
                 lr: float = 1e-3, hidden: int = 128, depth: int = 3, progress: bool = True,
-                callbacks: Sequence[Callable] = ()) -> TrainedModel:
+                callbacks: Sequence[Callable] = (), ema_decay: float | None = None) -> TrainedModel:
     """Train an ``MLPField`` on the points ``data`` ``(N, D)`` for ``n_epochs`` passes of ``batch_size``.
 
-    Both kinds get the same network, optimizer (Adam, ``lr``), seed, steps and batches.
+    Both kinds get the same network, optimizer (Adam, ``lr``), seed, steps and batches. With
+    ``ema_decay`` the returned model is the exponential moving average of the weights (smoother
+    fields, better samples for the same steps); ``losses`` are always the trained model's.
     """
     check_choice("kind", kind, KINDS)
     data = check_batch(data, "data")
@@ -102,9 +113,10 @@ def train_model(kind: str, data: Tensor, n_epochs: int = 50, batch_size: int = 1
     torch.manual_seed(seed)
     model = MLPField(data.shape[1], hidden=hidden, depth=depth).to(data.device)
     ddpm = DDPM()
-    trainer = Trainer(model, _loss(kind, data, batch_size, ddpm), lr=lr, seed=seed, callbacks=callbacks)
+    trainer = Trainer(model, _loss(kind, data, batch_size, ddpm), lr=lr, seed=seed, callbacks=callbacks,
+                      ema_decay=ema_decay)
     result = trainer.fit(n_epochs * math.ceil(len(data) / batch_size), progress=progress)
-    return TrainedModel(kind, model.eval(), result.losses, result.seconds, ddpm)
+    return TrainedModel(kind, trainer.model_for_sampling.eval(), result.losses, result.seconds, ddpm)
 
 
 def exact_model(kind: str, mixture: GaussianMixture) -> TrainedModel:
@@ -128,3 +140,37 @@ def sliced_w2_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], ref
         x = model.sample(x0, nfe, sampler, generator=g).final
         out[nfe] = float(sliced_wasserstein(x, reference, generator=torch.Generator().manual_seed(seed + 1)))
     return out
+
+
+def nfe_to_reach(curve: Mapping[int, float], threshold: float) -> int | None:
+    """The smallest NFE of ``curve`` (NFE -> error) from which on every error is <= ``threshold``;
+    ``None`` when even the largest NFE misses it. "From which on" keeps a lucky dip at a small NFE
+    that later NFEs do not confirm from counting."""
+    reached = None
+    for nfe in sorted(curve, reverse=True):
+        if curve[nfe] > threshold:
+            break
+        reached = nfe
+    return reached
+
+
+def plateau(curve: Mapping[int, float], n_last: int = 3) -> float:
+    """Where a quality curve (NFE -> error) levels off: the median of its values at the ``n_last``
+    largest NFE (a median, so one noisy point does not move it)."""
+    if len(curve) < n_last:
+        raise ValueError(f"the curve needs at least {n_last} points, got {len(curve)}")
+    values = sorted(curve[n] for n in sorted(curve)[-n_last:])
+    return values[len(values) // 2] if n_last % 2 else 0.5 * (values[n_last // 2 - 1] + values[n_last // 2])
+
+
+def solver_error_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], x0: Tensor,
+                        limit: Tensor) -> dict[int, float]:
+    """RMS over particles of |x_nfe - limit| for a deterministic sampler started at the noise ``x0``
+    ``(B, D)``: the error of the discretisation alone, measured against ``limit`` (the same noise
+    carried by a very fine solver). Unlike a distance between sample sets, it has no noise floor."""
+    if sampler == "ancestral":
+        raise ValueError("solver_error_vs_nfe needs a deterministic sampler; ancestral sampling draws fresh noise")
+    if limit.shape != x0.shape:
+        raise ValueError(f"limit must have the shape of x0 {tuple(x0.shape)}, got {tuple(limit.shape)}")
+    return {nfe: float((model.sample(x0, nfe, sampler).final - limit).norm(dim=-1).pow(2).mean().sqrt())
+            for nfe in nfes}

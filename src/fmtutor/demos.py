@@ -46,13 +46,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-quality", type=int, default=5000,
                    help="samples per point of the quality-against-NFE curves (fewer: a noisier metric)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--hidden", type=int, default=128, help="width of the MLP's hidden layers (both methods)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="EMA decay of the weights, e.g. 0.995 (0: no EMA; the chapter uses 0.995)")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for the figures")
     p.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
     args = p.parse_args(argv)
-    for name in ("n_epochs", "batch_size", "n_samples", "n_train", "nfe", "n_quality"):
+    for name in ("n_epochs", "batch_size", "n_samples", "n_train", "nfe", "n_quality", "hidden"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be a positive integer")
+    if not 0.0 <= args.ema < 1.0:
+        p.error(f"--ema must lie in [0, 1), got {args.ema}")
     return args
 
 
@@ -81,8 +86,8 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     data = get_dataset(args.data)
     train_set, reference = data.sample(args.n_train, g), data.sample(args.n_samples, g)
     kinds = ["flow-matching", "diffusion"] if args.demo == "comparison" else [args.demo]
-    models = {k: train_model(k, train_set, args.n_epochs, args.batch_size, seed=args.seed, lr=args.lr)
-              for k in kinds}
+    models = {k: train_model(k, train_set, args.n_epochs, args.batch_size, seed=args.seed, lr=args.lr,
+                             hidden=args.hidden, ema_decay=args.ema or None) for k in kinds}
     x0 = torch.randn(args.n_samples, 2, generator=g)
     paths = {LABEL[k]: m.sample(x0, args.nfe, MAIN_SAMPLER[k], generator=torch.Generator().manual_seed(args.seed),
                                 keep_path=True).path for k, m in models.items()}
@@ -95,10 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     curves, floor = _quality(models, data, data.sample(args.n_quality, g), args.seed)
     _save(plots.plot_quality(curves, floor), args.out / "quality_vs_nfe.png")
     if not args.no_gif:
-        anim = plots.generation_animation(paths)
-        anim.save(args.out / "generation.gif", writer="pillow", fps=8, dpi=72)
-        plt.close(anim._fig)
-        print(f"wrote {args.out / 'generation.gif'}")
+        print(f"wrote {plots.write_gif(paths, args.out / 'generation.gif')}")
     print(f"\nsliced W2 to {args.n_quality} data points (noise floor {floor:.3f}):")
     for name, curve in curves.items():
         print(f"  {name:42s} " + "  ".join(f"NFE {n}: {v:.3f}" for n, v in curve.items()))

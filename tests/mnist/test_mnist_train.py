@@ -105,7 +105,7 @@ def test_command_line_train_sample_classifier_evaluate(fake_mnist, tmp_path, cap
     assert matplotlib.image.imread(png).shape[:2] == (10 * 30 + 2, 2 * 30 + 2)  # a row per digit
     judge = train_classifier(tmp_path / "clf.pt", "quick", steps=2, root=fake_mnist, progress=False)
     again = load_classifier(tmp_path / "clf.pt")
-    assert again.model.widths == (16, 32, 64) and again.test_accuracy == judge.test_accuracy
+    assert again.model.widths == (16, 32, 32) and again.test_accuracy == judge.test_accuracy
     x = torch.randn(3, 1, 28, 28)
     torch.testing.assert_close(again.model(x), judge.model(x))
     main(["evaluate", "--checkpoint", str(out), "--classifier", str(tmp_path / "clf.pt"), "--n", "20",

@@ -20,8 +20,8 @@ from .dit import DiT
 from .evaluate import Evaluation, evaluate, frechet_distance, frechet_gaussians, gaussian_stats, sqrtm_psd
 from .models import ARCHS, build_model, count_parameters
 from .presets import PRESETS, Preset, default_preset, get_preset
-from .sample import (EPSILON_T_START, PREDICTIONS, class_labels, guided_field, make_grid, sample, save_grid,
-                     velocity_field)
+from .sample import (EPSILON_T_START, PREDICTIONS, class_labels, clipped_velocity, guided_field, make_grid,
+                     sample, save_grid, velocity_field)
 from .train import Run, TrainConfig, flow_loss, load_run, train
 from .unet import UNet
 
@@ -31,6 +31,6 @@ __all__ = [
     "FILES", "MIRRORS", "MNIST", "MNISTFileError", "load_mnist", "mnist_dir", "read_idx", "DiT",
     "Evaluation", "evaluate", "frechet_distance", "frechet_gaussians", "gaussian_stats", "sqrtm_psd",
     "ARCHS", "build_model", "count_parameters", "PRESETS", "Preset", "default_preset", "get_preset",
-    "EPSILON_T_START", "PREDICTIONS", "class_labels", "guided_field", "make_grid", "sample", "save_grid",
+    "EPSILON_T_START", "PREDICTIONS", "class_labels", "clipped_velocity", "guided_field", "make_grid", "sample", "save_grid",
     "velocity_field", "Run", "TrainConfig", "flow_loss", "load_run", "train", "UNet",
 ]

@@ -43,6 +43,8 @@ def _sampling(p: argparse.ArgumentParser, nfe: int) -> None:
     p.add_argument("--nfe", type=int, default=nfe, help="guided function evaluations")
     p.add_argument("--solver", choices=sorted(STEPPERS), default="euler")
     p.add_argument("--t-start", type=float, help="start time of the grid (default 0, or 0.01 for epsilon)")
+    p.add_argument("--clip", action=argparse.BooleanOptionalAction, default=None,
+                   help="clip the implied clean image to [-1, 1] (default: only for epsilon networks)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -105,7 +107,7 @@ def _sample(args: argparse.Namespace) -> None:
     labels = torch.arange(10).repeat_interleave(args.per_class)
     gen = torch.Generator().manual_seed(args.seed)
     images = run.sample(labels, w=args.w, nfe=args.nfe, solver=args.solver, t_start=args.t_start,
-                        generator=gen, progress=not args.no_progress)
+                        clip=args.clip, generator=gen, progress=not args.no_progress)
     name = f"samples_w{args.w:g}_nfe{args.nfe}_{args.solver}.png"
     print(save_grid(images, args.out or run.checkpoint.parent / name, nrow=args.per_class))
 
@@ -122,7 +124,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     test = load_mnist("test", root=args.data_dir, progress=False)
     real = load_mnist("train", root=args.data_dir, limit=args.n, progress=False)
     result = evaluate(run.model, classifier.model, test, n=args.n, w=args.w, nfe=args.nfe, solver=args.solver,
-                      prediction=run.config.prediction, path=run.path, t_start=args.t_start, real=real,
+                      prediction=run.config.prediction, path=run.path, t_start=args.t_start, clip=args.clip,
+                      real=real,
                       generator=torch.Generator().manual_seed(args.seed), progress=not args.no_progress)
     print(json.dumps({"checkpoint": str(run.checkpoint), "steps": run.steps, **asdict(result)}))
 

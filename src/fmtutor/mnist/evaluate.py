@@ -95,11 +95,13 @@ class Evaluation:
 
 def evaluate(model: nn.Module, classifier: Classifier, test: MNIST, n: int = 1000, w: float = 3.0,
              nfe: int = 50, solver: str = "euler", prediction: str = "velocity",
-             path: GaussianPath | None = None, t_start: float | None = None, real: MNIST | None = None,
+             path: GaussianPath | None = None, t_start: float | None = None, clip: bool | None = None,
+             real: MNIST | None = None,
              generator: torch.Generator | None = None, batch_size: int = 500,
              progress: bool = False) -> Evaluation:
     """Generate ``n`` digits with labels 0..9 in turn, then score them against ``test`` (see module doc).
 
+    The sampling arguments are those of ``fmtutor.mnist.sample``.
     ``real``, if given (e.g. the training set), supplies ``n`` real digits for ``reference_frechet``.
     ``seconds`` is the wall time of the sampling alone.
     """
@@ -108,7 +110,7 @@ def evaluate(model: nn.Module, classifier: Classifier, test: MNIST, n: int = 100
     labels = class_labels(n)
     start = time.perf_counter()
     images = sample(model, labels, w=w, nfe=nfe, solver=solver, prediction=prediction, path=path,
-                    t_start=t_start, generator=generator, batch_size=batch_size, progress=progress)
+                    t_start=t_start, clip=clip, generator=generator, batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - start
     gen_feats, predicted = features(classifier, images)
     test_feats, _ = features(classifier, test.images)

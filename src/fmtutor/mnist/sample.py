@@ -10,7 +10,9 @@ Both branches run as one batch of 2B. For an epsilon network the same mix is tak
 predicted noise, then converted to a velocity by ``fmtutor.sampling.converted_field``: the
 conversion is affine in the prediction at fixed (x, t), so mixing before or after gives the same
 field. The conversion divides by alpha_t, which is 0 at t = 0, so epsilon grids start at
-``t_start`` > 0 (default ``EPSILON_T_START``).
+``t_start`` > 0 (default ``EPSILON_T_START``), and near t = 0 it multiplies the network's error by
+1 / alpha_t: an epsilon network's sampler therefore clips the implied clean image to [-1, 1] by
+default (``clip``), as DDPM samplers do. Velocity networks are sampled unclipped unless asked.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from ..sampling import converted_field, sample_ode
 from ..solvers import NFE_PER_STEP, STEPPERS, Field
 from .conditioning import IMAGE_SHAPE, NULL_LABEL, check_labels
 
-__all__ = ["PREDICTIONS", "EPSILON_T_START", "guided_field", "velocity_field", "sample",
+__all__ = ["PREDICTIONS", "EPSILON_T_START", "guided_field", "clipped_velocity", "velocity_field", "sample",
            "make_grid", "save_grid", "class_labels"]
 
 PREDICTIONS = ("velocity", "epsilon")
@@ -53,13 +55,41 @@ def guided_field(model: nn.Module, w: float) -> Field:
     return field
 
 
+def clipped_velocity(field: Field, path: GaussianPath, source: str) -> Field:
+    """The velocity of ``field`` (predicting ``source``) with its implied clean image clipped to [-1, 1].
+
+    x1_hat = convert(prediction -> 'x1') is clamped to the pixel range, the noise is re-derived from
+    x_t as eps = (x - alpha_t x1_hat) / beta_t (the predicted noise where beta_t = 0), and
+    v = d_alpha x1_hat + d_beta eps. Where x1_hat already lies in [-1, 1] this is the plain conversion.
+    DDPM/DDIM samplers clip the same way ("clip_denoised"); it tames the 1 / alpha_t blow-up of an
+    epsilon network's x1_hat near t = 0.
+    """
+
+    def clipped(x: Tensor, t: Tensor, **cond) -> Tensor:
+        prediction = field(x, t, **cond)
+        c = path.coefficients(t, x)
+        x1 = path.convert(prediction, x, t, source, "x1").clamp(-1.0, 1.0)
+        eps = path.convert(prediction, x, t, source, "epsilon")
+        inside = c.beta > 1e-6
+        eps = torch.where(inside, (x - c.alpha * x1) / torch.where(inside, c.beta, 1.0), eps)
+        return c.d_alpha * x1 + c.d_beta * eps
+
+    clipped.__name__ = f"clipped_{source}_to_velocity"
+    return clipped
+
+
 def velocity_field(model: nn.Module, w: float = 1.0, prediction: str = "velocity",
-                   path: GaussianPath | None = None) -> Field:
-    """The guided velocity of a network predicting ``prediction`` ('velocity' or 'epsilon') on ``path``."""
+                   path: GaussianPath | None = None, clip: bool = False) -> Field:
+    """The guided velocity of a network predicting ``prediction`` ('velocity' or 'epsilon') on ``path``.
+
+    With ``clip`` the implied clean image is clipped to [-1, 1] first (see ``clipped_velocity``).
+    """
     check_choice("prediction", prediction, PREDICTIONS)
-    field = guided_field(model, w)
+    field, path = guided_field(model, w), path or GaussianPath("linear")
+    if clip:
+        return clipped_velocity(field, path, prediction)
     if prediction == "epsilon":
-        field = converted_field(field, path or GaussianPath("linear"), source="epsilon", target="velocity")
+        field = converted_field(field, path, source="epsilon", target="velocity")
     return field
 
 
@@ -71,13 +101,16 @@ def class_labels(n: int, device: torch.device | str | None = None) -> Tensor:
 @torch.no_grad()
 def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solver: str = "euler",
            prediction: str = "velocity", path: GaussianPath | None = None, t_start: float | None = None,
-           generator: torch.Generator | None = None, batch_size: int = 500, progress: bool = False) -> Tensor:
+           clip: bool | None = None, generator: torch.Generator | None = None, batch_size: int = 500,
+           progress: bool = False) -> Tensor:
     """Draw one image per label: solve dX/dt = v_w(X, t | y) from X_0 ~ N(0, I) at t_start to t = 1.
 
     ``labels`` is a long (N,) tensor of digits 0..9 (or ``NULL_LABEL``). ``nfe`` counts guided
     evaluations (each a batch of 2N through the network when w is not 0 or 1) and must be a
     multiple of the solver's evaluations per step (Euler 1, Heun and midpoint 2, RK4 4).
-    Returns (N, 1, 28, 28) images, clamped to the pixel range [-1, 1].
+    ``t_start`` defaults to 0 for velocity and ``EPSILON_T_START`` for epsilon networks; ``clip``
+    (clip the implied clean image, see ``clipped_velocity``) defaults to on for epsilon networks
+    only. Returns (N, 1, 28, 28) images, clamped to the pixel range [-1, 1].
     """
     check_choice("solver", solver, STEPPERS)
     per_step = NFE_PER_STEP[solver]
@@ -91,7 +124,9 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
         t_start = EPSILON_T_START if prediction == "epsilon" else 0.0
     if not 0.0 <= t_start < 1.0:
         raise ValueError(f"t_start must lie in [0, 1), got {t_start}")
-    field = velocity_field(model.eval(), w, prediction, path)
+    if clip is None:
+        clip = prediction == "epsilon"
+    field = velocity_field(model.eval(), w, prediction, path, clip)
     x0 = torch.randn((len(labels), *IMAGE_SHAPE), generator=generator,
                      device=generator.device if generator is not None else "cpu").to(device)
     out = [sample_ode(field, x0[i:i + batch_size], n_steps=nfe // per_step, method=solver,
