@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from fmtutor.mnist import NULL_LABEL, class_labels, guided_field, make_grid, sample, save_grid, velocity_field
+from fmtutor.mnist import (NULL_LABEL, class_labels, clipped_velocity, guided_field, make_grid, sample, save_grid,
+                           velocity_field)
 from fmtutor.paths import GaussianPath
 
 
@@ -48,6 +49,38 @@ def test_guiding_epsilon_then_converting_equals_converting_then_guiding():
             return path.convert(model(x, t, label), x, t, "epsilon", "velocity")
         expected = v(torch.full_like(y, NULL_LABEL)) + w * (v(y) - v(torch.full_like(y, NULL_LABEL)))
         torch.testing.assert_close(velocity_field(model, w, "epsilon", path)(x, t, y=y), expected)
+
+
+@pytest.mark.parametrize("source", ["velocity", "epsilon"])
+def test_clipping_changes_only_what_leaves_the_pixel_range(source):
+    path = GaussianPath("cosine")
+    gen = torch.Generator().manual_seed(2)
+    t = torch.tensor([0.3, 0.6, 0.9])
+    x1 = torch.rand(3, 1, 28, 28, generator=gen) * 1.8 - 0.9  # inside [-1, 1]
+    eps = torch.randn(3, 1, 28, 28, generator=gen)
+    c = path.coefficients(t, x1)
+    x = c.alpha * x1 + c.beta * eps
+    exact = c.d_alpha * x1 + c.d_beta * eps
+    truth = exact if source == "velocity" else eps
+
+    def field(x_, t_):
+        return truth
+
+    torch.testing.assert_close(clipped_velocity(field, path, source)(x, t), exact)  # nothing to clip
+    x1_out = x1 * 3  # now mostly outside [-1, 1]
+    x_out = c.alpha * x1_out + c.beta * eps
+    truth = c.d_alpha * x1_out + c.d_beta * eps if source == "velocity" else eps
+    x1c = x1_out.clamp(-1, 1)
+    expected = c.d_alpha * x1c + c.d_beta * (x_out - c.alpha * x1c) / c.beta
+    torch.testing.assert_close(clipped_velocity(field, path, source)(x_out, t), expected)
+
+
+def test_clipped_velocity_is_finite_at_t_one():
+    path = GaussianPath("linear")
+    x, v = torch.randn(2, 1, 28, 28), torch.randn(2, 1, 28, 28)
+    out = clipped_velocity(lambda x_, t_: v, path, "velocity")(x, torch.ones(2))
+    # at t = 1: x1_hat = x + (1 - t) v = x, clipped; the noise is the predicted one, x1_hat - v
+    torch.testing.assert_close(out, x.clamp(-1, 1) - (x - v))
 
 
 @pytest.mark.parametrize("solver,nfe,steps", [("euler", 7, 7), ("heun", 8, 4), ("rk4", 8, 2)])

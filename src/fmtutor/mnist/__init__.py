@@ -27,10 +27,10 @@ from .unet import UNet
 
 __all__ = [
     "CLASSIFIER_PATH", "CLASSIFIER_PRESETS", "Classifier", "ClassifierResult", "accuracy", "load_classifier",
-    "train_classifier", "IMAGE_SHAPE", "NULL_LABEL", "NUM_CLASSES", "ConditionEmbedding", "ENV_VAR",
-    "FILES", "MIRRORS", "MNIST", "MNISTFileError", "load_mnist", "mnist_dir", "read_idx", "DiT",
-    "Evaluation", "evaluate", "frechet_distance", "frechet_gaussians", "gaussian_stats", "sqrtm_psd",
-    "ARCHS", "build_model", "count_parameters", "PRESETS", "Preset", "default_preset", "get_preset",
-    "EPSILON_T_START", "PREDICTIONS", "class_labels", "clipped_velocity", "guided_field", "make_grid", "sample", "save_grid",
-    "velocity_field", "Run", "TrainConfig", "flow_loss", "load_run", "train", "UNet",
+    "train_classifier", "IMAGE_SHAPE", "NULL_LABEL", "NUM_CLASSES", "ConditionEmbedding", "ENV_VAR", "FILES",
+    "MIRRORS", "MNIST", "MNISTFileError", "load_mnist", "mnist_dir", "read_idx", "DiT", "Evaluation",
+    "evaluate", "frechet_distance", "frechet_gaussians", "gaussian_stats", "sqrtm_psd", "ARCHS", "build_model",
+    "count_parameters", "PRESETS", "Preset", "default_preset", "get_preset", "EPSILON_T_START", "PREDICTIONS",
+    "class_labels", "clipped_velocity", "guided_field", "make_grid", "sample", "save_grid", "velocity_field",
+    "Run", "TrainConfig", "flow_loss", "load_run", "train", "UNet",
 ]
