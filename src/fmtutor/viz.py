@@ -109,20 +109,32 @@ def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
 
 
 def live(update: Callable[..., None], fig: plt.Figure, **widgets):
-    """An ipywidgets panel: each slider move calls ``update(**values)`` and shows ``fig`` again.
+    """An ipywidgets panel: each control change calls ``update(**values)`` and shows ``fig`` again.
 
-    ``widgets`` maps the keyword names of ``update`` to ipywidgets controls. Returns the
-    ``interactive`` widget; in a notebook write ``_ = live(...)`` to display it without a repr.
+    ``widgets`` maps the keyword names of ``update`` to ipywidgets controls. The figure is shown as a
+    PNG in an ``ipywidgets.Image`` rather than through an ``Output`` widget: a large figure displayed
+    inside an ``Output`` widget can stall notebook executors (nbclient, so ``jupyter nbconvert
+    --execute`` and the book build) until the cell's timeout. Returns the ``VBox`` of the controls
+    and the image; in a notebook write ``_ = live(...)`` to display it without a repr.
     """
+    import io
+
     import ipywidgets
     from IPython.display import display
 
-    def redraw(**values):
-        update(**values)
-        display(fig)
+    image = ipywidgets.Image(format="png")
 
-    panel = ipywidgets.interactive(redraw, **widgets)
+    def redraw(change: object = None) -> None:
+        update(**{name: w.value for name, w in widgets.items()})
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        image.value = buffer.getvalue()
+
+    for control in widgets.values():
+        control.observe(redraw, names="value")
+    redraw()
     plt.close(fig)
+    panel = ipywidgets.VBox([*widgets.values(), image])
     display(panel)
     return panel
 
