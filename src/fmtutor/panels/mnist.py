@@ -59,10 +59,10 @@ class GuidancePanel(Panel):
         blank = make_grid(torch.full((NUM_CLASSES * self.shown, 1, 28, 28), -1.0), nrow=self.shown)
         self.image = self.ax.imshow(blank, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         self.ax.set_xticks([])
-        self.ax.set_yticks(2 + 30 * np.arange(NUM_CLASSES) + 14, [str(k) for k in range(NUM_CLASSES)])
-        self.ax.tick_params(length=0, labelsize=8)
-        self.ax.set_ylabel("digit asked for")
-        self.fig.subplots_adjust(left=0.1, right=0.98, bottom=0.02, top=0.93)
+        self.ax.set_yticks([])  # row labels as plain texts: tick labels cost ~3x more per redraw
+        for k in range(NUM_CLASSES):
+            self.ax.text(-4, 16 + 30 * k, str(k), ha="right", va="center", fontsize=8)
+        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.02, top=0.93)
 
     def _key(self, w: float, nfe: int) -> tuple[float, int]:
         key = (float(w), int(nfe))
