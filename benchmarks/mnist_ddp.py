@@ -64,7 +64,7 @@ def main() -> None:
     a.set(xlabel="step", ylabel="flow-matching loss", title=f"preset {args.preset}, same global batch")
     a.legend()
     b.semilogy(diff.clamp(min=1e-12))
-    b.set(xlabel="step", ylabel="|difference|", title="difference between the curves")
+    b.set(xlabel="step", ylabel="|difference| (1e-12: identical)", title="difference between the curves")
     fig.tight_layout()
     fig.savefig(folder / "loss_curves.png", dpi=120)
     print(f"figure: {folder / 'loss_curves.png'}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 from mnist_helpers import TINY_DIT, TINY_UNET
 
 from fmtutor.mnist import NULL_LABEL, DiT, UNet, build_model, count_parameters
@@ -51,6 +52,12 @@ def test_dit_unpatchify_inverts_the_patch_layout():
 def test_default_sizes():
     assert 1_000_000 <= count_parameters(UNet()) <= 2_000_000
     assert 1_000_000 <= count_parameters(DiT()) <= 2_500_000
+
+
+def test_count_parameters_counts_a_frozen_copy():
+    net = nn.Linear(3, 2)
+    assert count_parameters(net) == 8
+    assert count_parameters(net.requires_grad_(False)) == 8
 
 
 def test_bad_inputs_are_named():

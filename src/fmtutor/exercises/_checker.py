@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["Checker", "Report", "NOT_RUN"]
+__all__ = ["Checker", "Report", "NOT_RUN", "CountedField"]
 
 
 class _NotRun:
@@ -26,6 +26,19 @@ class _NotRun:
 
 
 NOT_RUN = _NotRun()
+
+
+class CountedField:
+    """A field ``field(x, t)`` that counts its calls and records each call's time as a float (the
+    first entry of ``t``), so a checker can say "your sampler called the network 9 times, not 8"."""
+
+    def __init__(self, field: Callable[[Tensor, Tensor], Tensor]):
+        self.field, self.calls, self.times = field, 0, []
+
+    def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
+        self.calls += 1
+        self.times.append(float(t.reshape(-1)[0]) if isinstance(t, Tensor) else float(t))
+        return self.field(x, torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0]))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ..paths import GaussianPath
 from ..sampling import sde_drift
 from ..schedules import CosineSchedule, LinearSchedule, Schedule, VPSchedule
 from ..toy_data import eight_gaussians
-from ._checker import Checker, Report
+from ._checker import Checker, CountedField, Report
 
 __all__ = ["check_score_to_velocity", "check_dsm_loss", "check_ddim_step", "check_sde_drift"]
 
@@ -132,23 +132,20 @@ def check_dsm_loss(fn: Callable[[Callable, Tensor, Tensor, Tensor, Schedule], Te
 
 # -- 3. one deterministic DDIM step -----------------------------------------------------------------
 
-class _Counted:
-    """The epsilon model eps(x, t) = tanh(x) (0.5 + t) + 0.2 t, counting its calls and the times seen."""
+def _eps_model(x: Tensor, t: Tensor) -> Tensor:
+    """The epsilon model eps(x, t) = tanh(x) (0.5 + t) + 0.2 t."""
+    return torch.tanh(x) * (0.5 + broadcast_time(t, x)) + 0.2 * broadcast_time(t, x)
 
-    def __init__(self):
-        self.calls, self.times = 0, []
 
-    def __call__(self, x: Tensor, t: Tensor) -> Tensor:
-        self.calls += 1
-        self.times.append(t)
-        return torch.tanh(x) * (0.5 + broadcast_time(t, x)) + 0.2 * broadcast_time(t, x)
+def _counted() -> CountedField:
+    return CountedField(_eps_model)
 
 
 def _ddim_variant(ddpm: DDPM, x: Tensor, n: int, n_prev: int, t: float, shift: int = 0,
                   use_sqrt: bool = True, eps_sign: float = 1.0) -> Tensor:
     """A DDIM step with the given (possibly wrong) choices, for naming a learner's mistake."""
     a, a_prev = ddpm.alpha_bars[n - shift].to(x), ddpm.alpha_bars[max(n_prev - shift, 0)].to(x)
-    eps = _Counted()(x, torch.full((x.shape[0],), t, dtype=x.dtype))
+    eps = _eps_model(x, torch.full((x.shape[0],), t, dtype=x.dtype))
     root = torch.sqrt if use_sqrt else (lambda v: v)
     x0_hat = (x - root(1 - a) * eps) / root(a)
     return root(a_prev) * x0_hat + eps_sign * root(1 - a_prev) * eps
@@ -162,7 +159,7 @@ def check_ddim_step(fn: Callable[[Callable, Tensor, int, int, DDPM], Tensor]) ->
              (DDPM(), 1, 0, (8, 2)), (DDPM(n_steps=50), 50, 40, (8, 2))]
     for seed, (ddpm, n, n_prev, shape) in enumerate(cases):
         x = torch.randn(shape, generator=torch.Generator().manual_seed(80 + seed), dtype=F64)
-        reference = ddpm.ddim_step(_Counted(), x, n, n_prev, eta=0.0)
+        reference = ddpm.ddim_step(_counted(), x, n, n_prev, eta=0.0)
         t_book = 1 - n / ddpm.T
         mistakes = ((_ddim_variant(ddpm, x, n, n_prev, t_book, use_sqrt=False),
                      "the coefficients are sqrt(abar_n) and sqrt(1 - abar_n), not abar_n and 1 - abar_n"),
@@ -177,7 +174,7 @@ def check_ddim_step(fn: Callable[[Callable, Tensor, int, int, DDPM], Tensor]) ->
         if n_prev > 0:
             mistakes += ((_ddim_variant(ddpm, x, n, n_prev, t_book, shift=1),
                           "off by one: ddpm.alpha_bars[n] is abar_n (alpha_bars[0] = 1 is the clean data)"),)
-        model, x_in = _Counted(), x.clone()
+        model, x_in = _counted(), x.clone()
         where = f"T = {ddpm.T}, n = {n} -> {n_prev}, x of shape {shape}"
         value = report.call(fn, model, x_in, n, n_prev, ddpm, case=where)
         report.close(value, reference, f"x at index {n_prev} ({where})", atol=1e-5, rtol=1e-4, mistakes=mistakes)

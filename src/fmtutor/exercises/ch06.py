@@ -25,7 +25,7 @@ from ..schedules import CosineSchedule, LinearSchedule, PolynomialSchedule, Sche
 from ..solvers import solve_ode, time_grid
 from ..toy_data import eight_gaussians, three_clusters
 from ..trajectories import straightness_ratio
-from ._checker import Checker, Report
+from ._checker import Checker, CountedField, Report
 
 __all__ = ["check_velocity_to_epsilon", "check_sample_at_nfe", "check_straightness"]
 
@@ -76,27 +76,24 @@ def check_velocity_to_epsilon(fn: Callable[[Tensor, Tensor, Tensor, Schedule], T
 
 # -- 2. sampling at a matched number of network evaluations -----------------------------------------
 
-class _Counted:
-    """The field u(x, t) = sin(x) (1 + t) - x / 2, counting calls and recording the times seen."""
+def _field(x: Tensor, t: Tensor) -> Tensor:
+    """The field u(x, t) = sin(x) (1 + t) - x / 2."""
+    return torch.sin(x) * (1 + broadcast_time(t, x)) - x / 2
 
-    def __init__(self):
-        self.calls, self.times = 0, []
 
-    def __call__(self, x: Tensor, t: Tensor) -> Tensor:
-        self.calls += 1
-        self.times.append(float(t.reshape(-1)[0]) if isinstance(t, Tensor) else float(t))
-        return torch.sin(x) * (1 + broadcast_time(torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0]), x)) - x / 2
+def _counted() -> CountedField:
+    return CountedField(_field)
 
 
 def _solve(method: str, x0: Tensor, steps: int, t_end: float) -> Tensor:
-    return solve_ode(_Counted(), x0, time_grid(steps, 0.0, t_end, dtype=x0.dtype), method=method).final
+    return solve_ode(_counted(), x0, time_grid(steps, 0.0, t_end, dtype=x0.dtype), method=method).final
 
 
 def _check_odd_heun(report: Checker, fn: Callable) -> None:
     """Heun at an odd NFE cannot spend exactly that many evaluations: the learner's function must refuse."""
     report.n_checks += 1
     try:
-        fn(_Counted(), _randn(1, 4, 2), 5, "heun", 1.0)
+        fn(_counted(), _randn(1, 4, 2), 5, "heun", 1.0)
     except NotImplementedError:
         report.fail("not attempted yet (Heun at NFE 5): the function still raises NotImplementedError")
     except ValueError:
@@ -125,7 +122,7 @@ def check_sample_at_nfe(fn: Callable[[Callable, Tensor, int, str, float], Tensor
             mistakes += ((_solve(method, x0, steps - 1, t_end), f"off by one: {steps} steps, not {steps - 1} "
                           f"(a grid of {steps} steps has {steps + 1} times)"),)
         where = f"{method}, NFE {nfe}, t_end = {t_end:g}, x0 of shape {shape}"
-        velocity, x_in = _Counted(), x0.clone()
+        velocity, x_in = _counted(), x0.clone()
         value = report.call(fn, velocity, x_in, nfe, method, t_end, case=where)
         report.close(value, reference, f"the sample ({where})", atol=1e-6, rtol=1e-5,
                      mistakes=mistakes if method == "heun" else mistakes[1:])

@@ -18,5 +18,5 @@ def build_model(arch: str, **kwargs) -> nn.Module:
 
 
 def count_parameters(model: nn.Module) -> int:
-    """The number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """The number of parameters (frozen ones too: an EMA copy has the size of the network it tracks)."""
+    return sum(p.numel() for p in model.parameters())

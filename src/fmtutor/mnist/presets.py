@@ -41,7 +41,7 @@ PRESETS: dict[str, Preset] = {
                   models={"unet": {"channels": (16, 32, 64), "emb_dim": 128, "attention": True},
                           "dit": {"patch": 4, "dim": 96, "depth": 4, "heads": 4}},
                   classifier_steps=1500, eval_samples=1000),
-    # One GPU: the full-size networks (UNet ~1.5 M, DiT ~3.6 M parameters).
+    # One GPU: the full-size networks (UNet ~1.5 M, DiT ~4.2 M parameters).
     "gpu": Preset("gpu", steps=20000, batch_size=256, lr=5e-4, ema_decay=0.9995,
                   models={"unet": {"channels": (32, 64, 128), "emb_dim": 128, "attention": True},
                           "dit": {"patch": 2, "dim": 192, "depth": 6, "heads": 6}},
