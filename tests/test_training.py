@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 
 import pytest
 import torch
@@ -70,6 +71,37 @@ def test_interrupt_saves_and_resume_continues(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         make_trainer(callbacks=[interrupt], callback_every=5).fit(12, checkpoint=ckpt, progress=False)
     assert torch.load(ckpt, weights_only=False)["step"] == 5
+    assert make_trainer().fit(12, checkpoint=ckpt, progress=False).losses == full.losses
+
+
+def ctrl_c_during_call(number: int, presses: int):
+    """A loss function that receives `presses` SIGINTs (Ctrl-C) in the middle of its `number`-th call,
+    after it has drawn its batch and before the backward pass and the optimizer step."""
+    calls = []
+
+    def interrupted_loss(model, generator):
+        loss = loss_fn(model, generator)
+        calls.append(1)
+        if len(calls) == number:
+            for _ in range(presses):
+                os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    return interrupted_loss
+
+
+@pytest.mark.parametrize("presses, saved_step", [(1, 5), (2, 4)])
+def test_ctrl_c_inside_a_step(tmp_path, presses, saved_step):
+    """One Ctrl-C in step 5 lets it finish, then saves; a second one stops at once and keeps the
+    checkpoint of step 4 (a half-done step is never saved). Either way the resume is exact."""
+    ckpt = tmp_path / "run.pt"
+    full = make_trainer().fit(12, progress=False)
+    trainer = make_trainer()
+    trainer.loss_fn = ctrl_c_during_call(5, presses)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(12, checkpoint=ckpt, checkpoint_every=2, progress=False)
+    assert trainer.step == saved_step and torch.load(ckpt, weights_only=False)["step"] == saved_step
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     assert make_trainer().fit(12, checkpoint=ckpt, progress=False).losses == full.losses
 
 

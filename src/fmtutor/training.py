@@ -6,13 +6,16 @@
 ``loss_fn(model, generator) -> scalar tensor`` draws its own batch from ``generator``, so a run is
 reproducible from its seed, and a resumed run continues the same stream of random numbers.
 A checkpoint is written to a temporary file and moved into place, so an interrupted run never
-leaves a half-written file; Ctrl-C saves one before stopping.
+leaves a half-written file. Ctrl-C (or the notebook's interrupt) lets the current step finish,
+saves a checkpoint and then stops; a second Ctrl-C stops at once and keeps the last saved one.
 """
 from __future__ import annotations
 
 import copy
 import os
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,6 +71,29 @@ def save_atomic(obj: object, path: str | Path) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+class _DeferredInterrupt:
+    """Hold SIGINT (Ctrl-C) until the current step is done, so that no checkpoint holds half an
+    optimizer step; ``requested`` says one came. A second SIGINT raises at once. Only the main
+    thread can own a signal handler; elsewhere, or where SIGINT is ignored, nothing changes."""
+
+    def __enter__(self) -> "_DeferredInterrupt":
+        self.requested, self._previous = False, None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous not in (signal.SIG_IGN, None):
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class Trainer:
@@ -135,25 +161,25 @@ class Trainer:
         """Train until ``self.step == n_steps`` (a total, so a resumed run does only what is left).
 
         With ``checkpoint``, resume from it when it exists, save every ``checkpoint_every`` steps,
-        at the end, and on KeyboardInterrupt (then re-raise).
+        at the end, and on an interrupt between steps (then re-raise KeyboardInterrupt). A Ctrl-C
+        during a step takes effect when the step is done; a second one stops without saving.
         """
         if checkpoint is not None and Path(checkpoint).exists():
             self.load(checkpoint)
         start, first = time.perf_counter(), self.step
         bar = tqdm(total=n_steps, initial=self.step, disable=not progress, desc="training")
+        between_steps = True
         try:
-            while self.step < n_steps:
-                loss = self.train_step()
-                bar.update(1)
-                if self.step % 10 == 0 or self.step == n_steps:
-                    bar.set_postfix(loss=f"{loss:.4f}")
-                if self.callbacks and (self.step % self.callback_every == 0 or self.step == n_steps):
-                    for callback in self.callbacks:
-                        callback(self)
-                if checkpoint is not None and self.step % checkpoint_every == 0:
-                    self.save(checkpoint)
+            with _DeferredInterrupt() as interrupt:
+                while self.step < n_steps:
+                    between_steps = False
+                    loss = self.train_step()
+                    between_steps = True
+                    self._after_step(loss, n_steps, bar, checkpoint, checkpoint_every)
+                    if interrupt.requested:
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
-            if checkpoint is not None:
+            if checkpoint is not None and between_steps:
                 self.save(checkpoint)
             raise
         finally:
@@ -161,3 +187,15 @@ class Trainer:
         if checkpoint is not None and self.step > first:
             self.save(checkpoint)
         return TrainResult(losses=list(self.losses), steps=self.step, seconds=time.perf_counter() - start)
+
+    def _after_step(self, loss: float, n_steps: int, bar: tqdm, checkpoint: str | Path | None,
+                    checkpoint_every: int) -> None:
+        """Progress bar, callbacks and the periodic checkpoint after a completed step."""
+        bar.update(1)
+        if self.step % 10 == 0 or self.step == n_steps:
+            bar.set_postfix(loss=f"{loss:.4f}")
+        if self.callbacks and (self.step % self.callback_every == 0 or self.step == n_steps):
+            for callback in self.callbacks:
+                callback(self)
+        if checkpoint is not None and self.step % checkpoint_every == 0:
+            self.save(checkpoint)

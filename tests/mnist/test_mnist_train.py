@@ -147,3 +147,23 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     torch.testing.assert_close(torch.tensor(two["losses"]), torch.tensor(one.losses), rtol=1e-4, atol=1e-6)
     for p, q in zip(one.model.parameters(), two["params"], strict=True):  # Adam moves each weight ~2e-3 per step
         torch.testing.assert_close(torch.tensor(q), p.detach().flatten(), rtol=0, atol=1e-4)
+
+
+def test_command_line_says_where_an_interrupted_run_stands(fake_mnist, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--preset", "quick", "--steps", "3", "--batch-size", "8", "--out", str(out),
+            "--data-dir", str(fake_mnist), "--no-progress", "--no-grid"]
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("fmtutor.mnist.cli.train", ctrl_c)
+        with pytest.raises(SystemExit, match="^interrupted: no checkpoint was written yet; run the same command"):
+            main(args)
+    main(args)
+    monkeypatch.setattr("fmtutor.mnist.cli.train", ctrl_c)
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert str(stop.value) == (f"interrupted: the checkpoint {out / 'checkpoint.pt'} holds step 3; "
+                               "run the same command again to continue")

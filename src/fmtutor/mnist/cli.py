@@ -24,7 +24,7 @@ from .data import load_mnist
 from .evaluate import evaluate
 from .presets import PRESETS, default_preset
 from .sample import PREDICTIONS, class_labels, save_grid
-from .train import load_run, train
+from .train import CHECKPOINT_NAME, load_run, train
 
 __all__ = ["main", "parser"]
 
@@ -85,8 +85,14 @@ def parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> None:
     preset = args.preset or default_preset()
     out = args.out or f"runs/mnist-{args.arch}-{preset}" + ("-epsilon" if args.pred == "epsilon" else "")
-    run = train(args.arch, preset, args.pred, out=out, root=args.data_dir, progress=not args.no_progress,
-                steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    try:
+        run = train(args.arch, preset, args.pred, out=out, root=args.data_dir, progress=not args.no_progress,
+                    steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    except KeyboardInterrupt:
+        saved = Path(out) / CHECKPOINT_NAME
+        where = (f"the checkpoint {saved} holds step {load_run(saved).steps}" if saved.exists()
+                 else "no checkpoint was written yet")
+        raise SystemExit(f"interrupted: {where}; run the same command again to continue") from None
     if int(os.environ.get("RANK", "0")) != 0:
         return
     last = run.losses[-50:] or [float("nan")]
