@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import subprocess
 import sys
 import venv
@@ -39,14 +40,25 @@ def run(*cmd: str | Path, env: dict | None = None) -> None:
         sys.exit(code)
 
 
+# CPU kernels pinned to AVX2 on x86-64: oneDNN (convolutions), MKL (matrix products) and ATen pick
+# their code path, and with it the order of floating-point sums, from the CPU: chapter 7's networks,
+# trained on two machines with different vector units, ended a few ulps apart and its checked
+# accuracies differed. With these every AVX2-capable x86-64 CPU runs the same kernels.
+SAME_KERNELS_ON_EVERY_CPU = {"DNNL_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT", "ATEN_CPU_CAPABILITY": "avx2"}
+
+
 def environment() -> dict:
-    """The environment every step runs in: one thread per op and the MNIST data folder.
+    """The environment every step runs in: one thread per op, the same CPU kernels on every x86-64
+    machine (so that nbval's checked numbers match), and the MNIST data folder.
 
     MPLBACKEND is left alone: set to Agg it would stop Jupyter kernels from showing figures inline.
     """
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", "1")
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        for name, value in SAME_KERNELS_ON_EVERY_CPU.items():
+            env.setdefault(name, value)
     env.setdefault("PYTHONHASHSEED", "0")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     shared = ROOT.parent / "shared" / "data" / "mnist"
