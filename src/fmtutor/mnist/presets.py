@@ -36,7 +36,7 @@ PRESETS: dict[str, Preset] = {
                     models={"unet": {"channels": (8, 16, 32), "emb_dim": 64, "attention": False},
                             "dit": {"patch": 4, "dim": 64, "depth": 2, "heads": 4}},
                     classifier_steps=300, eval_samples=200, checkpoint_every=50),
-    # One CPU thread, about 10 minutes.
+    # One CPU thread: 4 to 10 minutes per network (measured on two machines of the project's kind).
     "cpu": Preset("cpu", steps=1000, batch_size=64, lr=2e-3, ema_decay=0.995,
                   models={"unet": {"channels": (16, 32, 64), "emb_dim": 128, "attention": True},
                           "dit": {"patch": 4, "dim": 96, "depth": 4, "heads": 4}},
