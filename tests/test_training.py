@@ -90,8 +90,17 @@ def ctrl_c_during_call(number: int, presses: int):
     return interrupted_loss
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own SIGINT handler for the test: a process started in the background (CI, nohup)
+    inherits SIGINT ignored, and then neither Python nor the trainer would see a Ctrl-C."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("presses, saved_step", [(1, 5), (2, 4)])
-def test_ctrl_c_inside_a_step(tmp_path, presses, saved_step):
+def test_ctrl_c_inside_a_step(tmp_path, presses, saved_step, ctrl_c_raises):
     """One Ctrl-C in step 5 lets it finish, then saves; a second one stops at once and keeps the
     checkpoint of step 4 (a half-done step is never saved). Either way the resume is exact."""
     ckpt = tmp_path / "run.pt"
