@@ -116,3 +116,14 @@ def test_the_grid_shows_the_first_samples_of_each_digit():
     np.testing.assert_allclose(panel.grid(1.0, 1), make_grid(rows, nrow=2))
     with pytest.raises(ValueError, match=r"shown must lie in 1..3 \(per_class\), got 4"):
         GuidancePanel(GlyphField(), per_class=3, shown=4)
+
+
+def test_building_the_panel_shows_nothing_and_it_still_draws():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    panel = GuidancePanel(GlyphField(), ws=(0.0, 1.0), nfes=(1,), per_class=1)
+    assert plt.get_fignums() == before  # no blank grid left for the notebook to show
+    html = panel.scrub("w", panel.ws, nfe=1).data
+    assert html.count("data:image/jpeg;base64") == 2  # one frame per w
+    assert not np.array_equal(panel.grid(0.0, 1), panel.grid(1.0, 1))

@@ -63,6 +63,9 @@ class GuidancePanel(Panel):
         for k in range(NUM_CLASSES):
             self.ax.text(-4, 16 + 30 * k, str(k), ha="right", va="center", fontsize=8)
         self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.02, top=0.93)
+        # Out of pyplot's list: a notebook would otherwise show the blank grid under the cell that
+        # builds the panel. show_live and scrub draw the figure themselves.
+        plt.close(self.fig)
 
     def _key(self, w: float, nfe: int) -> tuple[float, int]:
         key = (float(w), int(nfe))
