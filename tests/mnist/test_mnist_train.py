@@ -149,7 +149,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         torch.testing.assert_close(torch.tensor(q), p.detach().flatten(), rtol=0, atol=1e-4)
 
 
-def test_command_line_says_where_an_interrupted_run_stands(fake_mnist, tmp_path, monkeypatch, capsys):
+def test_command_line_says_where_an_interrupted_run_stands(fake_mnist, tmp_path, monkeypatch):
     out = tmp_path / "run"
     args = ["train", "--preset", "quick", "--steps", "3", "--batch-size", "8", "--out", str(out),
             "--data-dir", str(fake_mnist), "--no-progress", "--no-grid"]
