@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from .._validate import check_choice
@@ -55,7 +56,11 @@ class GuidancePanel(Panel):
             raise ValueError(f"shown must lie in 1..{per_class} (per_class), got {shown!r}")
         self._images: dict[tuple[float, int], Tensor] = {}
         self._grids: dict[tuple[float, int], np.ndarray] = {}
-        self.fig, self.ax = plt.subplots(figsize=figsize)
+        # A figure outside pyplot, so a notebook does not show it (a blank grid) under the cell that
+        # builds the panel; show_live and scrub draw it themselves. Agg draws it, as for any panel.
+        self.fig = Figure(figsize=figsize)
+        FigureCanvasAgg(self.fig)
+        self.ax = self.fig.subplots()
         blank = make_grid(torch.full((NUM_CLASSES * self.shown, 1, 28, 28), -1.0), nrow=self.shown)
         self.image = self.ax.imshow(blank, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         self.ax.set_xticks([])
@@ -63,9 +68,6 @@ class GuidancePanel(Panel):
         for k in range(NUM_CLASSES):
             self.ax.text(-4, 16 + 30 * k, str(k), ha="right", va="center", fontsize=8)
         self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.02, top=0.93)
-        # Out of pyplot's list: a notebook would otherwise show the blank grid under the cell that
-        # builds the panel. show_live and scrub draw the figure themselves.
-        plt.close(self.fig)
 
     def _key(self, w: float, nfe: int) -> tuple[float, int]:
         key = (float(w), int(nfe))
