@@ -31,7 +31,7 @@ from ._validate import as_time, check_batch, check_choice, check_positive
 from .distributions import StandardGaussian
 from .solvers import Field, solve_ode
 
-__all__ = ["PROBES", "ESTIMATORS", "divergence", "hutchinson_divergence", "draw_probes", "hutchinson_variance",
+__all__ = ["PROBES", "ESTIMATORS", "jacobian", "divergence", "hutchinson_divergence", "draw_probes", "hutchinson_variance",
            "LogLikelihood", "log_likelihood", "dequantize", "bits_per_dim"]
 
 PROBES = ("rademacher", "gaussian")
@@ -83,6 +83,16 @@ def _check_probes(probes: Tensor, x: Tensor) -> Tensor:
         shape = tuple(probes.shape) if isinstance(probes, Tensor) else type(probes).__name__
         raise ValueError(f"probes must have shape (P, {', '.join(map(str, x.shape))}) with P >= 1, got {shape}")
     return probes.to(x)
+
+
+def jacobian(field: Field, x: Tensor, t: Tensor | float, **cond) -> Tensor:
+    """The Jacobian du_t/dx at each point of a flat batch ``x`` ``(B, D)``: ``(B, D, D)``, row i = grad u_i."""
+    x = check_batch(x, "x")
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (B, D) for a Jacobian, got {tuple(x.shape)}")
+    _, _, vjp = _value_and_grad_fn(field, x, as_time(t, x.shape[0], x), cond)
+    eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+    return torch.stack([vjp(eye[i].expand_as(x), retain=i < x.shape[1] - 1) for i in range(x.shape[1])], dim=1)
 
 
 def divergence(field: Field, x: Tensor, t: Tensor | float, **cond) -> Tensor:
