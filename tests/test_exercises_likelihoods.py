@@ -126,33 +126,19 @@ def test_unattempted_and_missing_return(checker):
     assert "did you forget `return`" in str(checker(_returns_none))
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (div_all_entries, "sums every entry of the Jacobian"),
-    (div_mean, "the mean of the diagonal"),
-    (div_diagonal, "should have shape (16,), got (16, 2)"),
+@pytest.mark.parametrize("checker, wrong, words", [
+    (check_divergence, div_all_entries, "sums every entry of the Jacobian"),
+    (check_divergence, div_mean, "the mean of the diagonal"),
+    (check_divergence, div_diagonal, "should have shape (16,), got (16, 2)"),
+    (check_hutchinson_probe, probe_dot_velocity, "the probe dotted with the velocity"),
+    (check_hutchinson_probe, probe_ones, "uses a vector of ones"),
+    (check_hutchinson_probe, probe_fresh, "is off: largest error"),
+    (check_hutchinson_probe, probe_biased, "an unbiased estimator's average approaches it"),
+    (check_log_likelihood, ll_sign, "the integral enters with the wrong sign"),
+    (check_log_likelihood, ll_no_prior, "the prior term log N(X_0; 0, I) at the noise end is missing"),
+    (check_log_likelihood, ll_forward, "integrates forward from t = 0"),
+    (check_log_likelihood, ll_extra_step, "off by one"),
 ])
-def test_divergence_mistakes_are_named(wrong, words):
-    report = check_divergence(wrong)
-    assert not report.passed and words in str(report), str(report)
-
-
-@pytest.mark.parametrize("wrong, words", [
-    (probe_dot_velocity, "the probe dotted with the velocity"),
-    (probe_ones, "uses a vector of ones"),
-    (probe_fresh, "is off: largest error"),
-    (probe_biased, "an unbiased estimator's average approaches it"),
-])
-def test_hutchinson_mistakes_are_named(wrong, words):
-    report = check_hutchinson_probe(wrong)
-    assert not report.passed and words in str(report), str(report)
-
-
-@pytest.mark.parametrize("wrong, words", [
-    (ll_sign, "the integral enters with the wrong sign"),
-    (ll_no_prior, "the prior term log N(X_0; 0, I) at the noise end is missing"),
-    (ll_forward, "integrates forward from t = 0"),
-    (ll_extra_step, "off by one"),
-])
-def test_log_likelihood_mistakes_are_named(wrong, words):
-    report = check_log_likelihood(wrong)
+def test_mistakes_are_named(checker, wrong, words):
+    report = checker(wrong)
     assert not report.passed and words in str(report), str(report)

@@ -31,8 +31,8 @@ from ._validate import as_time, check_batch, check_choice, check_positive
 from .distributions import StandardGaussian
 from .solvers import Field, solve_ode
 
-__all__ = ["PROBES", "ESTIMATORS", "jacobian", "divergence", "hutchinson_divergence", "draw_probes", "hutchinson_variance",
-           "LogLikelihood", "log_likelihood", "dequantize", "bits_per_dim"]
+__all__ = ["PROBES", "ESTIMATORS", "jacobian", "divergence", "hutchinson_divergence", "draw_probes",
+           "hutchinson_variance", "LogLikelihood", "log_likelihood", "dequantize", "bits_per_dim"]
 
 PROBES = ("rademacher", "gaussian")
 ESTIMATORS = ("exact",) + PROBES
@@ -132,7 +132,8 @@ def hutchinson_variance(jacobian: Tensor, kind: str = "rademacher") -> Tensor:
     """
     check_choice("probe kind", kind, PROBES)
     if not isinstance(jacobian, Tensor) or jacobian.ndim != 3 or jacobian.shape[1] != jacobian.shape[2]:
-        raise ValueError(f"jacobian must have shape (B, D, D), got {getattr(jacobian, 'shape', type(jacobian).__name__)}")
+        shape = getattr(jacobian, "shape", type(jacobian).__name__)
+        raise ValueError(f"jacobian must have shape (B, D, D), got {shape}")
     s = 0.5 * (jacobian + jacobian.transpose(1, 2))
     frob = s.pow(2).sum((1, 2))
     return 2 * frob if kind == "gaussian" else 2 * (frob - torch.diagonal(s, dim1=1, dim2=2).pow(2).sum(1))

@@ -54,7 +54,8 @@ def _cases() -> list[tuple[str, Callable, Tensor, Tensor]]:
             ("a nonlinear field in 3-D", _wavy, _randn(2, 16, 3), torch.linspace(0, 1, 16, dtype=F64)),
             ("images (B, 1, 4, 4)", _squash, _randn(3, 4, 1, 4, 4), torch.full((4,), 0.3, dtype=F64)),
             ("the exact eight-Gaussian field", mix, 3 * _randn(4, 32, 2), torch.linspace(0.05, 1, 32, dtype=F64)),
-            ("the exact three-cluster field, VP path", vp, 2 * _randn(5, 32, 2), torch.linspace(0.05, 0.9, 32, dtype=F64))]
+            ("the exact three-cluster field, VP path", vp, 2 * _randn(5, 32, 2),
+             torch.linspace(0.05, 0.9, 32, dtype=F64))]
 
 
 def _all_entries(field: Callable, x: Tensor, t: Tensor) -> Tensor:
@@ -76,7 +77,8 @@ def check_divergence(fn: Callable[[Callable, Tensor, Tensor], Tensor]) -> Report
         mistakes = ((_all_entries(field, x, t), "that sums every entry of the Jacobian (the gradient of u.sum()); "
                      "the divergence is its trace, sum_i du_i/dx_i only"),
                     (-reference, "the sign is flipped"),
-                    (reference / n, f"that is the mean of the diagonal; the divergence is its sum over the {n} dimensions"))
+                    (reference / n, "that is the mean of the diagonal; the divergence is its sum over the "
+                     f"{n} dimensions"))
         value = report.call(fn, field, x.clone(), t, case=case)
         report.close(value, reference, f"the divergence ({case})", atol=1e-6, rtol=1e-5, mistakes=mistakes)
     return report.report()
@@ -94,7 +96,8 @@ def check_hutchinson_probe(fn: Callable[[Callable, Tensor, Tensor, Tensor], Tens
         reference = hutchinson_divergence(field, x, t, eps[None])
         n = x[0].numel()
         mistakes = (((field(x, t) * eps).reshape(len(x), -1).sum(1), "that is eps . u, the probe dotted with the "
-                     "velocity; dot it with the Jacobian-vector product eps^T (du/dx) (autograd.grad of (u * eps).sum())"),
+                     "velocity; dot it with the Jacobian-vector product eps^T (du/dx) "
+                     "(autograd.grad of (u * eps).sum())"),
                     (_all_entries(field, x, t), "that uses a vector of ones, not the probe eps"),
                     (-reference, "the sign is flipped"),
                     (reference / n, f"sum over the {n} dimensions, not the mean"))
@@ -146,7 +149,8 @@ def check_log_likelihood(fn: Callable[[Callable, Tensor, int], Tensor]) -> Repor
                      "log p_1(x) = log p_0(X_0) - int_0^1 div dt (l(0) itself, integrated from 1 down to 0)",
              "no prior": "the prior term log N(X_0; 0, I) at the noise end is missing",
              "prior at x": "the prior is evaluated at the data point x; evaluate it at X_0, where x arrives at t = 0",
-             "forward": "that integrates forward from t = 0 as if x were noise; start at x at t = 1 and step back to t = 0",
+             "forward": "that integrates forward from t = 0 as if x were noise; start at x at t = 1 "
+                        "and step back to t = 0",
              "steps": "off by one: take exactly n_steps Euler steps of size 1 / n_steps"}
     for case, field, x, n in cases:
         pieces = _pieces(field, x, n)

@@ -55,9 +55,9 @@ class LikelihoodPanel(Panel):
         self.axes = self.fig.subplots(1, 3)
         extent = (-lim, lim, -lim, lim)
         blank = np.zeros((n_grid, n_grid))
-        self.images = [ax.imshow(blank, origin="lower", extent=extent, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
-                       for ax, (cmap, lo, hi) in zip(self.axes, [("viridis", FLOOR, 0.0), ("viridis", FLOOR, 0.0),
-                                                                  ("RdBu_r", -1.0, 1.0)])]
+        styles = [("viridis", FLOOR, 0.0), ("viridis", FLOOR, 0.0), ("RdBu_r", -1.0, 1.0)]
+        self.images = [ax.imshow(blank, origin="lower", extent=extent, cmap=cmap, vmin=lo, vmax=hi,
+                                 interpolation="nearest") for ax, (cmap, lo, hi) in zip(self.axes, styles)]
         for ax in self.axes:
             ax.set_xticks([])
             ax.set_yticks([])
