@@ -74,8 +74,8 @@ def hutchinson_2d(n: int) -> None:
         exact = divergence(field, xt, t)
         probe = draw_probes(xt, 1, "rademacher", torch.Generator().manual_seed(3))
         gap = hutchinson_divergence(field, xt, t, probe) - exact
-        one = cpu_seconds(lambda: hutchinson_divergence(field, xt, t, probe))
-        ratio = one / cpu_seconds(lambda: divergence(field, xt, t))
+        one = cpu_seconds(lambda xt=xt, t=t, probe=probe: hutchinson_divergence(field, xt, t, probe))
+        ratio = one / cpu_seconds(lambda xt=xt, t=t: divergence(field, xt, t))
         print(f"{t:5.2f}{gap.mean().item():11.4f}{gap.std().item() / math.sqrt(n):10.4f}{gap.std().item():12.3f}"
               f"{exact.abs().mean().item():12.3f}{ratio:17.2f}")
     grid = time_grid(16, 1.0, 0.0, dtype=F64)

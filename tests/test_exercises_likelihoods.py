@@ -6,6 +6,8 @@ import math
 import pytest
 import torch
 
+from wrong_solutions import not_attempted, returns_none
+
 from fmtutor.exercises.likelihoods import check_divergence, check_hutchinson_probe, check_log_likelihood
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
@@ -38,14 +40,6 @@ def log_likelihood_euler(field, x, n_steps):
 
 
 # --- wrong solutions --------------------------------------------------------------------------------
-
-def _not_attempted(*args):
-    raise NotImplementedError
-
-
-def _returns_none(*args):
-    return None
-
 
 def div_all_entries(field, x, t):
     x = x.detach().requires_grad_(True)
@@ -122,8 +116,8 @@ def test_reference_solutions_pass(checker, solution):
 
 @pytest.mark.parametrize("checker", [check_divergence, check_hutchinson_probe, check_log_likelihood])
 def test_unattempted_and_missing_return(checker):
-    assert "not attempted yet" in str(checker(_not_attempted))
-    assert "did you forget `return`" in str(checker(_returns_none))
+    assert "not attempted yet" in str(checker(not_attempted))
+    assert "did you forget `return`" in str(checker(returns_none))
 
 
 @pytest.mark.parametrize("checker, wrong, words", [

@@ -107,7 +107,7 @@ class LikelihoodPanel(Panel):
         self.axes[2].set_title(f"error (nats), E_p|err| = {mean_error:.3f}", fontsize=8)
 
     @classmethod
-    def demo(cls) -> "LikelihoodPanel":
+    def demo(cls) -> LikelihoodPanel:
         panel = cls()
         panel.update(**panel.defaults())
         return panel
