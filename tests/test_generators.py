@@ -4,17 +4,6 @@ import torch
 
 from fmtutor.generators import SAMPLERS, TrainedModel, exact_model
 from fmtutor.quality import sliced_w2_vs_nfe
-from fmtutor.toy_data import three_clusters
-
-
-@pytest.fixture(scope="module")
-def mixture():
-    return three_clusters()
-
-
-@pytest.fixture(scope="module")
-def reference(mixture):
-    return mixture.sample(2000, torch.Generator().manual_seed(1))
 
 
 def test_one_step_is_far_worse_than_many(mixture, reference):

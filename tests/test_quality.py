@@ -5,17 +5,6 @@ import torch
 from fmtutor.generators import exact_model
 from fmtutor.metrics import noise_floor
 from fmtutor.quality import nfe_to_reach, plateau, sliced_w2_vs_nfe, solver_error_vs_nfe
-from fmtutor.toy_data import three_clusters
-
-
-@pytest.fixture(scope="module")
-def mixture():
-    return three_clusters()
-
-
-@pytest.fixture(scope="module")
-def reference(mixture):
-    return mixture.sample(2000, torch.Generator().manual_seed(1))
 
 
 @pytest.mark.parametrize("kind,sampler,nfe", [("flow-matching", "euler", 128), ("flow-matching", "heun", 64),
