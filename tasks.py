@@ -7,6 +7,9 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
     book      set up, then build the HTML book with every chapter executed (warnings are errors)
     test      set up, then run the unit tests, nbval over every chapter, and the browser test
     setup     only the set-up
+    lab       open a working copy of the book (./lab, made on first use) in JupyterLab, with the
+              project's environment; reading and experimenting there never touch book/
+    notebook  the same working copy in Jupyter Notebook 7
     student   write the student edition (solutions removed) to ./student
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
@@ -30,6 +33,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".setup-stamp"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+LAB = ROOT / "lab"   # the reader's working copy of book/ (git ignores it)
 
 
 def run(*cmd: str | Path, env: dict | None = None) -> None:
@@ -126,9 +130,29 @@ def execute(*notebooks: str) -> None:
         run(PY, "-m", "fmtutor.edition", "--strip-widgets", path, env=env)
 
 
+def working_copy(book: Path = ROOT / "book", lab: Path = LAB) -> Path:
+    """Copy the files of ``book`` missing from ``lab`` (a reader's edits there are kept)."""
+    import shutil
+
+    for src in sorted(book.iterdir()):
+        if src.is_file() and not (lab / src.name).exists():
+            lab.mkdir(exist_ok=True)
+            shutil.copy2(src, lab / src.name)
+    return lab
+
+
+def jupyter(app: str, *args: str) -> None:
+    """JupyterLab or Notebook 7 on the working copy, with the threads, CPU kernels and MNIST folder
+    of ``environment()`` (the kernels inherit them)."""
+    lab = working_copy()
+    print(f"Working copy of the book: {lab} (delete a notebook there to get the original back)", flush=True)
+    run(BIN / "jupyter", app, f"--ServerApp.root_dir={lab}", *args, env=environment())
+
+
 def main(argv: list[str]) -> None:
-    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute}
-    if not argv or argv[0] not in commands or (argv[0] != "execute" and len(argv) != 1):
+    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute,
+                "lab": lambda *a: jupyter("lab", *a), "notebook": lambda *a: jupyter("notebook", *a)}
+    if not argv or argv[0] not in commands or (argv[0] not in ("execute", "lab", "notebook") and len(argv) != 1):
         sys.exit(__doc__)
     setup()
     if argv[0] != "setup":
