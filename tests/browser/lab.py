@@ -59,7 +59,7 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
            "JUPYTER_CONFIG_DIR": str(workdir / "config"), "JUPYTER_PLATFORM_DIRS": "1"}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
            f"--ServerApp.root_dir={book}", "--LabApp.expose_app_in_browser=True",
            f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={workdir / 'workspaces'}"]
@@ -101,11 +101,13 @@ def open_notebook(tab, lab: Lab, name: str, timeout_ms: float = 120_000) -> None
 RENDER_PROBE = """() => {
   const nb = window.jupyterapp.shell.currentWidget.content;
   const md = nb.widgets.filter(c => c.model.type === 'markdown');
-  const text = md.map(c => c.node.querySelector('.jp-MarkdownOutput, .jp-RenderedMarkdown, .jp-RenderedMyst')?.innerText || '').join('\\n');
-  return {markdown: md.length, rendered: md.filter(c => c.rendered).length, text,
-          math: document.querySelectorAll('.jp-Notebook mjx-container').length,
-          proofs: document.querySelectorAll('.jp-Notebook .proof, .jp-Notebook [class*="proof"]').length,
-          admonitions: document.querySelectorAll('.jp-Notebook aside, .jp-Notebook details, .jp-Notebook .admonition').length};
+  const shown = c => c.node.querySelector('.myst, .jp-RenderedMarkdown');
+  const text = md.map(c => (shown(c) || {}).innerText || '').join('\\n');
+  const q = s => document.querySelectorAll(s).length;
+  return {markdown: md.length, rendered: md.filter(c => c.rendered && shown(c)).length, text,
+          math: q('.jp-Notebook .katex, .jp-Notebook mjx-container'),
+          proofs: q('.jp-Notebook [class*="myst-proof"]'), exercises: q('.jp-Notebook [class*="myst-exercise"]'),
+          dropdowns: q('.jp-Notebook details')};
 }"""
 
 

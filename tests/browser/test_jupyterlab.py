@@ -61,7 +61,7 @@ def test_chapter_renders_and_its_live_panel_redraws_for_every_control(chapter, l
     raw = sorted({m.group(0) for m in RAW.finditer(seen["text"])})
     assert not raw, f"raw MyST on screen: {raw}"
     assert seen["math"] > 20, f"only {seen['math']} typeset formulas"
-    assert seen["proofs"] > 0 and seen["admonitions"] > 0, seen
+    assert seen["proofs"] > 0 and seen["exercises"] >= 3 and seen["dropdowns"] > 0, seen
 
     index = jl.live_cell_index(tab)
     assert index >= 0, "no live panel in the chapter"
