@@ -93,9 +93,12 @@ def open_notebook(tab, lab: Lab, name: str, timeout_ms: float = 120_000) -> None
       const app = window.jupyterapp; const w = app && app.shell.currentWidget;
       return w && w.context && w.context.path.endsWith(name) && w.sessionContext.session
           && w.sessionContext.session.kernel && w.sessionContext.session.kernel.status === 'idle'
-          && w.content.widgets.length > 0 && w.content.widgets.every(c => c.inViewport !== undefined || true);
+          && w.content.widgets.length > 0;
     }""", arg=name, timeout=timeout_ms)
-    tab.wait_for_timeout(1500)  # markdown cells and MathJax render asynchronously
+    tab.wait_for_function("""() => window.jupyterapp.shell.currentWidget.content.widgets
+      .filter(c => c.model.type === 'markdown')
+      .every(c => { const r = c.node.querySelector('.myst, .jp-RenderedMarkdown'); return r && r.innerHTML.length > 0; })""",
+                          timeout=timeout_ms, polling=500)  # markdown renders asynchronously
 
 
 RENDER_PROBE = """() => {
