@@ -98,7 +98,8 @@ def test_install_cell_installs_fmtutor_in_a_fresh_kernel_and_the_chapter_imports
 
     chapter = nbformat.read(CHAPTERS[0], as_version=4)
     code = [c for c in chapter.cells if c.cell_type == "code"]
-    install = code[0].source.replace(repository_url(), clone.as_uri())
+    # file://localhost/...: pip's URL parser refuses git+file:/// (no host); git takes either
+    install = code[0].source.replace(repository_url(), f"file://localhost{clone}")
     assert install != code[0].source
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(install), nbformat.v4.new_code_cell(code[1].source),
                                          nbformat.v4.new_code_cell("import fmtutor; print(fmtutor.__file__)")])
@@ -113,3 +114,20 @@ def test_install_cell_installs_fmtutor_in_a_fresh_kernel_and_the_chapter_imports
     where = nb.cells[2].outputs[0]["text"].strip()
     assert where.startswith(str(env_dir)), where
     assert sys.prefix not in where
+
+
+def test_the_working_copy_gets_missing_chapters_and_keeps_the_readers_edits(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    import tasks
+
+    book, lab = tmp_path / "book", tmp_path / "lab"
+    book.mkdir()
+    (book / "01_a.ipynb").write_text("original 1")
+    (book / "02_b.ipynb").write_text("original 2")
+    assert tasks.working_copy(book, lab) == lab
+    (lab / "01_a.ipynb").write_text("edited by the reader")
+    (lab / "02_b.ipynb").unlink()
+    tasks.working_copy(book, lab)
+    assert (lab / "01_a.ipynb").read_text() == "edited by the reader"
+    assert (lab / "02_b.ipynb").read_text() == "original 2"
+    assert (book / "01_a.ipynb").read_text() == "original 1"

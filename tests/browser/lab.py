@@ -86,9 +86,21 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
         log.close()
 
 
-def open_notebook(tab, lab: Lab, name: str, timeout_ms: float = 120_000) -> None:
+def open_notebook(tab, lab: Lab, name: str, timeout_ms: float = 300_000) -> None:
     """Open ``name`` and wait until its kernel is ready and its markdown is rendered."""
     tab.goto(lab.page_url(name), wait_until="domcontentloaded")
+    try:
+        _wait_until_open(tab, name, timeout_ms)
+    except Exception as err:
+        state = tab.evaluate("""() => { const a = window.jupyterapp, w = a && a.shell.currentWidget;
+          return {app: !!a, widget: w ? w.constructor.name + ' ' + (w.title || {}).label : null,
+                  kernel: w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
+                          ? w.sessionContext.session.kernel.status : null,
+                  dialog: (document.querySelector('.jp-Dialog') || {}).innerText || null}; }""")
+        raise AssertionError(f"{name} did not open in JupyterLab: {state}") from err
+
+
+def _wait_until_open(tab, name: str, timeout_ms: float) -> None:
     tab.wait_for_function("""(name) => {
       const app = window.jupyterapp; const w = app && app.shell.currentWidget;
       return w && w.context && w.context.path.endsWith(name) && w.sessionContext.session
@@ -208,3 +220,13 @@ def wait_for_new_image(tab, index: int, before: str | None, timeout_ms: float = 
             return now
         tab.wait_for_timeout(50)
     raise AssertionError(f"the live figure did not change within {timeout_ms / 1000:.0f} s")
+
+
+def shut_down_kernels(lab: Lab) -> None:
+    """Delete every session (and its kernel) of the server."""
+    def call(method: str, path: str) -> bytes:
+        request = urllib.request.Request(f"{lab.url}{path}?token={lab.token}", method=method)
+        return urllib.request.urlopen(request, timeout=30).read()
+
+    for session in json.loads(call("GET", "/api/sessions")):
+        call("DELETE", f"/api/sessions/{session['id']}")

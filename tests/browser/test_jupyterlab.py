@@ -54,6 +54,13 @@ def tab(browser):
     context.close()
 
 
+@pytest.fixture(autouse=True)
+def shut_down_kernels(lab):
+    """Each chapter's kernel is shut down after its test: chapters do not share a machine's cores."""
+    yield
+    jl.shut_down_kernels(lab)
+
+
 @pytest.mark.parametrize("chapter", chapter_params())
 def test_chapter_renders_and_its_live_panel_redraws_for_every_control(chapter, lab, tab, screenshot_dir):
     jl.open_notebook(tab, lab, chapter.name)
