@@ -74,7 +74,7 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start: {(workdir / 'jupyterlab.log').read_text()[-3000:]}")
+                    raise RuntimeError(f"JupyterLab did not start: {(workdir / 'jupyterlab.log').read_text()[-3000:]}") from None
                 time.sleep(0.5)
         yield Lab(url, token, book)
     finally:
