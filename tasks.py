@@ -5,8 +5,11 @@ Needs nothing but Python 3.11. Each command first makes ``.venv`` (if missing) a
 pinned ``requirements.txt`` and the package (skipped when nothing changed since the last install).
 
     book      set up, then build the HTML book with every chapter executed (warnings are errors)
-    test      set up, then run the linter (ruff), the unit tests, nbval over every chapter, and the browser test
+    test      set up, then run the linter (ruff), the unit tests, nbval over every chapter, and the browser tests
     setup     only the set-up
+    lab       open a working copy of the book (./lab, made on first use) in JupyterLab, with the
+              project's environment; reading and experimenting there never touch book/
+    notebook  the same working copy in Jupyter Notebook 7
     student   write the student edition (solutions removed) to ./student
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
@@ -32,6 +35,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".setup-stamp"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+LAB = ROOT / "lab"   # the reader's working copy of book/ (git ignores it)
 LINTED = ("src", "tests", "benchmarks", "tools", "tasks.py")
 
 
@@ -115,7 +119,8 @@ def test() -> None:
     browser = ROOT / "tests" / "browser"
     if browser.is_dir():
         build_book(execute=False)
-        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT)), env=env)
+        # the built book page by page, and chapters 1-3 and 5 in JupyterLab (all chapters: -m browser)
+        run(PY, "-m", "pytest", "-q", "-m", "browser and not slow", str(browser.relative_to(ROOT)), env=env)
 
 
 def student() -> None:
@@ -136,10 +141,29 @@ def diff(revision: str = "HEAD") -> None:
     run("git", "-c", textconv, "diff", revision, "--", "book/*.ipynb")
 
 
+def working_copy(book: Path = ROOT / "book", lab: Path = LAB) -> Path:
+    """Copy the files of ``book`` missing from ``lab`` (a reader's edits there are kept)."""
+    import shutil
+
+    for src in sorted(book.iterdir()):
+        if src.is_file() and not (lab / src.name).exists():
+            lab.mkdir(exist_ok=True)
+            shutil.copy2(src, lab / src.name)
+    return lab
+
+
+def jupyter(app: str, *args: str) -> None:
+    """JupyterLab or Notebook 7 on the working copy, with the threads, CPU kernels and MNIST folder
+    of ``environment()`` (the kernels inherit them)."""
+    lab = working_copy()
+    print(f"Working copy of the book: {lab} (delete a notebook there to get the original back)", flush=True)
+    run(BIN / "jupyter", app, f"--ServerApp.root_dir={lab}", *args, env=environment())
+
+
 def main(argv: list[str]) -> None:
     commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute,
-                "diff": diff}
-    takes_arguments = {"execute": None, "diff": 1}  # None: any number
+                "diff": diff, "lab": lambda *a: jupyter("lab", *a), "notebook": lambda *a: jupyter("notebook", *a)}
+    takes_arguments = {"execute": None, "diff": 1, "lab": None, "notebook": None}  # None: any number
     limit = takes_arguments.get(argv[0], 0) if argv else 0
     if not argv or argv[0] not in commands or (limit is not None and len(argv) - 1 > limit):
         sys.exit(__doc__)

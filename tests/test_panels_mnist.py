@@ -132,3 +132,12 @@ def test_building_the_panel_shows_nothing_and_it_still_draws():
     assert frames[0].std() > 0 and not np.array_equal(frames[0], frames[1])
     html = panel.scrub("w", panel.ws, nfe=1).data
     assert html.count("data:image/jpeg;base64") == 2  # one frame per w
+
+
+def test_the_sliders_open_on_a_precomputed_setting():
+    panel = GuidancePanel(GlyphField(), ws=(0.0, 1.0, 3.0), nfes=(1, 2, 4), per_class=1)
+    assert panel.opening() == (3.0, 4)  # nothing computed yet: the largest NFE
+    panel.precompute(panel.cross(3.0, 2))  # every w at NFE 2, every NFE at w = 3
+    assert panel.opening() == (3.0, 2) and panel.defaults() == {"w": 3.0, "nfe": 2}
+    other = GuidancePanel(GlyphField(), ws=(0.0, 1.0, 3.0), nfes=(1, 2, 4), per_class=1).precompute([(1.0, 1)])
+    assert other.opening() == (1.0, 1)

@@ -107,9 +107,20 @@ class GuidancePanel(Panel):
     def controls(self) -> dict:
         import ipywidgets as widgets
 
-        w = 3.0 if 3.0 in self.ws else self.ws[-1]
+        w, nfe = self.opening()
         return {"w": widgets.SelectionSlider(options=self.ws, value=w, description="w"),
-                "nfe": widgets.SelectionSlider(options=self.nfes, value=self.nfes[-1], description="NFE")}
+                "nfe": widgets.SelectionSlider(options=self.nfes, value=nfe, description="NFE")}
+
+    def opening(self) -> tuple[float, int]:
+        """The setting the sliders open on: w = 3 (or the largest w) at the NFE with the most
+        precomputed grids (ties: the larger NFE), so that the first moves need no sampling; the
+        largest NFE when nothing is precomputed."""
+        ready = {n: sum((v, n) in self._grids for v in self.ws) for n in self.nfes}
+        nfe = max(self.nfes, key=lambda n: (ready[n], n))
+        w = 3.0 if 3.0 in self.ws else self.ws[-1]
+        if ready[nfe] and (w, nfe) not in self._grids:
+            w = max(v for v in self.ws if (v, nfe) in self._grids)
+        return w, nfe
 
     def update(self, w: float = 3.0, nfe: int = 16) -> None:
         self.image.set_data(self.grid(w, nfe))
