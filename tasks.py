@@ -10,6 +10,8 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
     student   write the student edition (solutions removed) to ./student
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
+    reproduce retrain a stored network (judge, unet-cpu, ...) from scratch under the pinned kernels
+              and compare it with the stored weights (bitwise, else its metric within a tolerance)
 
 Environment: FMTUTOR_MNIST_DIR names the folder holding the four MNIST ``.gz`` files (see the
 README); when it is unset and ``../shared/data/mnist`` exists beside the checkout, that is used.
@@ -126,9 +128,15 @@ def execute(*notebooks: str) -> None:
         run(PY, "-m", "fmtutor.edition", "--strip-widgets", path, env=env)
 
 
+def reproduce(name: str) -> None:
+    run(PY, "-m", "fmtutor.mnist", "reproduce", "--name", name, env=environment())
+
+
 def main(argv: list[str]) -> None:
-    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute}
-    if not argv or argv[0] not in commands or (argv[0] != "execute" and len(argv) != 1):
+    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute,
+                "reproduce": reproduce}
+    if not argv or argv[0] not in commands or (argv[0] not in ("execute", "reproduce") and len(argv) != 1) \
+            or (argv[0] == "reproduce" and len(argv) != 2):
         sys.exit(__doc__)
     setup()
     if argv[0] != "setup":

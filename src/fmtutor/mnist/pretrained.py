@@ -30,7 +30,7 @@ from .models import build_model
 from .train import Run, TrainConfig
 
 __all__ = ["WEIGHTS_DIR", "SIZE_BUDGET", "sha256_file", "read_manifest", "store", "verify", "load_pretrained",
-           "pretrained_names", "half_state"]
+           "pretrained_names", "half_state", "annotate"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 SIZE_BUDGET = 6_000_000  # bytes, all stored networks together
@@ -141,8 +141,20 @@ def store(name: str, model: nn.Module, *, steps: int, command: str, commit: str,
     if total > SIZE_BUDGET:
         path.unlink()
         raise ValueError(f"{name}: the stored networks would take {total} bytes, over the budget of {SIZE_BUDGET}")
+    _write_manifest(manifest, directory)
+    return entry
+
+
+def _write_manifest(manifest: dict, directory: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")
     os.replace(tmp, directory / _MANIFEST)
-    return entry
+
+
+def annotate(name: str, directory: str | Path = WEIGHTS_DIR, **fields) -> dict:
+    """Add or replace fields (metrics, how to retrain) of ``name``'s manifest entry; return the entry."""
+    directory = Path(directory)
+    manifest = {**read_manifest(directory), name: {**_entry(name, directory), **fields}}
+    _write_manifest(manifest, directory)
+    return manifest[name]
