@@ -38,10 +38,8 @@ PRESETS: dict[str, Preset] = {
                             "dit": {"patch": 4, "dim": 64, "depth": 2, "heads": 4}},
                     classifier_steps=300, eval_samples=200, checkpoint_every=50),
     # One CPU thread: 4 to 10 minutes per network (measured on two machines of the project's kind).
-    # Training times in the middle of the path (logit-normal) and no attention at 7 x 7 (12 % of a
-    # UNet step): see benchmarks/README.md for the measured effect.
-    "cpu": Preset("cpu", steps=1000, batch_size=64, lr=2e-3, ema_decay=0.995, time_sampling="logit-normal",
-                  models={"unet": {"channels": (16, 32, 64), "emb_dim": 128, "attention": False},
+    "cpu": Preset("cpu", steps=1000, batch_size=64, lr=2e-3, ema_decay=0.995,
+                  models={"unet": {"channels": (16, 32, 64), "emb_dim": 128, "attention": True},
                           "dit": {"patch": 4, "dim": 96, "depth": 4, "heads": 4}},
                   classifier_steps=1500, eval_samples=1000),
     # One GPU: the full-size networks (UNet ~1.5 M, DiT ~4.2 M parameters).
