@@ -82,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", default=str(CLASSIFIER_PATH))
     p.add_argument("--n", type=int, default=1000, help="samples (a multiple of 10)")
     _common(p)
-    root.set_defaults(_stored=add_commands(sub))  # export, reproduce (fmtutor.mnist.reproduce)
+    root.set_defaults(_stored=add_commands(sub, _common))  # export, reproduce (fmtutor.mnist.reproduce)
     return root
 
 

@@ -108,7 +108,7 @@ def load_pretrained(name: str, directory: str | Path = WEIGHTS_DIR, device: str 
     model.load_state_dict(state)
     model = model.to(device).eval()
     if entry["kind"] == "classifier":
-        return ClassifierResult(model, entry["metrics"]["test_accuracy"], entry["steps"], 0.0, path)
+        return ClassifierResult(model, entry["metrics"].get("test_accuracy", float("nan")), entry["steps"], 0.0, path)
     return Run(model, _config(entry), [], entry["steps"], 0.0, path)
 
 

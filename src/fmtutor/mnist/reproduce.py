@@ -107,8 +107,9 @@ def reproduce(name: str, out: str | Path, directory: Path = WEIGHTS_DIR) -> dict
             "within_tolerance": values[1] is None or abs(values[0] - values[1]) <= TOLERANCE[metric]}
 
 
-def add_commands(sub) -> dict:
-    """Add the ``export`` and ``reproduce`` subcommands to the command line; return their handlers."""
+def add_commands(sub, common) -> dict:
+    """Add the ``export`` and ``reproduce`` subcommands (with the ``common`` options) to the command line;
+    return their handlers."""
     p = sub.add_parser("export", help="store a trained network in the package (float16 safetensors + manifest)")
     p.add_argument("--name", required=True, help="the stored name, e.g. unet-cpu or judge")
     group = p.add_mutually_exclusive_group(required=True)
@@ -116,9 +117,11 @@ def add_commands(sub) -> dict:
     group.add_argument("--classifier", help="a classifier file written by 'classifier' (the judge)")
     p.add_argument("--quality", help="the quality.json of benchmarks/mnist_quality.py for this run")
     p.add_argument("--commit", help="the commit that trained it (default: HEAD)")
+    common(p)
     p = sub.add_parser("reproduce", help="retrain a stored network from scratch and compare it with the stored one")
     p.add_argument("--name", required=True)
     p.add_argument("--out", help="folder for the retrained network (default runs/reproduce-NAME)")
+    common(p)
 
     def _export(args: argparse.Namespace) -> None:
         print(json.dumps(export(args.name, args.checkpoint, args.classifier, args.quality, args.commit), indent=1))
