@@ -109,3 +109,28 @@ def test_the_repository_weights_match_their_manifest_within_the_budget():
         assert set(entry) >= {"sha256", "command", "commit", "metrics", "bytes"}
     assert sum(e["bytes"] for e in manifest.values()) <= SIZE_BUDGET
     assert json.loads((WEIGHTS_DIR / "manifest.json").read_text()) == manifest
+
+
+def _tiny_judge(tmp_path, fake_mnist, seed: int):
+    from fmtutor.mnist import train_classifier
+    from fmtutor.mnist.pretrained import annotate
+    result = train_classifier(None, "quick", seed=seed, root=fake_mnist, progress=False, steps=3, widths=(4, 8, 8))
+    store("judge", result.model, steps=3, command="c", commit="abc", metrics={"test_accuracy": 0.0},
+          directory=tmp_path / "w")
+    annotate("judge", tmp_path / "w", retrain={"preset": "quick", "seed": 0, "steps": 3, "widths": [4, 8, 8]})
+
+
+def test_reproduce_is_bitwise_for_the_same_seed(tmp_path, fake_mnist):
+    from fmtutor.mnist.reproduce import reproduce
+    _tiny_judge(tmp_path, fake_mnist, seed=0)
+    result = reproduce("judge", tmp_path / "again", tmp_path / "w", root=fake_mnist)
+    assert result["bitwise"] and result["identical"] == result["tensors"] > 0 and result["largest_difference"] == 0
+
+
+def test_reproduce_compares_metrics_when_the_weights_differ(tmp_path, fake_mnist):
+    from fmtutor.mnist.reproduce import reproduce
+    _tiny_judge(tmp_path, fake_mnist, seed=1)  # stored from another seed than the recorded one
+    result = reproduce("judge", tmp_path / "again", tmp_path / "w", root=fake_mnist)
+    assert not result["bitwise"] and result["largest_difference"] > 0
+    assert result["within_tolerance"] == (abs(result["stored"] - result["retrained"]) <= 0.003)
+    assert 0 <= result["retrained"] <= 1
