@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 from .classifier import accuracy, load_classifier, train_classifier
 from .data import load_mnist
 from .pretrained import WEIGHTS_DIR, annotate, half_state, load_pretrained, read_manifest, store, verify
-from .sample import class_labels, sample
+from .sample import class_labels
 from .train import load_run, train
 
 __all__ = ["export", "reproduce", "generator_accuracy", "add_commands", "TOLERANCE"]
@@ -50,8 +50,8 @@ def export(name: str, checkpoint: str | None = None, classifier: str | None = No
     commit = commit or _head()
     if classifier:
         result = load_classifier(classifier)
-        entry = store(name, result.model, steps=result.steps, command="python -m fmtutor.mnist classifier",
-                      commit=commit, metrics={}, directory=directory)
+        store(name, result.model, steps=result.steps, command="python -m fmtutor.mnist classifier",
+              commit=commit, metrics={}, directory=directory)
         test = load_mnist("test", progress=False)
         metrics = {"test_accuracy": accuracy(load_pretrained(name, directory).model, test.images, test.labels),
                    "test_accuracy_float32": result.test_accuracy}
@@ -61,8 +61,8 @@ def export(name: str, checkpoint: str | None = None, classifier: str | None = No
         c = run.config
         command = (f"python -m fmtutor.mnist train --arch {c.arch} --preset {c.preset}"
                    + (" --pred epsilon" if c.prediction == "epsilon" else ""))
-        entry = store(name, run.model, steps=run.steps, command=command, commit=commit, metrics={},
-                      config=c, directory=directory)
+        store(name, run.model, steps=run.steps, command=command, commit=commit, metrics={},
+              config=c, directory=directory)
         judge = load_pretrained("judge", directory)
         metrics = {"accuracy_w2_200_nfe20": generator_accuracy(load_pretrained(name, directory), judge),
                    "accuracy_w2_200_nfe20_float32": generator_accuracy(run, judge)}
