@@ -13,6 +13,8 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
     student   write the student edition (solutions removed) to ./student
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
+    reproduce retrain a stored network (judge, unet-cpu, ...) from scratch under the pinned kernels
+              and compare it with the stored weights (bitwise, else its metric within a tolerance)
     diff      the chapters' changes against a revision (default HEAD) as readable text: sources and
               the text outputs nbval checks (tools/nbtext.py), e.g. ``python3 tasks.py diff main``
 
@@ -160,12 +162,18 @@ def jupyter(app: str, *args: str) -> None:
     run(BIN / "jupyter", app, f"--ServerApp.root_dir={lab}", *args, env=environment())
 
 
+def reproduce(name: str) -> None:
+    run(PY, "-m", "fmtutor.mnist", "reproduce", "--name", name, env=environment())
+
+
 def main(argv: list[str]) -> None:
     commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute,
-                "diff": diff, "lab": lambda *a: jupyter("lab", *a), "notebook": lambda *a: jupyter("notebook", *a)}
-    takes_arguments = {"execute": None, "diff": 1, "lab": None, "notebook": None}  # None: any number
+                "diff": diff, "reproduce": reproduce, "lab": lambda *a: jupyter("lab", *a),
+                "notebook": lambda *a: jupyter("notebook", *a)}
+    takes_arguments = {"execute": None, "diff": 1, "reproduce": 1, "lab": None, "notebook": None}  # None: any number
     limit = takes_arguments.get(argv[0], 0) if argv else 0
-    if not argv or argv[0] not in commands or (limit is not None and len(argv) - 1 > limit):
+    if not argv or argv[0] not in commands or (limit is not None and len(argv) - 1 > limit) \
+            or (argv[0] == "reproduce" and len(argv) != 2):
         sys.exit(__doc__)
     if argv[0] == "diff":  # needs git and the standard library only
         return diff(*argv[1:])

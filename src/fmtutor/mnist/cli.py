@@ -5,6 +5,8 @@
     python -m fmtutor.mnist sample --checkpoint runs/mnist-unet --w 3 --nfe 50 --solver euler
     python -m fmtutor.mnist classifier               # once; writes runs/mnist-classifier.pt
     python -m fmtutor.mnist evaluate --checkpoint runs/mnist-unet --n 1000 --w 3 --nfe 50
+    python -m fmtutor.mnist export --name unet-cpu --checkpoint runs/mnist-unet-cpu   # store in the package
+    python -m fmtutor.mnist reproduce --name judge   # retrain a stored network, compare with the stored one
 
 The data folder is ``--data-dir``, else $FMTUTOR_MNIST_DIR, else ~/.cache/fmtutor/mnist.
 """
@@ -23,6 +25,7 @@ from .classifier import CLASSIFIER_PATH, CLASSIFIER_PRESETS, load_classifier, tr
 from .data import load_mnist
 from .evaluate import evaluate
 from .presets import PRESETS, default_preset
+from .reproduce import add_commands
 from .sample import MNIST_PREDICTIONS, class_labels, save_grid
 from .train import CHECKPOINT_NAME, load_run, train
 
@@ -80,6 +83,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", default=str(CLASSIFIER_PATH))
     p.add_argument("--n", type=int, default=1000, help="samples (a multiple of 10)")
     _common(p)
+    root.set_defaults(_stored=add_commands(sub, _common))  # export, reproduce (fmtutor.mnist.reproduce)
     return root
 
 
@@ -141,4 +145,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    {"train": _train, "sample": _sample, "classifier": _classifier, "evaluate": _evaluate}[args.command](args)
+    commands = {"train": _train, "sample": _sample, "classifier": _classifier, "evaluate": _evaluate}
+    {**commands, **args._stored}[args.command](args)

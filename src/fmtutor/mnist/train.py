@@ -1,6 +1,7 @@
 """Flow-matching training of the MNIST networks, with label dropout for classifier-free guidance.
 
-Each step draws a global batch of B training digits x1, times t ~ U[0, 1], noise x0 and a dropout
+Each step draws a global batch of B training digits x1, times t (``time_sampling``: 'uniform',
+t ~ U[0, 1], or 'logit-normal', t = sigmoid(n) with n ~ N(0, 1), which favours the middle), noise x0 and a dropout
 mask (p = 0.1, the label becomes ``NULL_LABEL``), forms x_t = alpha_t x1 + beta_t x0 on the path
 and regresses the network on
 
@@ -35,7 +36,8 @@ from .sample import MNIST_PREDICTIONS, sample
 __all__ = ["TrainConfig", "Run", "train", "load_run", "draw_batch", "flow_loss", "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
-_MUST_MATCH = ("arch", "model_kwargs", "prediction", "batch_size", "schedule", "label_dropout")
+_MUST_MATCH = ("arch", "model_kwargs", "prediction", "batch_size", "schedule", "label_dropout", "time_sampling")
+TIME_SAMPLING = ("uniform", "logit-normal")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class TrainConfig:
     ema_decay: float = 0.995
     label_dropout: float = 0.1
     schedule: str = "linear"
+    time_sampling: str = "uniform"
     seed: int = 0
     grad_clip: float | None = 1.0
     warmup: int = 50
@@ -104,7 +107,11 @@ def draw_batch(data: MNIST, path: GaussianPath, config: TrainConfig, generator: 
     """
     b, dev = config.batch_size, generator.device
     idx = torch.randint(len(data), (b,), generator=generator, device=dev)[part]
-    t = (torch.rand(b, generator=generator, device=dev) * path.t_max)[part]
+    if config.time_sampling == "logit-normal":
+        u = torch.sigmoid(torch.randn(b, generator=generator, device=dev))
+    else:
+        u = torch.rand(b, generator=generator, device=dev)
+    t = (u * path.t_max)[part]
     x0 = torch.randn((b, *IMAGE_SHAPE), generator=generator, device=dev)[part]
     drop = (torch.rand(b, generator=generator, device=dev) < config.label_dropout)[part]
     y = data.labels[idx].masked_fill(drop, NULL_LABEL)
@@ -146,7 +153,7 @@ class _RunTrainer(Trainer):
         return {**super().state_dict(), "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict) -> None:
-        old = state.get("config") or {}
+        old = {"time_sampling": "uniform", **(state.get("config") or {})}  # older runs: uniform
         new = asdict(self.config)
         diff = [f"{k}: {_norm(old.get(k))!r} -> {_norm(new[k])!r}" for k in _MUST_MATCH
                 if _norm(old.get(k)) != _norm(new[k])]
@@ -187,9 +194,11 @@ def _setup_distributed() -> tuple[int, int, torch.device]:
 def _make_config(arch: str, preset: Preset, prediction: str, overrides: dict, world: int) -> TrainConfig:
     check_choice("arch", arch, preset.models)
     check_choice("prediction", prediction, MNIST_PREDICTIONS)
+    check_choice("time_sampling", overrides.get("time_sampling") or preset.time_sampling, TIME_SAMPLING)
     config = TrainConfig(arch=arch, model_kwargs=dict(preset.models[arch]), prediction=prediction,
                          preset=preset.name, steps=preset.steps, batch_size=preset.batch_size, lr=preset.lr,
-                         ema_decay=preset.ema_decay, grad_clip=preset.grad_clip, world_size=world)
+                         ema_decay=preset.ema_decay, grad_clip=preset.grad_clip, world_size=world,
+                         time_sampling=preset.time_sampling)
     config = TrainConfig(**{**asdict(config), **{k: v for k, v in overrides.items() if v is not None}})
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the number of processes {world}")
