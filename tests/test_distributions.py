@@ -103,7 +103,7 @@ def test_protocols_and_seeding():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"^means must have shape \(K, D\), got \(3,\)$"):
+    with pytest.raises(ValueError, match=r"^means must have shape \(K, D\) with K, D >= 1, got \(3,\)$"):
         GaussianMixture(torch.zeros(3))
     with pytest.raises(ValueError, match=r"^stds must be > 0$"):
         GaussianMixture(torch.zeros(2, 2), torch.tensor([1.0, 0.0]))

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validate import check_choice
-from ..training import Trainer, save_atomic
+from .._validate import check_choice, check_writable
+from ..training import Trainer, load_checkpoint, remove_stale_temporaries, save_atomic
 from .conditioning import IMAGE_SHAPE
 from .data import MNIST, load_mnist
 
@@ -89,9 +89,13 @@ def _loss_fn(data: MNIST, batch_size: int):
 
 def load_classifier(path: str | Path = CLASSIFIER_PATH, device: str | torch.device = "cpu") -> ClassifierResult:
     """Load a classifier saved by ``train_classifier``."""
-    state = torch.load(path, map_location=device, weights_only=False)
-    model = Classifier(state["widths"]).to(device)
-    model.load_state_dict(state["model"])
+    state = load_checkpoint(path, ("model", "test_accuracy", "widths", "steps", "seconds"), device)
+    try:
+        model = Classifier(tuple(state["widths"])).to(device)
+        model.load_state_dict(state["model"])
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"checkpoint {str(path)!r} is not a valid classifier checkpoint: "
+                         f"{str(e).strip().splitlines()[0][:200]}") from e
     return ClassifierResult(model.eval(), state["test_accuracy"], state["steps"], state["seconds"], Path(path))
 
 
@@ -115,6 +119,9 @@ def train_classifier(path: str | Path | None = CLASSIFIER_PATH, preset: str = "f
     if path is not None and Path(path).exists() and not retrain:
         return load_classifier(path, device)
     spec = {**CLASSIFIER_PRESETS[check_choice("preset", preset, CLASSIFIER_PRESETS)], **overrides}
+    if path is not None:
+        check_writable(path, "path")
+        remove_stale_temporaries(path)
     torch.manual_seed(seed)
     model = Classifier(spec["widths"]).to(device)
     train = load_mnist("train", root=root, progress=progress)

@@ -22,13 +22,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._validate import check_choice
+from .._validate import check_choice, check_count, check_real
 from ..paths import GaussianPath
 from ..sampling import converted_field, sample_ode
 from ..solvers import NFE_PER_STEP, STEPPERS, Field
 from .conditioning import IMAGE_SHAPE, NULL_LABEL, check_labels
 
-__all__ = ["PREDICTIONS", "EPSILON_T_START", "guided_field", "clipped_velocity", "velocity_field", "sample",
+__all__ = ["PREDICTIONS", "EPSILON_T_START", "check_sampling", "guided_field", "clipped_velocity", "velocity_field", "sample",
            "make_grid", "save_grid", "class_labels"]
 
 PREDICTIONS = ("velocity", "epsilon")
@@ -98,6 +98,18 @@ def class_labels(n: int, device: torch.device | str | None = None) -> Tensor:
     return torch.arange(n, device=device) % 10
 
 
+def check_sampling(w: float, nfe: int, solver: str, t_start: float | None) -> None:
+    """Refuse sampling arguments ``sample`` cannot use: a non-finite ``w``, an ``nfe`` that is not a
+    positive multiple of the solver's evaluations per step, a ``t_start`` outside [0, 1)."""
+    check_real(w, "w")
+    check_choice("solver", solver, STEPPERS)
+    per_step = NFE_PER_STEP[solver]
+    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < per_step or nfe % per_step:
+        raise ValueError(f"nfe must be a positive multiple of {per_step} for solver {solver!r}, got {nfe!r}")
+    if t_start is not None:
+        check_real(t_start, "t_start", 0.0, 1.0, open_high=True)
+
+
 @torch.no_grad()
 def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solver: str = "euler",
            prediction: str = "velocity", path: GaussianPath | None = None, t_start: float | None = None,
@@ -112,18 +124,15 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
     (clip the implied clean image, see ``clipped_velocity``) defaults to on for epsilon networks
     only. Returns (N, 1, 28, 28) images, clamped to the pixel range [-1, 1].
     """
-    check_choice("solver", solver, STEPPERS)
+    check_sampling(w, nfe, solver, t_start)
+    check_count(batch_size, "batch_size")
     per_step = NFE_PER_STEP[solver]
-    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < per_step or nfe % per_step:
-        raise ValueError(f"nfe must be a positive multiple of {per_step} for solver {solver!r}, got {nfe!r}")
     device = next(model.parameters()).device
     if not isinstance(labels, Tensor) or labels.ndim != 1:
         raise ValueError(f"labels must be a long tensor of shape (N,), got {getattr(labels, 'shape', labels)!r}")
     labels = check_labels(labels.to(device), labels.shape[0], device)
     if t_start is None:
         t_start = EPSILON_T_START if prediction == "epsilon" else 0.0
-    if not 0.0 <= t_start < 1.0:
-        raise ValueError(f"t_start must lie in [0, 1), got {t_start}")
     if clip is None:
         clip = prediction == "epsilon"
     field = velocity_field(model.eval(), w, prediction, path, clip)

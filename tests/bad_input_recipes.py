@@ -1,0 +1,264 @@
+"""A valid call of every public kernel of ``fmtutor`` and the kind of each argument (see bad_inputs.py).
+
+Objects are looked up by their qualified name among the public objects, so a module can move without
+a change here. Each ``make`` builds fresh arguments: small (a batch of 4 in 2D), seeded, and fast.
+"""
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+
+import torch
+
+from bad_inputs import Recipe, public_objects
+
+
+@functools.cache
+def _objects() -> dict:
+    return public_objects()
+
+
+def O(name: str):  # noqa: E743 - a short name keeps the table below readable
+    """The public object with qualified name ``name``."""
+    return _objects()[name]
+
+
+def G(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def X(b: int = 4, d: int = 2, seed: int = 0) -> torch.Tensor:
+    return torch.randn(b, d, generator=G(seed))
+
+
+def T(b: int = 4) -> torch.Tensor:
+    return torch.full((b,), 0.5)
+
+
+def GRID(n: int = 4) -> torch.Tensor:
+    return torch.linspace(0.0, 1.0, n + 1)
+
+
+def zero_field(x, t, **cond):
+    return torch.zeros_like(x)
+
+
+def one_field(x, t, **cond):
+    return torch.ones_like(x)
+
+
+@functools.cache
+def _net():
+    torch.manual_seed(0)
+    return O("MLPField")(dim=2, hidden=8, depth=1, time_dim=4)
+
+
+def _mixture():
+    return O("GaussianMixture")(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]), 0.5)
+
+
+def _path(name: str = "linear"):
+    return O("GaussianPath")(name)
+
+
+def _folder() -> Path:
+    """A fresh folder holding a file named ``file`` (so that ``file/x`` cannot be written)."""
+    folder = Path(tempfile.mkdtemp(prefix="fmtutor-bad-"))
+    (folder / "file").write_text("")
+    return folder
+
+
+def _checkpoint() -> Path:
+    path = _folder() / "ckpt.pt"
+    O("save_atomic")({"model": {}, "step": 0}, path)
+    return path
+
+
+def R(target: str, make, names: dict | None = None, **kinds: str) -> Recipe:
+    return Recipe(target, make, kinds, names or {})
+
+
+def _method(obj_factory, name: str):
+    return lambda **kw: getattr(obj_factory(), name)(**kw)
+
+
+RECIPES: list[Recipe] = [
+    # -- schedules, paths, distributions -----------------------------------------------------------
+    R("get_schedule", lambda: (O("get_schedule"), {"name": "cosine"}), name="name", names={"name": ("schedule",)}),
+    R("VPSchedule", lambda: (O("VPSchedule"), {"beta_min": 0.1, "beta_max": 20.0}),
+      beta_min="positive", beta_max="positive"),
+    R("PolynomialSchedule", lambda: (O("PolynomialSchedule"), {"n": 2.0}), n="positive"),
+    R("NoisyLinearSchedule", lambda: (O("NoisyLinearSchedule"), {"sigma": 0.1}), sigma="nonnegative"),
+    *[R(f"{s}.__call__", lambda s=s: (O(s)(), {"t": T()}), t="time")
+      for s in ("LinearSchedule", "CosineSchedule", "VPSchedule", "PolynomialSchedule", "NoisyLinearSchedule")],
+    R("GaussianPath", lambda: (O("GaussianPath"), {"schedule": "linear"}), schedule="path",
+      names={"schedule": ("schedule",)}),
+    R("GaussianPath.sample", lambda: (_path().sample, {"x1": X(), "t": T(), "x0": X(seed=1), "generator": G()}),
+      x1="batch", t="time", x0="like"),
+    R("GaussianPath.coefficients", lambda: (_path().coefficients, {"t": T(), "x": X()}), t="time"),
+    R("GaussianPath.mean_std", lambda: (_path("cosine").mean_std, {"x1": X(), "t": T()}), x1="batch", t="time"),
+    R("GaussianPath.conditional_velocity", lambda: (_path().conditional_velocity, {"x": X(), "x1": X(seed=1), "t": T()}),
+      x="batch", x1="like", t="time"),
+    R("GaussianPath.conditional_score", lambda: (_path().conditional_score, {"x": X(), "x1": X(seed=1), "t": T()}),
+      x="batch", x1="like", t="time"),
+    R("GaussianPath.convert", lambda: (_path().convert, {"prediction": X(seed=1), "x": X(), "t": T(),
+                                                         "source": "epsilon", "target": "velocity"}),
+      x="batch", prediction="like", t="time", source="name", target="name"),
+    R("StandardGaussian", lambda: (O("StandardGaussian"), {"dim": 2}), dim="count"),
+    R("StandardGaussian.sample", lambda: (O("StandardGaussian")(2).sample, {"n": 3, "generator": G()}), n="count"),
+    R("StandardGaussian.log_density", lambda: (O("StandardGaussian")(2).log_density, {"x": X()}), x="batch_d"),
+    R("StandardGaussian.score", lambda: (O("StandardGaussian")(2).score, {"x": X()}), x="batch_d"),
+    R("GaussianMixture", lambda: (O("GaussianMixture"), {"means": torch.zeros(2, 2), "stds": torch.ones(2),
+                                                         "weights": torch.ones(2)}),
+      means="batch", stds="like", weights="like"),
+    R("GaussianMixture.sample", lambda: (_mixture().sample, {"n": 3, "generator": G()}), n="count"),
+    R("GaussianMixture.log_density", lambda: (_mixture().log_density, {"x": X()}), x="batch_d"),
+    R("GaussianMixture.score", lambda: (_mixture().score, {"x": X()}), x="batch_d"),
+    R("GaussianMixture.component_log_probs", lambda: (_mixture().component_log_probs, {"x": X()}), x="batch_d"),
+    R("MarginalField", lambda: (O("MarginalField"), {"mixture": _mixture(), "path": _path()}),
+      mixture="object", path="path"),
+    *[R(f"MarginalField.{m}", lambda m=m: (getattr(O("MarginalField")(_mixture(), _path()), m), {"x": X(), "t": T()}),
+        x="batch_d", t="time")
+      for m in ("log_density", "density", "responsibilities", "score", "velocity", "__call__")],
+    R("get_dataset", lambda: (O("get_dataset"), {"name": "moons"}), name="name", names={"name": ("dataset",)}),
+    R("eight_gaussians", lambda: (O("eight_gaussians"), {"radius": 4.0, "std": 0.3}), radius="positive",
+      std="positive"),
+    R("three_clusters", lambda: (O("three_clusters"), {"std": 0.4}), std="positive"),
+    R("two_moons", lambda: (O("two_moons"), {"noise": 0.1}), noise="nonnegative"),
+    R("checkerboard", lambda: (O("checkerboard"), {"size": 4.0}), size="positive"),
+    R("spirals", lambda: (O("spirals"), {"noise": 0.1}), noise="nonnegative"),
+    R("SampleFn.sample", lambda: (O("two_moons")().sample, {"n": 3, "generator": G()}), n="count"),
+    # -- metrics ---------------------------------------------------------------------------------------
+    R("sliced_wasserstein", lambda: (O("sliced_wasserstein"), {"x": X(), "y": X(5, seed=1), "n_projections": 8,
+                                                               "generator": G()}),
+      x="batch", y="batch_d", n_projections="count", names={"y": ("x and y",)}),
+    R("energy_distance", lambda: (O("energy_distance"), {"x": X(), "y": X(5, seed=1)}), x="batch", y="batch_d",
+      names={"y": ("x and y",)}),
+    R("noise_floor", lambda: (O("noise_floor"), {"data": _mixture(), "n": 8, "repeats": 2, "generator": G()}),
+      data="object", n="count", repeats="count"),
+    # -- losses ----------------------------------------------------------------------------------------
+    *[R(loss, lambda loss=loss: (O(loss), {"model": zero_field, "x1": X(), "path": _path(), "generator": G(),
+                                            "t": T() * 0.5}),
+        model="model", x1="batch", path="path", t="time")
+      for loss in ("cfm_loss", "dsm_loss", "noise_prediction_loss")],
+    R("ddpm_loss", lambda: (O("ddpm_loss"), {"model": zero_field, "x1": X(), "ddpm": O("DDPM")(10), "generator": G()}),
+      model="model", x1="batch", ddpm="object"),
+    R("regression_loss", lambda: (O("regression_loss"), {"model": zero_field, "x": X(), "t": T(), "target": X(),
+                                                         "cond": {}}), model="model"),
+    R("noisy_cfm_loss", lambda: (O("noisy_cfm_loss"), {"model": zero_field, "x1": X(), "path": O("NoisyLinearPath")(0.5),
+                                                       "target": "gaussian", "generator": G(), "t": T()}),
+      model="model", x1="batch", path="path", target="name", t="time"),
+    R("NoisyLinearPath", lambda: (O("NoisyLinearPath"), {"sigma": 0.5}), sigma="nonnegative"),
+    R("NoisyLinearPath.sample", lambda: (O("NoisyLinearPath")(0.5).sample, {"x1": X(), "t": T(), "x0": X(seed=1),
+                                                                          "eps": X(seed=2)}),
+      x1="batch", t="time", x0="like", eps="like"),
+    R("naive_minimizer", lambda: (O("naive_minimizer"), {"velocity": zero_field, "score": zero_field, "sigma": 0.5}),
+      sigma="nonnegative", velocity="object", score="object"),
+    R("fm_loss", lambda: (O("fm_loss"), {"model": zero_field, "field": one_field, "x1": X(), "path": _path(),
+                                         "generator": G(), "t": T()}),
+      model="model", x1="batch", path="path", t="time"),
+    # -- networks ----------------------------------------------------------------------------------------
+    R("MLPField", lambda: (O("MLPField"), {"dim": 2, "hidden": 8, "depth": 1, "time_dim": 4}),
+      dim="count", hidden="count", depth="count", time_dim="count"),
+    R("MLPField.forward", lambda: (_net(), {"x": X(), "t": T()}), x="net_input", t="time"),
+    R("SinusoidalEmbedding", lambda: (O("SinusoidalEmbedding"), {"dim": 4, "max_period": 100.0, "scale": 10.0}),
+      dim="count", max_period="positive", scale="positive"),
+    R("SinusoidalEmbedding.forward", lambda: (O("SinusoidalEmbedding")(4), {"t": T()}), t="time"),
+    # -- solvers and sampling --------------------------------------------------------------------------
+    R("time_grid", lambda: (O("time_grid"), {"n_steps": 4, "t_start": 0.0, "t_end": 1.0}),
+      n_steps="count", t_start="real", t_end="real"),
+    R("solve_ode", lambda: (O("solve_ode"), {"field": one_field, "x": X(), "times": GRID(), "method": "heun"}),
+      field="field", x="batch", times="grid", method="name"),
+    R("euler_maruyama", lambda: (O("euler_maruyama"), {"drift": one_field, "diffusion": 0.5, "x": X(),
+                                                       "times": GRID(), "generator": G()}),
+      drift="field", diffusion="nonnegative", x="batch", times="grid"),
+    *[R(step, lambda step=step: (O(step), {"field": one_field, "x": X(), "t": torch.tensor(0.0),
+                                           "h": torch.tensor(0.25)}), field="field", x="batch", t="real", h="real")
+      for step in ("euler_step", "midpoint_step", "heun_step", "rk4_step")],
+    R("sample_ode", lambda: (O("sample_ode"), {"velocity": one_field, "x0": X(), "n_steps": 4, "method": "euler",
+                                               "t_start": 0.0, "t_end": 1.0}),
+      velocity="field", x0="batch", n_steps="count", method="name", t_start="real", t_end="real"),
+    R("sample_sde", lambda: (O("sample_sde"), {"velocity": one_field, "score": zero_field, "sigma": 0.5, "x0": X(),
+                                               "n_steps": 4, "generator": G()}),
+      velocity="field", score="field", sigma="nonnegative", x0="batch", n_steps="count"),
+    R("sde_drift", lambda: (O("sde_drift"), {"velocity": one_field, "score": zero_field, "sigma": 0.5}),
+      velocity="object", score="object", sigma="nonnegative"),
+    R("converted_field", lambda: (O("converted_field"), {"model": zero_field, "path": _path(), "source": "epsilon",
+                                                         "target": "velocity"}),
+      model="object", path="path", source="name", target="name"),
+    R("probability_flow", lambda: (O("probability_flow"), {"score": zero_field, "path": _path()}),
+      score="object", path="path"),
+    # -- DDPM ---------------------------------------------------------------------------------------------
+    R("DDPM", lambda: (O("DDPM"), {"n_steps": 10, "beta_start": 1e-3, "beta_end": 0.02}),
+      n_steps="count", beta_start="positive", beta_end="positive"),
+    R("DDPM.index_to_time", lambda: (O("DDPM")(10).index_to_time, {"n": torch.tensor([0, 5, 10])}), n="count0"),
+    R("DDPM.time_to_index", lambda: (O("DDPM")(10).time_to_index, {"t": T()}), t="time"),
+    R("DDPM.q_sample", lambda: (O("DDPM")(10).q_sample, {"x_clean": X(), "n": 3, "noise": X(seed=1)}),
+      x_clean="batch", n="count0", noise="like"),
+    R("DDPM.forward_step", lambda: (O("DDPM")(10).forward_step, {"x_prev": X(), "n": 3, "noise": X(seed=1)}),
+      x_prev="batch", n="count", noise="like"),
+    R("DDPM.timesteps", lambda: (O("DDPM")(10).timesteps, {"n_steps": 5}), n_steps="count"),
+    R("DDPM.ddim_step", lambda: (O("DDPM")(10).ddim_step, {"eps_model": zero_field, "x": X(), "n": 5, "n_prev": 2,
+                                                         "eta": 0.5, "generator": G()}),
+      eps_model="field", x="batch", n="count", n_prev="count0", eta="unit"),
+    R("DDPM.sample", lambda: (O("DDPM")(10).sample, {"eps_model": zero_field, "x_T": X(), "n_steps": 5, "eta": 1.0,
+                                                   "generator": G()}),
+      eps_model="field", x_T="batch", n_steps="count", eta="unit"),
+    # -- SDEs, ODEs, trajectories ---------------------------------------------------------------------------
+    R("brownian_paths", lambda: (O("brownian_paths"), {"n_paths": 3, "times": GRID(), "generator": G(), "dim": 2}),
+      n_paths="count", times="grid", dim="count"),
+    R("OrnsteinUhlenbeck", lambda: (O("OrnsteinUhlenbeck"), {"theta": 1.0, "sigma": 0.5}),
+      theta="positive", sigma="nonnegative"),
+    R("OrnsteinUhlenbeck.moments", lambda: (O("OrnsteinUhlenbeck")().moments, {"x0": X(), "t": 0.5}),
+      x0="batch", t="nonnegative"),
+    R("OrnsteinUhlenbeck.em_moments", lambda: (O("OrnsteinUhlenbeck")().em_moments, {"x0": X(), "h": 0.1, "n_steps": 3}),
+      x0="batch", h="positive", n_steps="count0"),
+    R("OrnsteinUhlenbeck.simulate", lambda: (O("OrnsteinUhlenbeck")().simulate, {"x0": X(), "times": GRID(),
+                                                                              "generator": G()}),
+      x0="batch", times="grid"),
+    R("OrnsteinUhlenbeck.stationary", lambda: (O("OrnsteinUhlenbeck")().stationary, {"dim": 2}), dim="count"),
+    R("langevin_drift", lambda: (O("langevin_drift"), {"density": _mixture(), "sigma": 0.5}),
+      density="object", sigma="nonnegative"),
+    R("langevin", lambda: (O("langevin"), {"density": _mixture(), "x0": X(), "sigma": 0.5, "times": GRID(),
+                                           "generator": G()}),
+      density="object", x0="batch_d", sigma="nonnegative", times="grid"),
+    R("LinearODE", lambda: (O("LinearODE"), {"A": -torch.eye(2), "B": torch.eye(2)}), A="batch_d", B="like"),
+    R("LinearODE.spiral", lambda: (O("LinearODE").spiral, {"omega": 3.0, "rate": 0.5, "rate_slope": -2.0}),
+      omega="real", rate="real", rate_slope="real"),
+    R("LinearODE.field", lambda: (O("LinearODE")(-torch.eye(2)).field, {"x": X(), "t": 0.5}), x="batch_d", t="real"),
+    R("LinearODE.flow", lambda: (O("LinearODE")(-torch.eye(2)).flow, {"x": X(), "t_end": 1.0, "t_start": 0.0}),
+      x="batch_d", t_end="real", t_start="real"),
+    R("GrowthODE", lambda: (O("GrowthODE"), {}), ),
+    R("GrowthODE.field", lambda: (O("GrowthODE")().field, {"x": X(), "t": 0.5}), x="batch", t="real"),
+    R("GrowthODE.flow", lambda: (O("GrowthODE")().flow, {"x": X(), "t_end": 1.0, "t_start": 0.0}),
+      x="batch", t_end="real", t_start="real"),
+    R("SqrtODE.field", lambda: (O("SqrtODE")().field, {"x": X().abs(), "t": 0.5}), x="batch"),
+    R("SqrtODE.solution", lambda: (O("SqrtODE").solution, {"t": GRID(), "x0": 0.0, "wait": 0.0}),
+      t="grid", x0="nonnegative", wait="nonnegative"),
+    R("convergence_order", lambda: (O("convergence_order"), {"n_steps": [8, 16, 32], "errors": [0.4, 0.2, 0.1]}),
+      n_steps="object", errors="object"),
+    R("global_error", lambda: (O("global_error"), {"ode": O("GrowthODE")(), "x0": X(), "method": "euler",
+                                                   "n_steps": 4}),
+      ode="object", x0="batch", method="name", n_steps="count"),
+    R("convergence_study", lambda: (O("convergence_study"), {"ode": O("GrowthODE")(), "x0": X(),
+                                                             "methods": ("euler",), "n_steps": (4, 8)}),
+      ode="object", x0="batch", methods="object", n_steps="object"),
+    R("path_length", lambda: (O("path_length"), {"path": torch.randn(3, 4, 2, generator=G())}), path="like"),
+    R("straightness_ratio", lambda: (O("straightness_ratio"), {"path": torch.randn(3, 4, 2, generator=G()),
+                                                               "eps": 1e-12}), path="like", eps="positive"),
+    R("velocity_deviation", lambda: (O("velocity_deviation"), {"path": torch.randn(3, 4, 2, generator=G()),
+                                                               "times": GRID(2)}), path="like", times="grid"),
+    # -- training and checkpoints ---------------------------------------------------------------------------
+    R("Trainer.fit", lambda: (O("Trainer")(_net(), lambda m, g: m(X(), T()).pow(2).mean()).fit,
+                              {"n_steps": 0, "checkpoint": _folder() / "run.pt", "checkpoint_every": 5,
+                               "progress": False}),
+      n_steps="count0", checkpoint="file", checkpoint_every="count"),
+    R("save_atomic", lambda: (O("save_atomic"), {"obj": {"a": 1}, "path": _folder() / "x.pt"}), path="file"),
+    R("load_checkpoint", lambda: (O("load_checkpoint"), {"path": _checkpoint(), "keys": ("model",)}),
+      path="file", names={"path": ("checkpoint",)}),
+    R("remove_stale_temporaries", lambda: (O("remove_stale_temporaries"), {"path": _folder() / "x.pt"}), path="file"),
+    R("gradient_variance", lambda: (O("gradient_variance"), {"loss_fn": lambda m, g: m(X(), T()).pow(2).mean(),
+                                                             "model": _net(), "n_batches": 2, "generator": G()}),
+      loss_fn="object", model="object", n_batches="count"),
+]
