@@ -75,7 +75,7 @@ def _checkpoint() -> Path:
     return path
 
 
-def R(target: str, make, names: dict | None = None, **kinds: str) -> Recipe:
+def R(target: str, make, /, names: dict | None = None, **kinds: str) -> Recipe:
     return Recipe(target, make, kinds, names or {})
 
 
@@ -90,9 +90,9 @@ RECIPES: list[Recipe] = [
       beta_min="positive", beta_max="positive"),
     R("PolynomialSchedule", lambda: (O("PolynomialSchedule"), {"n": 2.0}), n="positive"),
     R("NoisyLinearSchedule", lambda: (O("NoisyLinearSchedule"), {"sigma": 0.1}), sigma="nonnegative"),
-    *[R(f"{s}.__call__", lambda s=s: (O(s)(), {"t": T()}), t="time")
+    *[R(f"{s}.__call__", lambda s=s: (O(s)(), {"t": T()}), t="times")
       for s in ("LinearSchedule", "CosineSchedule", "VPSchedule", "PolynomialSchedule", "NoisyLinearSchedule")],
-    R("GaussianPath", lambda: (O("GaussianPath"), {"schedule": "linear"}), schedule="path",
+    R("GaussianPath", lambda: (O("GaussianPath"), {"schedule": "linear"}), schedule="object",
       names={"schedule": ("schedule",)}),
     R("GaussianPath.sample", lambda: (_path().sample, {"x1": X(), "t": T(), "x0": X(seed=1), "generator": G()}),
       x1="batch", t="time", x0="like"),
@@ -111,7 +111,7 @@ RECIPES: list[Recipe] = [
     R("StandardGaussian.score", lambda: (O("StandardGaussian")(2).score, {"x": X()}), x="batch_d"),
     R("GaussianMixture", lambda: (O("GaussianMixture"), {"means": torch.zeros(2, 2), "stds": torch.ones(2),
                                                          "weights": torch.ones(2)}),
-      means="batch", stds="like", weights="like"),
+      means="param", stds="param", weights="param"),
     R("GaussianMixture.sample", lambda: (_mixture().sample, {"n": 3, "generator": G()}), n="count"),
     R("GaussianMixture.log_density", lambda: (_mixture().log_density, {"x": X()}), x="batch_d"),
     R("GaussianMixture.score", lambda: (_mixture().score, {"x": X()}), x="batch_d"),
@@ -121,7 +121,7 @@ RECIPES: list[Recipe] = [
     *[R(f"MarginalField.{m}", lambda m=m: (getattr(O("MarginalField")(_mixture(), _path()), m), {"x": X(), "t": T()}),
         x="batch_d", t="time")
       for m in ("log_density", "density", "responsibilities", "score", "velocity", "__call__")],
-    R("get_dataset", lambda: (O("get_dataset"), {"name": "moons"}), name="name", names={"name": ("dataset",)}),
+    R("get_dataset", lambda: (O("get_dataset"), {"name": "moons"}), name="name", names={"name": ("data set",)}),
     R("eight_gaussians", lambda: (O("eight_gaussians"), {"radius": 4.0, "std": 0.3}), radius="positive",
       std="positive"),
     R("three_clusters", lambda: (O("three_clusters"), {"std": 0.4}), std="positive"),
@@ -164,7 +164,7 @@ RECIPES: list[Recipe] = [
     R("MLPField.forward", lambda: (_net(), {"x": X(), "t": T()}), x="net_input", t="time"),
     R("SinusoidalEmbedding", lambda: (O("SinusoidalEmbedding"), {"dim": 4, "max_period": 100.0, "scale": 10.0}),
       dim="count", max_period="positive", scale="positive"),
-    R("SinusoidalEmbedding.forward", lambda: (O("SinusoidalEmbedding")(4), {"t": T()}), t="time"),
+    R("SinusoidalEmbedding.forward", lambda: (O("SinusoidalEmbedding")(4), {"t": T()}), t="times"),
     # -- solvers and sampling --------------------------------------------------------------------------
     R("time_grid", lambda: (O("time_grid"), {"n_steps": 4, "t_start": 0.0, "t_end": 1.0}),
       n_steps="count", t_start="real", t_end="real"),
@@ -172,16 +172,15 @@ RECIPES: list[Recipe] = [
       field="field", x="batch", times="grid", method="name"),
     R("euler_maruyama", lambda: (O("euler_maruyama"), {"drift": one_field, "diffusion": 0.5, "x": X(),
                                                        "times": GRID(), "generator": G()}),
-      drift="field", diffusion="nonnegative", x="batch", times="grid"),
-    *[R(step, lambda step=step: (O(step), {"field": one_field, "x": X(), "t": torch.tensor(0.0),
-                                           "h": torch.tensor(0.25)}), field="field", x="batch", t="real", h="real")
-      for step in ("euler_step", "midpoint_step", "heun_step", "rk4_step")],
+      drift="field", diffusion="nonnegative", x="batch", times="grid", names={"drift": ("field",)}),
     R("sample_ode", lambda: (O("sample_ode"), {"velocity": one_field, "x0": X(), "n_steps": 4, "method": "euler",
                                                "t_start": 0.0, "t_end": 1.0}),
-      velocity="field", x0="batch", n_steps="count", method="name", t_start="real", t_end="real"),
+      velocity="field", x0="batch", n_steps="count", method="name", t_start="real", t_end="real",
+      names={"velocity": ("field",)}),
     R("sample_sde", lambda: (O("sample_sde"), {"velocity": one_field, "score": zero_field, "sigma": 0.5, "x0": X(),
                                                "n_steps": 4, "generator": G()}),
-      velocity="field", score="field", sigma="nonnegative", x0="batch", n_steps="count"),
+      velocity="field", score="field", sigma="nonnegative", x0="batch", n_steps="count",
+      names={"velocity": ("field",), "score": ("field",)}),
     R("sde_drift", lambda: (O("sde_drift"), {"velocity": one_field, "score": zero_field, "sigma": 0.5}),
       velocity="object", score="object", sigma="nonnegative"),
     R("converted_field", lambda: (O("converted_field"), {"model": zero_field, "path": _path(), "source": "epsilon",
@@ -193,7 +192,7 @@ RECIPES: list[Recipe] = [
     R("DDPM", lambda: (O("DDPM"), {"n_steps": 10, "beta_start": 1e-3, "beta_end": 0.02}),
       n_steps="count", beta_start="positive", beta_end="positive"),
     R("DDPM.index_to_time", lambda: (O("DDPM")(10).index_to_time, {"n": torch.tensor([0, 5, 10])}), n="count0"),
-    R("DDPM.time_to_index", lambda: (O("DDPM")(10).time_to_index, {"t": T()}), t="time"),
+    R("DDPM.time_to_index", lambda: (O("DDPM")(10).time_to_index, {"t": T()}), t="times"),
     R("DDPM.q_sample", lambda: (O("DDPM")(10).q_sample, {"x_clean": X(), "n": 3, "noise": X(seed=1)}),
       x_clean="batch", n="count0", noise="like"),
     R("DDPM.forward_step", lambda: (O("DDPM")(10).forward_step, {"x_prev": X(), "n": 3, "noise": X(seed=1)}),
@@ -235,7 +234,7 @@ RECIPES: list[Recipe] = [
       x="batch", t_end="real", t_start="real"),
     R("SqrtODE.field", lambda: (O("SqrtODE")().field, {"x": X().abs(), "t": 0.5}), x="batch"),
     R("SqrtODE.solution", lambda: (O("SqrtODE").solution, {"t": GRID(), "x0": 0.0, "wait": 0.0}),
-      t="grid", x0="nonnegative", wait="nonnegative"),
+      x0="nonnegative", wait="nonnegative"),
     R("convergence_order", lambda: (O("convergence_order"), {"n_steps": [8, 16, 32], "errors": [0.4, 0.2, 0.1]}),
       n_steps="object", errors="object"),
     R("global_error", lambda: (O("global_error"), {"ode": O("GrowthODE")(), "x0": X(), "method": "euler",
@@ -244,11 +243,11 @@ RECIPES: list[Recipe] = [
     R("convergence_study", lambda: (O("convergence_study"), {"ode": O("GrowthODE")(), "x0": X(),
                                                              "methods": ("euler",), "n_steps": (4, 8)}),
       ode="object", x0="batch", methods="object", n_steps="object"),
-    R("path_length", lambda: (O("path_length"), {"path": torch.randn(3, 4, 2, generator=G())}), path="like"),
+    R("path_length", lambda: (O("path_length"), {"path": torch.randn(3, 4, 2, generator=G())}), path="batch"),
     R("straightness_ratio", lambda: (O("straightness_ratio"), {"path": torch.randn(3, 4, 2, generator=G()),
-                                                               "eps": 1e-12}), path="like", eps="positive"),
+                                                               "eps": 1e-12}), path="batch", eps="positive"),
     R("velocity_deviation", lambda: (O("velocity_deviation"), {"path": torch.randn(3, 4, 2, generator=G()),
-                                                               "times": GRID(2)}), path="like", times="grid"),
+                                                               "times": GRID(2)}), path="batch", times="grid"),
     # -- training and checkpoints ---------------------------------------------------------------------------
     R("Trainer.fit", lambda: (O("Trainer")(_net(), lambda m, g: m(X(), T()).pow(2).mean()).fit,
                               {"n_steps": 0, "checkpoint": _folder() / "run.pt", "checkpoint_every": 5,
@@ -258,6 +257,7 @@ RECIPES: list[Recipe] = [
     R("load_checkpoint", lambda: (O("load_checkpoint"), {"path": _checkpoint(), "keys": ("model",)}),
       path="file", names={"path": ("checkpoint",)}),
     R("remove_stale_temporaries", lambda: (O("remove_stale_temporaries"), {"path": _folder() / "x.pt"}), path="file"),
+
     R("gradient_variance", lambda: (O("gradient_variance"), {"loss_fn": lambda m, g: m(X(), T()).pow(2).mean(),
                                                              "model": _net(), "n_batches": 2, "generator": G()}),
       loss_fn="object", model="object", n_batches="count"),

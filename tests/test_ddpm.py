@@ -167,7 +167,7 @@ def test_bad_inputs():
         ddpm.index_to_time(-1)
     with pytest.raises(ValueError, match=r"^t must lie in \[0, 1\], got 1.5..1.5$"):
         ddpm.time_to_index(1.5)
-    with pytest.raises(ValueError, match=r"^DDPM index n must lie in 0..1000$"):
+    with pytest.raises(ValueError, match=r"^DDPM index n must lie in 0..1000, got 1001..1001$"):
         ddpm.q_sample(x, 1001, x)
     with pytest.raises(ValueError, match=r"^forward_step needs n in 1..1000, got 0$"):
         ddpm.forward_step(x, 0, x)

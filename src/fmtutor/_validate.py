@@ -21,7 +21,7 @@ from torch import Tensor
 
 __all__ = ["check_batch", "as_time", "broadcast_time", "check_choice", "check_finite", "check_positive",
            "all_finite", "within", "check_count", "check_real", "check_like", "check_same_kind", "check_module_input",
-           "check_writable"]
+           "check_writable", "check_callable"]
 
 
 def all_finite(x: Tensor) -> bool:
@@ -50,7 +50,9 @@ def within(t: Tensor, low: float, high: float) -> bool:
 
 
 def check_finite(x: Tensor, name: str) -> Tensor:
-    """Refuse NaN or infinite entries in ``x``."""
+    """Refuse NaN or infinite entries in ``x`` (and a tensor on the meta device, which holds no values)."""
+    if x.device.type == "meta":
+        raise ValueError(f"{name} is on the meta device and holds no values; expected a tensor with data")
     if not all_finite(x):
         bad = (~torch.isfinite(x)).sum().item()
         raise ValueError(f"{name} has {bad} non-finite value(s) (NaN or inf); expected finite numbers")
@@ -129,6 +131,8 @@ def check_writable(path: str | Path, name: str, directory: bool = False) -> Path
 
     The path itself may not exist yet; its nearest existing ancestor must be a writable folder.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file system path (str or Path), got {type(path).__name__}")
     path = Path(path)
     kind = "folder" if directory else "file"
     if path.exists() and path.is_dir() != directory:
@@ -157,7 +161,7 @@ def as_time(t: float | Tensor, batch: int, like: Tensor, name: str = "t",
         t = t.expand(batch)
     elif t.shape != (batch,):
         raise ValueError(f"{name} must be a scalar or have shape ({batch},) to match the batch, got {tuple(t.shape)}")
-    if not within(t, low, high):  # the fast path; below, the exact test in t's dtype and the reason
+    if not within(t, low, high) or math.isinf(low) or math.isinf(high):  # the fast path needs finite bounds
         check_finite(t, name)
         if (t < low).any() or (t > high).any():
             raise ValueError(f"{name} must lie in [{low}, {high}], got values from {t.min().item():.4g} to {t.max().item():.4g}")
@@ -169,10 +173,17 @@ def broadcast_time(t: Tensor, x: Tensor) -> Tensor:
     return t.reshape(t.shape[0], *([1] * (x.ndim - 1)))
 
 
+def check_callable(value: object, name: str, signature: str) -> object:
+    """Refuse anything that cannot be called; ``signature`` says how it will be called."""
+    if not callable(value):
+        raise TypeError(f"{name} must be a callable {signature}, got {type(value).__name__}")
+    return value
+
+
 def check_choice(name: str, value: str, options: Iterable[str]) -> str:
     """Refuse a name that is not one of ``options``, listing them."""
     options = list(options)
-    if value not in options:
+    if not isinstance(value, str) or value not in options:
         raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, options))}")
     return value
 

@@ -20,9 +20,9 @@ import torch
 from torch import Tensor, nn
 
 from .compare import TrainedModel
-from ._validate import check_batch
+from ._validate import check_batch, check_callable
 from .distributions import Sampleable
-from .losses import cfm_loss
+from .losses import cfm_loss, regression_loss
 from .nets import MLPField
 from .paths import GaussianPath
 from .solvers import Field
@@ -81,5 +81,8 @@ def fm_loss(model: Field, field: Field, x1: Tensor, path: GaussianPath, generato
     t ~ U[0, t_max] (or the given ``(B,)`` times) and x0 are drawn from ``generator`` in the order
     ``cfm_loss`` draws them, so the same seed gives both losses the same (t, x_t).
     """
+    if not isinstance(path, GaussianPath):
+        raise TypeError(f"path must be a GaussianPath, got {type(path).__name__}")
+    check_callable(field, "field", "field(x, t)")
     s = path.sample(check_batch(x1, "x1"), t, generator=generator)
-    return (model(s.x_t, s.t) - field(s.x_t, s.t)).pow(2).mean()
+    return regression_loss(model, s.x_t, s.t, field(s.x_t, s.t), {})

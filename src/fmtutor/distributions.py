@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_finite, check_positive
+from ._validate import check_batch, check_count, check_finite
 
 __all__ = ["Sampleable", "Density", "StandardGaussian", "GaussianMixture"]
 
@@ -55,7 +55,7 @@ class StandardGaussian:
     """N(0, I) in ``dim`` dimensions: the source p_0 of every path in the book."""
 
     def __init__(self, dim: int = 2):
-        self.dim = int(check_positive(dim, "dim"))
+        self.dim = check_count(dim, "dim")
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return torch.randn(_check_n(n), self.dim, generator=generator)

@@ -6,7 +6,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._validate import as_time, check_batch
+from ._validate import as_time, check_batch, check_count, check_module_input, check_positive, check_real
 
 __all__ = ["SinusoidalEmbedding", "MLPField"]
 
@@ -17,14 +17,24 @@ class SinusoidalEmbedding(nn.Module):
 
     def __init__(self, dim: int = 64, max_period: float = 10_000.0, scale: float = 1000.0):
         super().__init__()
-        if dim < 2 or dim % 2:
+        if isinstance(dim, int) and (dim < 2 or dim % 2):
             raise ValueError(f"dim must be an even number >= 2, got {dim}")
+        check_count(dim, "dim", minimum=2)
+        check_real(max_period, "max_period", 1.0, open_low=True)
+        check_positive(scale, "scale")
         half = dim // 2
         freqs = torch.exp(-math.log(max_period) * torch.arange(half) / half)
         self.register_buffer("freqs", freqs, persistent=False)
         self.scale = scale
 
     def forward(self, t: Tensor) -> Tensor:
+        """The ``(B, dim)`` features of times ``t`` ``(B,)`` in [0, 1]."""
+        if not isinstance(t, Tensor) or t.ndim != 1:
+            raise ValueError(f"t must be a tensor of shape (B,), got {getattr(t, 'shape', type(t).__name__)}")
+        return self.features(as_time(t, t.shape[0], t))
+
+    def features(self, t: Tensor) -> Tensor:
+        """``forward`` without input checks, for a caller that has checked ``t``."""
         angles = self.scale * t[:, None] * self.freqs.to(t)[None]
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
@@ -38,8 +48,12 @@ class MLPField(nn.Module):
 
     def __init__(self, dim: int = 2, hidden: int = 128, depth: int = 3, time_dim: int = 32):
         super().__init__()
+        for value, name in ((dim, "dim"), (hidden, "hidden"), (depth, "depth")):
+            check_count(value, name)
+        if isinstance(time_dim, int) and (time_dim < 2 or time_dim % 2):
+            raise ValueError(f"time_dim must be an even number >= 2, got {time_dim}")
         self.dim = dim
-        self.embed = SinusoidalEmbedding(time_dim)
+        self.embed = SinusoidalEmbedding(check_count(time_dim, "time_dim", minimum=2))
         layers: list[nn.Module] = [nn.Linear(dim + time_dim, hidden), nn.SiLU()]
         for _ in range(depth - 1):
             layers += [nn.Linear(hidden, hidden), nn.SiLU()]
@@ -47,6 +61,6 @@ class MLPField(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, t: Tensor | float) -> Tensor:
-        x = check_batch(x, "x", self.dim)
+        x = check_module_input(check_batch(x, "x", self.dim), self)
         t = as_time(t, x.shape[0], x)
-        return self.net(torch.cat([x, self.embed(t)], dim=-1))
+        return self.net(torch.cat([x, self.embed.features(t)], dim=-1))

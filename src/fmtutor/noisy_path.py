@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import as_time, broadcast_time, check_batch, check_choice, check_like, check_positive
+from ._validate import as_time, broadcast_time, check_batch, check_callable, check_choice, check_like, check_positive
 from .losses import regression_loss
 from .paths import GaussianPath
 from .schedules import NoisyLinearSchedule
@@ -126,6 +126,8 @@ def naive_minimizer(velocity: Field, score: Field, sigma: float) -> Field:
     ``MarginalField``'s ``velocity`` and ``score``). It equals u_t only when sigma = 0.
     """
     check_positive(sigma, "sigma", allow_zero=True)
+    check_callable(velocity, "velocity", "velocity(x, t)")
+    check_callable(score, "score", "score(x, t)")
 
     def field(x: Tensor, t: Tensor, **cond) -> Tensor:
         t = as_time(t, x.shape[0], x)

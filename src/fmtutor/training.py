@@ -63,7 +63,7 @@ def _temporary_prefix(path: Path) -> str:
 
 def save_atomic(obj: object, path: str | Path) -> Path:
     """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
+    path = check_writable(path, "path")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(path), suffix=".tmp")
     try:
@@ -80,7 +80,7 @@ def save_atomic(obj: object, path: str | Path) -> Path:
 
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
     """Remove the temporary files that killed ``save_atomic`` calls for ``path`` left beside it."""
-    path = Path(path)
+    path = check_writable(path, "path")
     if not path.parent.is_dir():
         return []
     stale = sorted(path.parent.glob(f"{_temporary_prefix(path)}*.tmp"))
@@ -95,6 +95,8 @@ def load_checkpoint(path: str | Path, keys: Sequence[str] = (), device: str | to
     Raises ``ValueError`` naming the file when it is missing, unreadable, corrupt, or not a dict
     holding every one of ``keys``.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"checkpoint must be a file system path (str or Path), got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"checkpoint {str(path)!r} does not exist or is not a file")
