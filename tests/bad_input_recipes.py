@@ -75,6 +75,68 @@ def _checkpoint() -> Path:
     return path
 
 
+TINY_UNET = {"channels": (4, 4, 4), "emb_dim": 8, "attention": False}
+TINY_DIT = {"patch": 7, "dim": 8, "depth": 1, "heads": 2}
+
+
+def IMAGES(b: int = 2) -> torch.Tensor:
+    return torch.rand(b, 1, 28, 28, generator=G()) * 2 - 1
+
+
+def LABELS(b: int = 2) -> torch.Tensor:
+    return torch.arange(b) % 10
+
+
+@functools.cache
+def _mnist_net(arch: str):
+    torch.manual_seed(0)
+    return O(arch)(**(TINY_UNET if arch == "UNet" else TINY_DIT)).eval()
+
+
+@functools.cache
+def _glyphs():
+    return O("GlyphField")(0.1)
+
+
+@functools.cache
+def _classifier():
+    torch.manual_seed(0)
+    return O("Classifier")((4, 4, 4)).eval()
+
+
+def _digits():
+    return O("MNIST")(IMAGES(4), LABELS(4))
+
+
+def _config():
+    return O("TrainConfig")(arch="unet", model_kwargs=TINY_UNET, batch_size=2)
+
+
+@functools.cache
+def _run_checkpoint() -> Path:
+    import dataclasses
+    path = _folder() / "run.pt"
+    O("save_atomic")({"config": dataclasses.asdict(_config()), "model": _mnist_net("UNet").state_dict(),
+                      "ema": None, "losses": [], "step": 0}, path)
+    return path
+
+
+@functools.cache
+def _classifier_checkpoint() -> Path:
+    path = _folder() / "classifier.pt"
+    O("save_atomic")({"model": _classifier().state_dict(), "test_accuracy": 0.5, "widths": (4, 4, 4), "steps": 1,
+                      "seconds": 0.0}, path)
+    return path
+
+
+@functools.cache
+def _idx_file() -> Path:
+    import gzip
+    path = _folder() / "labels.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + (3).to_bytes(4, "big") + bytes([1, 2, 3])))
+    return path
+
+
 def R(target: str, make, /, names: dict | None = None, **kinds: str) -> Recipe:
     return Recipe(target, make, kinds, names or {})
 
@@ -258,6 +320,64 @@ RECIPES: list[Recipe] = [
       path="file", names={"path": ("checkpoint",)}),
     R("remove_stale_temporaries", lambda: (O("remove_stale_temporaries"), {"path": _folder() / "x.pt"}), path="file"),
 
+    # -- MNIST (tiny networks, two images) --------------------------------------------------------------
+    R("build_model", lambda: (O("build_model"), {"arch": "unet", **TINY_UNET}), arch="name"),
+    *[R(f"{arch}.forward", lambda arch=arch: (_mnist_net(arch), {"x": IMAGES(), "t": T(2), "y": LABELS()}),
+        x="net_input", t="time", y="labels") for arch in ("UNet", "DiT")],
+    R("GlyphField", lambda: (O("GlyphField"), {"std": 0.1}), std="positive"),
+    R("GlyphField.forward", lambda: (_glyphs(), {"x": IMAGES(), "t": T(2), "y": LABELS()}),
+      x="batch_d", t="time", y="labels"),
+    R("glyph_templates", lambda: (O("glyph_templates"), {"fontsize": 22.0}), fontsize="positive"),
+    R("check_inputs", lambda: (O("check_inputs"), {"x": IMAGES(), "t": T(2), "y": LABELS()}),
+      x="batch_d", t="time", y="labels"),
+    R("Classifier", lambda: (O("Classifier"), {"widths": (4, 4, 4)}), widths="object"),
+    R("Classifier.forward", lambda: (_classifier(), {"x": IMAGES()}), x="net_input"),
+    R("accuracy", lambda: (O("accuracy"), {"model": _classifier(), "images": IMAGES(), "labels": LABELS(),
+                                           "batch_size": 1}),
+      images="net_input", labels="labels", batch_size="count", names={"images": ("x",)}),
+    R("features", lambda: (O("features"), {"classifier": _classifier(), "images": IMAGES(), "batch_size": 1}),
+      images="net_input", batch_size="count", names={"images": ("x",)}),
+    R("count_parameters", lambda: (O("count_parameters"), {"model": _classifier()}), model="object"),
+    R("get_preset", lambda: (O("get_preset"), {"name": "quick"}), name="name", names={"name": ("preset",)}),
+    R("class_labels", lambda: (O("class_labels"), {"n": 12}), n="count"),
+    R("make_grid", lambda: (O("make_grid"), {"images": IMAGES(), "nrow": 2, "pad": 1}),
+      images="batch", nrow="count", pad="count0"),
+    R("save_grid", lambda: (O("save_grid"), {"images": IMAGES(), "path": _folder() / "g.png", "nrow": 2}),
+      images="batch", path="file", nrow="count"),
+    R("sample", lambda: (O("sample"), {"model": _glyphs(), "labels": LABELS(), "w": 2.0, "nfe": 2, "solver": "heun",
+                                       "t_start": 0.0, "batch_size": 1, "generator": G()}),
+      labels="labels", w="real", nfe="count", solver="name", t_start="unit", batch_size="count"),
+    R("check_sampling", lambda: (O("check_sampling"), {"w": 2.0, "nfe": 2, "solver": "heun", "t_start": 0.5}),
+      w="real", nfe="count", solver="name", t_start="unit"),
+    R("guided_field", lambda: (O("guided_field"), {"model": _glyphs(), "w": 2.0}), model="object", w="real"),
+    R("velocity_field", lambda: (O("velocity_field"), {"model": _glyphs(), "w": 2.0, "prediction": "epsilon",
+                                                       "path": _path()}),
+      model="object", w="real", prediction="name", path="object"),
+    R("clipped_velocity", lambda: (O("clipped_velocity"), {"field": zero_field, "path": _path(), "source": "epsilon"}),
+      field="object", path="path", source="name"),
+    R("check_train_args", lambda: (O("check_train_args"), {"arch": "unet", "preset": "quick", "prediction": "velocity",
+                                                           "out": _folder() / "run", "steps": 3, "batch_size": 4,
+                                                           "lr": 1e-3, "seed": 0}),
+      arch="name", preset="name", prediction="name", out="file", steps="count", batch_size="count", lr="positive",
+      seed="count0"),
+    R("load_run", lambda: (O("load_run"), {"checkpoint": _run_checkpoint()}), checkpoint="infile"),
+    R("load_classifier", lambda: (O("load_classifier"), {"path": _classifier_checkpoint()}), path="infile",
+      names={"path": ("checkpoint",)}),
+    R("read_idx", lambda: (O("read_idx"), {"path": _idx_file()}), path="type_only"),
+    R("md5sum", lambda: (O("md5sum"), {"path": _idx_file()}), path="type_only"),
+    R("draw_batch", lambda: (O("draw_batch"), {"data": _digits(), "path": _path(), "config": _config(),
+                                               "generator": G()}), data="object", path="path", config="object"),
+    R("flow_loss", lambda: (O("flow_loss"), {"net": _mnist_net("UNet"), "data": _digits(), "path": _path(),
+                                             "config": _config()}), data="object", path="path", config="object"),
+    R("evaluate", lambda: (O("evaluate"), {"model": _glyphs(), "classifier": _classifier(), "test": _digits(),
+                                           "n": 10, "w": 1.0, "nfe": 1, "solver": "euler", "generator": G()}),
+      model="object", classifier="object", test="object", n="count", w="real", nfe="count", solver="name"),
+    R("sqrtm_psd", lambda: (O("sqrtm_psd"), {"a": torch.eye(2)}), a="batch_d"),
+    R("gaussian_stats", lambda: (O("gaussian_stats"), {"x": X()}), x="batch"),
+    R("frechet_distance", lambda: (O("frechet_distance"), {"x": X(), "y": X(5, seed=1)}), x="batch", y="batch_d"),
+    R("frechet_gaussians", lambda: (O("frechet_gaussians"), {"mu1": torch.zeros(2), "cov1": torch.eye(2),
+                                                             "mu2": torch.ones(2), "cov2": torch.eye(2)}),
+      mu1="param", cov1="batch_d", mu2="param", cov2="batch_d"),
     R("gradient_variance", lambda: (O("gradient_variance"), {"loss_fn": lambda m, g: m(X(), T()).pow(2).mean(),
                                                              "model": _net(), "n_batches": 2, "generator": G()}),
       loss_fn="object", model="object", n_batches="count"),

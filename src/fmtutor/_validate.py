@@ -21,7 +21,7 @@ from torch import Tensor
 
 __all__ = ["check_batch", "as_time", "broadcast_time", "check_choice", "check_finite", "check_positive",
            "all_finite", "within", "check_count", "check_real", "check_like", "check_same_kind", "check_module_input",
-           "check_writable", "check_callable"]
+           "check_writable", "check_callable", "as_path"]
 
 
 def all_finite(x: Tensor) -> bool:
@@ -126,14 +126,19 @@ def check_real(value: object, name: str, low: float = -math.inf, high: float = m
     return value
 
 
+def as_path(value: object, name: str) -> Path:
+    """``value`` as a ``Path``; anything but a str or an os.PathLike is a TypeError naming ``name``."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file system path (str or Path), got {type(value).__name__}")
+    return Path(value)
+
+
 def check_writable(path: str | Path, name: str, directory: bool = False) -> Path:
     """Check, before any work, that a file (or with ``directory`` a folder) can be written at ``path``.
 
     The path itself may not exist yet; its nearest existing ancestor must be a writable folder.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a file system path (str or Path), got {type(path).__name__}")
-    path = Path(path)
+    path = as_path(path, name)
     kind = "folder" if directory else "file"
     if path.exists() and path.is_dir() != directory:
         raise ValueError(f"{name} {str(path)!r} must be a {kind}, but it is a {'folder' if path.is_dir() else 'file'}")
@@ -156,6 +161,8 @@ def as_time(t: float | Tensor, batch: int, like: Tensor, name: str = "t",
     """
     if isinstance(t, bool) or not isinstance(t, (int, float, Tensor)):
         raise TypeError(f"{name} must be a float or a tensor of shape ({batch},), got {type(t).__name__}")
+    if isinstance(t, (int, float)) and math.isfinite(t) and not low <= t <= high:  # before it can overflow
+        raise ValueError(f"{name} must lie in [{low}, {high}], got values from {t:.4g} to {t:.4g}")
     t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
     if t.ndim == 0:
         t = t.expand(batch)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ._validate import check_count, check_positive, check_real, check_writable
+from ._validate import as_path, check_count, check_positive, check_real, check_writable
 
 __all__ = ["EMA", "TrainResult", "Trainer", "save_atomic", "load_checkpoint", "remove_stale_temporaries"]
 
@@ -95,9 +95,7 @@ def load_checkpoint(path: str | Path, keys: Sequence[str] = (), device: str | to
     Raises ``ValueError`` naming the file when it is missing, unreadable, corrupt, or not a dict
     holding every one of ``keys``.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"checkpoint must be a file system path (str or Path), got {type(path).__name__}")
-    path = Path(path)
+    path = as_path(path, "checkpoint")
     if not path.is_file():
         raise ValueError(f"checkpoint {str(path)!r} does not exist or is not a file")
     try:

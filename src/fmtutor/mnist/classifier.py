@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validate import check_choice, check_writable
+from .._validate import check_batch, check_choice, check_count, check_module_input, check_writable
 from ..training import Trainer, load_checkpoint, remove_stale_temporaries, save_atomic
 from .conditioning import IMAGE_SHAPE
 from .data import MNIST, load_mnist
@@ -43,13 +43,16 @@ class Classifier(nn.Module):
 
     def __init__(self, widths: tuple[int, int, int] = (32, 64, 64)):
         super().__init__()
-        c1, c2, c3 = widths
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, (tuple, list)) or len(widths) != 3:
+            raise TypeError(f"widths must be three positive integers, got {widths!r}")
+        c1, c2, c3 = (check_count(w, "widths") for w in widths)
         self.widths = tuple(widths)
         self.body = nn.Sequential(_conv(1, c1), _conv(c1, c2, stride=2), _conv(c2, c3, stride=2),
                                   nn.Flatten(), nn.Linear(c3 * 7 * 7, self.feature_dim), nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.feature_dim, 10))
 
     def features(self, x: Tensor) -> Tensor:
+        x = check_module_input(check_batch(x, "x"), self)
         if x.ndim != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
             raise ValueError(f"x must have shape (B, 1, 28, 28), got {tuple(x.shape)}")
         return self.body(x)
@@ -72,6 +75,13 @@ class ClassifierResult:
 @torch.no_grad()
 def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000) -> float:
     """Fraction of ``images`` whose predicted class (argmax of the logits) equals ``labels``."""
+    images = check_batch(images, "images")
+    check_count(batch_size, "batch_size")
+    if not isinstance(labels, Tensor) or labels.dtype != torch.long or labels.shape != (len(images),):
+        raise ValueError(f"labels must be a long tensor of shape ({len(images)},), one digit per image, "
+                         f"got {getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}")
+    if ((labels < 0) | (labels > 9)).any():
+        raise ValueError(f"labels must be digits 0..9, got {labels.min().item()}..{labels.max().item()}")
     model.eval()
     device = next(model.parameters()).device
     hits = sum((model(images[i:i + batch_size].to(device)).argmax(1).cpu() == labels[i:i + batch_size]).sum().item()

@@ -80,7 +80,7 @@ class DiT(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
-        x, t, y = check_inputs(x, t, y)
+        x, t, y = check_inputs(x, t, y, self)
         emb = self.embed(t, y)
         h = self.embed_patches(x).flatten(2).transpose(1, 2) + self.position  # (B, N, dim)
         for block in self.blocks:

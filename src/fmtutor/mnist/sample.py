@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._validate import check_choice, check_count, check_real
+from .._validate import check_batch, check_callable, check_choice, check_count, check_real, check_writable
 from ..paths import GaussianPath
 from ..sampling import converted_field, sample_ode
 from ..solvers import NFE_PER_STEP, STEPPERS, Field
@@ -37,9 +37,8 @@ EPSILON_T_START = 1e-2
 
 def guided_field(model: nn.Module, w: float) -> Field:
     """The guided prediction u + w (c - u) of ``model(x, t, y)`` as a field ``f(x, t, y=...)``."""
-    w = float(w)
-    if w != w:
-        raise ValueError("w must be a number, got NaN")
+    check_callable(model, "model", "model(x, t, y)")
+    w = check_real(w, "w")
 
     def field(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
         y = check_labels(y, x.shape[0], x.device)
@@ -64,6 +63,10 @@ def clipped_velocity(field: Field, path: GaussianPath, source: str) -> Field:
     DDPM/DDIM samplers clip the same way ("clip_denoised"); it tames the 1 / alpha_t blow-up of an
     epsilon network's x1_hat near t = 0.
     """
+    check_callable(field, "field", "field(x, t, **cond)")
+    if not isinstance(path, GaussianPath):
+        raise TypeError(f"path must be a GaussianPath, got {type(path).__name__}")
+    check_choice("source", source, PREDICTIONS)
 
     def clipped(x: Tensor, t: Tensor, **cond) -> Tensor:
         prediction = field(x, t, **cond)
@@ -85,6 +88,8 @@ def velocity_field(model: nn.Module, w: float = 1.0, prediction: str = "velocity
     With ``clip`` the implied clean image is clipped to [-1, 1] first (see ``clipped_velocity``).
     """
     check_choice("prediction", prediction, PREDICTIONS)
+    if path is not None and not isinstance(path, GaussianPath):
+        raise TypeError(f"path must be a GaussianPath or None, got {type(path).__name__}")
     field, path = guided_field(model, w), path or GaussianPath("linear")
     if clip:
         return clipped_velocity(field, path, prediction)
@@ -95,7 +100,7 @@ def velocity_field(model: nn.Module, w: float = 1.0, prediction: str = "velocity
 
 def class_labels(n: int, device: torch.device | str | None = None) -> Tensor:
     """Balanced labels 0, 1, ..., 9, 0, 1, ... of length ``n`` (a long tensor)."""
-    return torch.arange(n, device=device) % 10
+    return torch.arange(check_count(n, "n"), device=device) % 10
 
 
 def check_sampling(w: float, nfe: int, solver: str, t_start: float | None) -> None:
@@ -146,8 +151,11 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
 
 def make_grid(images: Tensor, nrow: int = 10, pad: int = 2) -> np.ndarray:
     """Tile (N, 1, H, W) images in [-1, 1] into one (rows * (H + pad), nrow * (W + pad)) array in [0, 1]."""
+    images = check_batch(images, "images")
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"images must have shape (N, 1, H, W), got {tuple(images.shape)}")
+    check_count(nrow, "nrow")
+    check_count(pad, "pad", minimum=0)
     n, _, h, w = images.shape
     rows = -(-n // nrow)
     grid = torch.ones(rows * (h + pad) + pad, nrow * (w + pad) + pad)
@@ -162,7 +170,8 @@ def save_grid(images: Tensor, path: str | Path, nrow: int = 10) -> Path:
     """Write ``make_grid(images, nrow)`` as a greyscale PNG (white digits on black) and return its path."""
     import matplotlib.image
 
-    path = Path(path)
+    path = check_writable(path, "path")
+    grid = make_grid(images, nrow)
     path.parent.mkdir(parents=True, exist_ok=True)
-    matplotlib.image.imsave(path, make_grid(images, nrow), cmap="gray", vmin=0.0, vmax=1.0)
+    matplotlib.image.imsave(path, grid, cmap="gray", vmin=0.0, vmax=1.0)
     return path

@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from .._validate import check_choice, check_count, check_positive, check_real, check_writable
+from .._validate import as_path, check_choice, check_count, check_positive, check_real, check_writable
 from ..paths import GaussianPath
 from ..schedules import SCHEDULES
 from ..training import Trainer, load_checkpoint
@@ -96,6 +96,7 @@ def draw_batch(data: MNIST, path: GaussianPath, config: TrainConfig, generator: 
     Every draw is made for the whole global batch and then sliced, so the slices of all ranks
     together are exactly the batch a single process draws from the same generator state.
     """
+    _check_parts(data, path, config)
     b, dev = config.batch_size, generator.device
     idx = torch.randint(len(data), (b,), generator=generator, device=dev)[part]
     t = (torch.rand(b, generator=generator, device=dev) * path.schedule.t_max)[part]
@@ -113,6 +114,7 @@ def flow_loss(net: nn.Module, data: MNIST, path: GaussianPath, config: TrainConf
     ``net`` (the model, or its DDP wrapper) is what the loss calls. With ``world > 1`` the returned
     value equals the mean over all ranks (for logging) while its gradient is this rank's own.
     """
+    _check_parts(data, path, config)
     local = config.batch_size // world
     part = slice(rank * local, (rank + 1) * local)
 
@@ -126,6 +128,12 @@ def flow_loss(net: nn.Module, data: MNIST, path: GaussianPath, config: TrainConf
         return loss
 
     return loss_fn
+
+
+def _check_parts(data: object, path: object, config: object) -> None:
+    for value, name, kind in ((data, "data", MNIST), (path, "path", GaussianPath), (config, "config", TrainConfig)):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
 
 
 class _RunTrainer(Trainer):
@@ -216,6 +224,7 @@ def check_train_args(arch: str = "unet", preset: str | Preset | None = None, pre
     spec = get_preset(preset or default_preset())
     _make_config(arch, spec, prediction, overrides, 1)
     if out is not None:
+        check_writable(out, "out", directory=True)
         check_writable(Path(out) / CHECKPOINT_NAME, "out")
     return spec
 
@@ -259,7 +268,7 @@ def train(arch: str = "unet", preset: str | Preset | None = None, prediction: st
 
 def load_run(checkpoint: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> Run:
     """Rebuild a run from ``checkpoint`` (a file, or a run folder holding checkpoint.pt)."""
-    checkpoint = Path(checkpoint)
+    checkpoint = as_path(checkpoint, "checkpoint")
     if checkpoint.is_dir():
         checkpoint = checkpoint / CHECKPOINT_NAME
     state = load_checkpoint(checkpoint, ("config", "model", "ema", "losses", "step"), device)

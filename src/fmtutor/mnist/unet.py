@@ -86,7 +86,7 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
-        x, t, y = check_inputs(x, t, y)
+        x, t, y = check_inputs(x, t, y, self)
         emb = self.embed(t, y)
         h, skips = self.conv_in(x), []
         for i, block in enumerate(self.down):  # 28 -> 14 -> 7
