@@ -62,9 +62,12 @@ def _path(name: str = "linear"):
     return O("GaussianPath")(name)
 
 
+_ROOT = tempfile.TemporaryDirectory(prefix="fmtutor-bad-inputs-")  # removed when the interpreter exits
+
+
 def _folder() -> Path:
     """A fresh folder holding a file named ``file`` (so that ``file/x`` cannot be written)."""
-    folder = Path(tempfile.mkdtemp(prefix="fmtutor-bad-"))
+    folder = Path(tempfile.mkdtemp(dir=_ROOT.name))
     (folder / "file").write_text("")
     return folder
 

@@ -34,7 +34,7 @@ def _fails(capsys, argv: list[str], status: int = 2) -> str:
 ])
 def test_train_refuses_bad_arguments(capsys, tmp_path, extra, message):
     err = _fails(capsys, ["train", "--preset", "quick", "--out", str(tmp_path / "run"), *extra])
-    assert err.startswith("python -m fmtutor.mnist: error: ") and message in err
+    assert err.startswith("python -m fmtutor.mnist") and ": error: " in err and message in err
     assert not (tmp_path / "run").exists()  # nothing was started
 
 
