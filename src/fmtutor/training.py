@@ -101,7 +101,7 @@ def load_checkpoint(path: str | Path, keys: Sequence[str] = (), device: str | to
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # torch raises many types for a truncated or foreign file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else "the file ends too early"
         raise ValueError(f"checkpoint {str(path)!r} cannot be read (corrupt, truncated or not a torch "
                          f"checkpoint): {type(e).__name__}: {reason[:200]}") from e
     missing = [k for k in keys if not isinstance(state, dict) or k not in state]

@@ -21,12 +21,12 @@ def _fails(capsys, argv: list[str], status: int = 2) -> str:
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--steps", "-1"], "steps must be a positive integer, got -1"),
-    (["--steps", "0"], "steps must be a positive integer, got 0"),
-    (["--batch-size", "0"], "batch_size must be a positive integer, got 0"),
-    (["--lr", "-1"], "lr must be > 0, got -1.0"),
-    (["--lr", "nan"], "lr must be > 0, got nan"),
-    (["--lr", "inf"], "lr must be a finite number > 0, got inf"),
+    (["--steps", "-1"], "--steps must be a positive integer, got -1"),
+    (["--steps", "0"], "--steps must be a positive integer, got 0"),
+    (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
+    (["--lr", "-1"], "--lr must be > 0, got -1.0"),
+    (["--lr", "nan"], "--lr must be > 0, got nan"),
+    (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
     (["--seed", "-3"], "--seed must be a non-negative integer, got -3"),
     (["--threads", "0"], "--threads must be a positive integer, got 0"),
     (["--steps", "2.5"], "argument --steps: invalid int value: '2.5'"),

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .._cli import OneLineParser, add_debug, run_command
-from .._validate import check_count, check_writable
+from .._validate import check_count, check_positive, check_writable
 from ..solvers import STEPPERS
 from .classifier import CLASSIFIER_PATH, CLASSIFIER_PRESETS, load_classifier, train_classifier
 from .data import load_mnist
@@ -102,6 +102,11 @@ def _check_common(args: argparse.Namespace) -> None:
 
 def _check_train(args: argparse.Namespace) -> None:
     _check_common(args)
+    for value, flag in ((args.steps, "--steps"), (args.batch_size, "--batch-size")):
+        if value is not None:
+            check_count(value, flag)
+    if args.lr is not None:
+        check_positive(args.lr, "--lr")
     check_train_args(args.arch, args.preset, args.pred, out=_out(args), steps=args.steps,
                      batch_size=args.batch_size, lr=args.lr, seed=args.seed)
 
