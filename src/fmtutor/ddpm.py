@@ -115,7 +115,7 @@ class DDPM:
               generator: torch.Generator | None, cond: dict) -> Tensor:
         """``ddim_step`` without input checks; only the model's output shape is checked."""
         a, a_prev = self.alpha_bars[n].to(x), self.alpha_bars[n_prev].to(x)
-        t = torch.full((x.shape[0],), 1.0 - n / self.T, dtype=x.dtype, device=x.device)
+        t = (1.0 - torch.tensor(n).to(torch.get_default_dtype()) / self.T).to(x).expand(x.shape[0])  # index_to_time
         eps = eps_model(x, t, **cond)
         if not isinstance(eps, Tensor) or eps.shape != x.shape:
             shape = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
