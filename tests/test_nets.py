@@ -88,3 +88,11 @@ def test_mlp_bad_inputs():
         model(torch.zeros(4, 2), torch.zeros(4, 1))
     with pytest.raises(ValueError, match=r"^x has 1 non-finite value"):
         model(torch.tensor([[math.nan, 0.0]]), 0.5)
+
+
+def test_mixed_dtypes_are_refused_not_promoted():
+    net = MLPField(hidden=8, depth=1, time_dim=4)
+    with pytest.raises(TypeError, match=r"^x has dtype torch.float64 and the network's parameters dtype torch.float32; "
+                                        r"mixed dtypes are refused, convert one of them"):
+        net(torch.zeros(3, 2, dtype=torch.float64), 0.5)
+    assert net.double()(torch.zeros(3, 2, dtype=torch.float64), 0.5).dtype == torch.float64

@@ -86,10 +86,10 @@ def check_like(x: object, like: Tensor, name: str, like_name: str) -> Tensor:
 def check_same_kind(x: Tensor, like: Tensor, name: str, like_name: str) -> Tensor:
     """Refuse ``x`` unless it has the dtype and device of ``like`` (mixed dtypes are never promoted)."""
     if x.dtype != like.dtype:
-        raise TypeError(f"{name} has dtype {x.dtype} but {like_name} has {like.dtype}; mixed dtypes are refused, "
+        raise TypeError(f"{name} has dtype {x.dtype} and {like_name} dtype {like.dtype}; mixed dtypes are refused, "
                         f"convert one of them (e.g. {name}.to({like.dtype}))")
     if x.device != like.device:
-        raise ValueError(f"{name} is on {x.device} but {like_name} is on {like.device}; move them to one device")
+        raise ValueError(f"{name} is on device {x.device} and {like_name} on {like.device}; move them to one device")
     return x
 
 
