@@ -192,10 +192,10 @@ def test_nan_loss_raises():
 # -- bad inputs and damaged checkpoints -------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,error,message", [
-    ({"n_steps": -5}, ValueError, r"^n_steps must be a non-negative integer, got -5$"),
-    ({"n_steps": 2.5}, ValueError, r"^n_steps must be a non-negative integer, got 2.5$"),
-    ({"n_steps": "3"}, TypeError, r"^n_steps must be a non-negative integer, got '3' \(str\)$"),
-    ({"n_steps": 3, "checkpoint_every": 0}, ValueError, r"^checkpoint_every must be a positive integer, got 0$"),
+    ({"train_steps": -5}, ValueError, r"^train_steps must be a non-negative integer, got -5$"),
+    ({"train_steps": 2.5}, ValueError, r"^train_steps must be a non-negative integer, got 2.5$"),
+    ({"train_steps": "3"}, TypeError, r"^train_steps must be a non-negative integer, got '3' \(str\)$"),
+    ({"train_steps": 3, "checkpoint_every": 0}, ValueError, r"^checkpoint_every must be a positive integer, got 0$"),
 ])
 def test_fit_refuses_bad_counts_before_any_step(kwargs, error, message):
     trainer = make_trainer()

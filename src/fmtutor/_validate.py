@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["check_batch", "as_time", "broadcast_time", "check_choice", "check_finite", "check_positive",
-           "all_finite", "within", "check_count", "check_real", "check_like", "check_same_kind", "check_module_input",
-           "check_writable", "check_callable", "as_path"]
+__all__ = ["check_batch", "as_time", "broadcast_time", "check_choice", "check_count", "check_n_samples",
+           "check_finite", "check_positive", "all_finite", "within", "check_real", "check_like", "check_same_kind",
+           "check_module_input", "check_writable", "check_callable", "as_path"]
 
 
 def all_finite(x: Tensor) -> bool:
@@ -99,9 +99,10 @@ def check_module_input(x: Tensor, module: torch.nn.Module, name: str = "x") -> T
     return x if p is None else check_same_kind(x, p, name, "the network's parameters")
 
 
-def check_count(value: object, name: str, minimum: int = 1) -> int:
-    """Refuse a count that is not an integer >= ``minimum`` (``True``, ``2.5`` and ``2.0`` included)."""
-    what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+def check_count(value: object, name: str, what: str | None = None, minimum: int = 1) -> int:
+    """Refuse a count that is not an integer >= ``minimum`` (``True``, ``2.5`` and ``2.0`` included):
+    a ``TypeError`` for something that is not a number, else a ``ValueError``."""
+    what = what or {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
     if not isinstance(value, numbers.Integral) or value < minimum:
@@ -193,6 +194,11 @@ def check_choice(name: str, value: str, options: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, options))}")
     return value
+
+
+def check_n_samples(n: object) -> int:
+    """Refuse a number of samples ``n`` that is not a positive integer."""
+    return check_count(n, "n", "a positive integer number of samples")
 
 
 def check_positive(value: float, name: str, allow_zero: bool = False) -> float:

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ._validate import (check_batch, check_callable, check_count, check_finite, check_like, check_positive,
                         check_real)
-from .solvers import Field
+from .solvers import Field, Solution
 
 __all__ = ["DDPM"]
 
@@ -26,13 +26,13 @@ __all__ = ["DDPM"]
 class DDPM:
     """The discrete forward chain and its samplers. Buffers are indexed by n = 0..T (``abar[0] = 1``)."""
 
-    def __init__(self, n_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
-        self.T = check_count(n_steps, "n_steps (T)")
+    def __init__(self, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+        self.T = check_count(T, "T (the chain's length)")
         check_positive(beta_start, "beta_start")
         check_positive(beta_end, "beta_end")
         if not beta_start <= beta_end < 1:
             raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
-        self.betas = torch.cat([torch.zeros(1), torch.linspace(beta_start, beta_end, n_steps)]).double()
+        self.betas = torch.cat([torch.zeros(1), torch.linspace(beta_start, beta_end, T)]).double()
         self.alpha_bars = torch.cumprod(1 - self.betas, dim=0)
 
     def __repr__(self) -> str:
@@ -129,11 +129,12 @@ class DDPM:
 
     def sample(self, eps_model: Field, x_T: Tensor, n_steps: int | None = None, eta: float = 1.0,
                generator: torch.Generator | None = None, keep_path: bool = False,
-               progress: bool = False, **cond) -> Tensor:
+               progress: bool = False, **cond) -> Solution:
         """Run the reverse chain from noise ``x_T`` over ``n_steps`` evenly spaced indices (default T).
 
-        eta = 1: ancestral sampling (respaced when n_steps < T); eta = 0: DDIM. Returns the clean
-        sample, or with ``keep_path`` every state stacked to ``(n_steps + 1, B, *D)``.
+        eta = 1: ancestral sampling (respaced when n_steps < T); eta = 0: DDIM. Returns a ``Solution``
+        like every solver's: ``final`` the clean sample, ``times`` the book's times of the indices
+        (``index_to_time``), ``nfe = n_steps``, and with ``keep_path`` every state ``(n_steps + 1, B, *D)``.
         """
         check_callable(eps_model, "eps_model", "eps_model(x, t, **cond)")
         x = check_batch(x_T, "x_T")
@@ -145,4 +146,5 @@ class DDPM:
             if keep_path:
                 path.append(x)
         check_finite(x, "the sample (is eps_model finite?)")
-        return torch.stack(path) if keep_path else x
+        times = self.index_to_time(torch.tensor(taus)).to(device=x.device)
+        return Solution(times=times, final=x, nfe=len(taus) - 1, path=torch.stack(path) if keep_path else None)

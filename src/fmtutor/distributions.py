@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_count, check_finite
+from ._validate import check_batch, check_count, check_finite, check_n_samples
 
 __all__ = ["Sampleable", "Density", "StandardGaussian", "GaussianMixture"]
 
@@ -34,12 +34,6 @@ class Density(Protocol):
     def score(self, x: Tensor) -> Tensor: ...
 
 
-def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer number of samples, got {n!r}")
-    return n
-
-
 def _parameter(value: object, name: str, dtype: torch.dtype | None = None) -> Tensor:
     """A mixture parameter as a finite floating tensor (numbers and nested lists are accepted)."""
     if isinstance(value, bool) or not isinstance(value, (Tensor, int, float, list, tuple)):
@@ -58,7 +52,7 @@ class StandardGaussian:
         self.dim = check_count(dim, "dim")
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(_check_n(n), self.dim, generator=generator)
+        return torch.randn(check_n_samples(n), self.dim, generator=generator)
 
     def log_density(self, x: Tensor) -> Tensor:
         x = check_batch(x, "x", self.dim)
@@ -97,7 +91,7 @@ class GaussianMixture:
         return f"GaussianMixture(K={len(self.weights)}, dim={self.dim})"
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        k = torch.multinomial(self.weights, _check_n(n), replacement=True, generator=generator)
+        k = torch.multinomial(self.weights, check_n_samples(n), replacement=True, generator=generator)
         eps = torch.randn(n, self.dim, generator=generator)
         return self.means[k] + self.stds[k] * eps
 

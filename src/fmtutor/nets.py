@@ -6,7 +6,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._validate import as_time, check_batch, check_count, check_module_input, check_positive, check_real
+from ._validate import check_count, check_module_input, check_positive, check_real
 
 __all__ = ["SinusoidalEmbedding", "MLPField"]
 
@@ -28,13 +28,7 @@ class SinusoidalEmbedding(nn.Module):
         self.scale = scale
 
     def forward(self, t: Tensor) -> Tensor:
-        """The ``(B, dim)`` features of times ``t`` ``(B,)`` in [0, 1]."""
-        if not isinstance(t, Tensor) or t.ndim != 1:
-            raise ValueError(f"t must be a tensor of shape (B,), got {getattr(t, 'shape', type(t).__name__)}")
-        return self.features(as_time(t, t.shape[0], t))
-
-    def features(self, t: Tensor) -> Tensor:
-        """``forward`` without input checks, for a caller that has checked ``t``."""
+        """Features ``(B, dim)`` [sin(w_i s t), cos(w_i s t)] of the times ``t`` ``(B,)``."""
         angles = self.scale * t[:, None] * self.freqs.to(t)[None]
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
@@ -61,6 +55,23 @@ class MLPField(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, t: Tensor | float) -> Tensor:
-        x = check_module_input(check_batch(x, "x", self.dim), self)
-        t = as_time(t, x.shape[0], x)
-        return self.net(torch.cat([x, self.embed.features(t)], dim=-1))
+        """v_theta(x, t) ``(B, dim)`` for ``x`` ``(B, dim)`` and ``t`` a float or ``(B,)``.
+
+        Only shapes are checked here, which costs nothing. The values (finite, t in [0, 1]) are
+        checked once by whoever feeds the network (a solver its start and grid, a loss its data and
+        times), not at each of the thousands of calls of a training or sampling loop, where every
+        check on values would wait for the device.
+        """
+        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.dim:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must have shape (B, {self.dim}), got {shape}")
+        check_module_input(x, self)
+        if isinstance(t, bool) or not isinstance(t, (int, float, Tensor)):
+            raise TypeError(f"t must be a float or a tensor of shape ({x.shape[0]},), got {type(t).__name__}")
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        if t.ndim == 0:
+            t = t.expand(x.shape[0])
+        elif t.shape != (x.shape[0],):
+            raise ValueError(f"t must be a scalar or have shape ({x.shape[0]},) to match the batch, "
+                             f"got {tuple(t.shape)}")
+        return self.net(torch.cat([x, self.embed(t)], dim=-1))

@@ -23,7 +23,11 @@ __all__ = ["converted_field", "sde_drift", "sample_ode", "sample_sde", "probabil
 
 
 def converted_field(model: Field, path: GaussianPath, source: str, target: str = "velocity") -> Field:
-    """Wrap ``model`` (predicting ``source``) as a field that returns ``target`` via ``path.convert``."""
+    """Wrap ``model`` (predicting ``source``) as a field that returns ``target`` via ``path.convert``.
+
+    The names are checked here; the values are not checked at each call (a solver checks its inputs
+    once, and a non-finite result surfaces as its ``DivergenceError``).
+    """
 
     check_callable(model, "model", f"model(x, t) predicting {source!r}")
     if not isinstance(path, GaussianPath):
@@ -32,7 +36,7 @@ def converted_field(model: Field, path: GaussianPath, source: str, target: str =
     check_choice("target", target, PREDICTIONS)
 
     def field(x: Tensor, t: Tensor, **cond) -> Tensor:
-        return path.convert(model(x, t, **cond), x, t, source=source, target=target)
+        return path.convert(model(x, t, **cond), x, t, source=source, target=target, validate=False)
 
     field.__name__ = f"{source}_to_{target}"
     return field

@@ -23,15 +23,15 @@ import torch
 from torch import Tensor, nn
 
 from .._validate import check_batch, check_callable, check_choice, check_count, check_real, check_writable
-from ..paths import GaussianPath
+from ..paths import PREDICTIONS, GaussianPath
 from ..sampling import converted_field, sample_ode
-from ..solvers import NFE_PER_STEP, STEPPERS, Field
+from ..solvers import Field, steps_for_nfe
 from .conditioning import IMAGE_SHAPE, NULL_LABEL, check_labels
 
-__all__ = ["PREDICTIONS", "EPSILON_T_START", "check_sampling", "guided_field", "clipped_velocity", "velocity_field", "sample",
+__all__ = ["MNIST_PREDICTIONS", "EPSILON_T_START", "check_sampling", "guided_field", "clipped_velocity", "velocity_field", "sample",
            "make_grid", "save_grid", "class_labels"]
 
-PREDICTIONS = ("velocity", "epsilon")
+MNIST_PREDICTIONS = ("velocity", "epsilon")  # the subset of paths.PREDICTIONS the MNIST networks are trained for
 EPSILON_T_START = 1e-2
 
 
@@ -87,7 +87,7 @@ def velocity_field(model: nn.Module, w: float = 1.0, prediction: str = "velocity
 
     With ``clip`` the implied clean image is clipped to [-1, 1] first (see ``clipped_velocity``).
     """
-    check_choice("prediction", prediction, PREDICTIONS)
+    check_choice("prediction", prediction, MNIST_PREDICTIONS)
     if path is not None and not isinstance(path, GaussianPath):
         raise TypeError(f"path must be a GaussianPath or None, got {type(path).__name__}")
     field, path = guided_field(model, w), path or GaussianPath("linear")
@@ -107,10 +107,7 @@ def check_sampling(w: float, nfe: int, solver: str, t_start: float | None) -> No
     """Refuse sampling arguments ``sample`` cannot use: a non-finite ``w``, an ``nfe`` that is not a
     positive multiple of the solver's evaluations per step, a ``t_start`` outside [0, 1)."""
     check_real(w, "w")
-    check_choice("solver", solver, STEPPERS)
-    per_step = NFE_PER_STEP[solver]
-    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < per_step or nfe % per_step:
-        raise ValueError(f"nfe must be a positive multiple of {per_step} for solver {solver!r}, got {nfe!r}")
+    steps_for_nfe(solver, nfe)
     if t_start is not None:
         check_real(t_start, "t_start", 0.0, 1.0, open_high=True)
 
@@ -131,7 +128,7 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
     """
     check_sampling(w, nfe, solver, t_start)
     check_count(batch_size, "batch_size")
-    per_step = NFE_PER_STEP[solver]
+    n_steps = steps_for_nfe(solver, nfe)
     device = next(model.parameters()).device
     if not isinstance(labels, Tensor) or labels.ndim != 1:
         raise ValueError(f"labels must be a long tensor of shape (N,), got {getattr(labels, 'shape', labels)!r}")
@@ -143,7 +140,7 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
     field = velocity_field(model.eval(), w, prediction, path, clip)
     x0 = torch.randn((len(labels), *IMAGE_SHAPE), generator=generator,
                      device=generator.device if generator is not None else "cpu").to(device)
-    out = [sample_ode(field, x0[i:i + batch_size], n_steps=nfe // per_step, method=solver,
+    out = [sample_ode(field, x0[i:i + batch_size], n_steps=n_steps, method=solver,
                       t_start=t_start, progress=progress, y=labels[i:i + batch_size]).final
            for i in range(0, len(labels), batch_size)]
     return torch.cat(out).clamp_(-1.0, 1.0)
