@@ -7,8 +7,9 @@
 reproducible from its seed, and a resumed run continues the same stream of random numbers.
 A checkpoint is written to a temporary file and moved into place, so an interrupted run never
 leaves a half-written file; a temporary file left by a killed save is removed when the next run
-starts. A corrupt or foreign checkpoint is refused with its file name and what is wrong. Ctrl-C (or the notebook's interrupt) lets the current step finish,
-saves a checkpoint and then stops; a second Ctrl-C stops at once and keeps the last saved one.
+starts. A corrupt or foreign checkpoint is refused with its file name and what is wrong. Ctrl-C (or the
+notebook's interrupt) lets the current step finish, saves a checkpoint and then stops; a second Ctrl-C
+stops at once and keeps the last saved one.
 """
 from __future__ import annotations
 
