@@ -67,7 +67,7 @@ def test_every_bad_argument_is_one_line_with_status_2(capsys, tmp_path, extra, m
 
 
 def test_an_unwritable_out_is_refused_before_training(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("fmtutor.demos.train_model", lambda *a, **k: pytest.fail("trained before checking --out"))
+    monkeypatch.setattr("fmtutor.demos.train_2d", lambda *a, **k: pytest.fail("trained before checking --out"))
     (tmp_path / "file").write_text("")
     err = _fails(capsys, ["diffusion", "--out", str(tmp_path / "file")])
     assert f"--out '{tmp_path / 'file'}' must be a folder, but it is a file" in err
@@ -79,7 +79,7 @@ def test_a_failure_during_the_work_is_one_line_unless_debug(capsys, tmp_path, mo
     def broken(*args, **kwargs):
         raise FloatingPointError("the loss became nan at step 3; lower the learning rate")
 
-    monkeypatch.setattr("fmtutor.demos.train_model", broken)
+    monkeypatch.setattr("fmtutor.demos.train_2d", broken)
     err = _fails(capsys, ["diffusion", "--out", str(tmp_path)], status=1)
     assert err == ("python -m fmtutor.demos: error: FloatingPointError: the loss became nan at step 3; "
                    "lower the learning rate (run with --debug for the traceback)")
