@@ -96,7 +96,7 @@ def test_slider_moves_reuse_the_cache(panel):
     assert panel.images(4.0, 3) is panel.images(4.0, 3)
 
 
-def test_scrubber_settings_and_refusals(panel):
+def test_settings_and_refusals(panel):
     assert panel.cross(4.0, 6) == [(0.0, 6), (1.0, 6), (4.0, 6), (4.0, 1), (4.0, 3)]
     with pytest.raises(ValueError, match=r"w must be one of \(0.0, 1.0, 4.0\), got 2.5"):
         panel.update(w=2.5, nfe=3)

@@ -13,6 +13,8 @@ same files that any later execution writes.
 A folder is re-rendered only when its fingerprint changed: the package's source, the grid, the
 fixed values, the figure's size, the image settings and the pixels of the default frame (which
 follow the panel's data and trained model). Re-executing an unchanged chapter renders one frame.
+The folder's ``manifest.json`` lists the frames and the seconds their drawing took
+(``benchmarks/static_panels.py`` reports them).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import itertools
 import json
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -125,10 +128,12 @@ class StaticTwin:
         directory.mkdir(parents=True, exist_ok=True)
         for old in directory.glob(f"*.{FORMAT}"):
             old.unlink()
+        wall, cpu = time.perf_counter(), time.process_time()
         for values, name in zip(self.settings(), names):
             (directory / name).write_bytes(self._draw(values, FORMAT, pil_kwargs={"quality": QUALITY}))
         self.panel.update(**{**self.fixed, **self.start})
-        manifest.write_text(json.dumps({"key": key, "frames": names}, indent=0))
+        seconds = {"wall_s": round(time.perf_counter() - wall, 2), "cpu_s": round(time.process_time() - cpu, 2)}
+        manifest.write_text(json.dumps({"key": key, "frames": names, **seconds}, indent=0))
         return len(names)
 
     def spec(self) -> dict:
