@@ -40,7 +40,7 @@ class LinePanel(Panel):
         self.line.set_color(kind)
 
     @classmethod
-    def demo(cls) -> "LinePanel":
+    def demo(cls) -> LinePanel:
         return cls()
 
 

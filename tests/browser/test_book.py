@@ -4,13 +4,14 @@ Every page of _toc.yml is loaded once from a local server with every request to 
 blocked; the tests then check what the visit found: no console errors, no request leaving the
 machine, math typeset by MathJax, every image and figure loaded, every control of every static panel
 moving the image to the frame of its values (and only panels near the screen fetching a frame when
-the page opens; sharp at device pixel ratio 2, usable at phone width), solutions folded until clicked, every internal link and anchor resolving, and (on chapters)
-the launch and download buttons. A full-page screenshot of each page goes to artifacts/screenshots/.
+the page opens; sharp at device pixel ratio 2, usable at phone width), solutions folded until clicked,
+every internal link and anchor resolving, and (on chapters) the launch and download buttons. A
+full-page screenshot of each page goes to artifacts/screenshots/.
 """
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -201,10 +202,10 @@ def test_no_live_widget_leftovers(visit):
     assert facts["widget_views"] == 0 and not facts["widget_text"], (
         f"{visit.page}: a live widget's output is in the page: tag its cell ['nbval-ignore-output', 'remove-output']")
     assert facts["widget_state"] == 0, (
-        f"{visit.page}: the notebook stores ipywidgets state: python -m fmtutor.edition --strip-widgets <notebook>")
+        f"{visit.page}: the notebook stores ipywidgets state: python tools/edition.py --strip-widgets <notebook>")
 
 
-@lru_cache(maxsize=None)
+@cache
 def ids_in(path: Path) -> frozenset[str]:
     text = path.read_text(errors="replace")
     return frozenset(re.findall(r'\b(?:id|name)="([^"]+)"', text))

@@ -17,7 +17,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from .._validate import check_choice
 from ..mnist.conditioning import NUM_CLASSES
 from ..mnist.glyphs import GlyphField
 from ..mnist.sample import make_grid, sample
@@ -94,7 +93,7 @@ class GuidancePanel(Panel):
             self._grids[key] = make_grid(images.reshape(-1, 1, 28, 28), nrow=self.shown)
         return self._grids[key]
 
-    def precompute(self, pairs: Iterable[tuple[float, int]] | None = None) -> "GuidancePanel":
+    def precompute(self, pairs: Iterable[tuple[float, int]] | None = None) -> GuidancePanel:
         """Sample the grids of ``pairs`` (default: every (w, nfe) of the sliders) ahead of the sliders."""
         for w, nfe in pairs if pairs is not None else [(w, n) for w in self.ws for n in self.nfes]:
             self.grid(w, nfe)
@@ -117,7 +116,7 @@ class GuidancePanel(Panel):
         self.ax.set_title(f"w = {float(w):g} ({kind}), NFE = {int(nfe)} ({self.solver})", fontsize=9)
 
     @classmethod
-    def demo(cls) -> "GuidancePanel":
+    def demo(cls) -> GuidancePanel:
         """The panel on the exact field of ten font digits (``GlyphField``): no training needed."""
         panel = cls(GlyphField(), per_class=5).precompute()
         panel.update(**panel.defaults())

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.exercises.ch04 import check_cfm_loss, check_conditional_velocity, check_euler_sampler, check_noisy_target
+from fmtutor.exercises.flow_matching import check_cfm_loss, check_conditional_velocity, check_euler_sampler, check_noisy_target
+from wrong_solutions import not_attempted, returns_none
 
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
@@ -33,14 +34,6 @@ def euler_sampler(field, x0, n_steps):
 
 
 # --- wrong solutions --------------------------------------------------------------------------------
-
-def _not_attempted(*args):
-    raise NotImplementedError
-
-
-def _returns_none(*args):
-    return None
-
 
 def loss_sign(model, x1, x0, t):
     s = t[:, None]
@@ -163,9 +156,9 @@ def test_reference_solutions_pass(check, solution):
 
 @pytest.mark.parametrize("check", [check_cfm_loss, check_conditional_velocity, check_noisy_target, check_euler_sampler])
 def test_unattempted_and_none_are_reported(check):
-    report = check(_not_attempted)
+    report = check(not_attempted)
     assert not report.passed and "not attempted yet" in str(report)
-    report = check(_returns_none)
+    report = check(returns_none)
     assert not report.passed and "did you forget `return`?" in str(report)
 
 

@@ -45,11 +45,6 @@ def _best_fit(observed: Tensor, candidates: dict[str, Tensor | float]) -> str:
     return f" ({name})" if misfit(pred) < 0.15 else ""
 
 
-def _not_attempted(c: Checker) -> bool:
-    """True when the learner's function still raises NotImplementedError (then one message is enough)."""
-    return bool(c.problems) and c.problems[-1].startswith("not attempted yet")
-
-
 def _scale_hint(ratio: float, hints: dict[str, float]) -> str:
     """Name the mistake whose predicted ratio (got / expected) is closest to ``ratio``."""
     return _best_fit(torch.tensor([ratio], dtype=F64), hints)
@@ -63,7 +58,7 @@ def check_brownian_paths(brownian_paths: Callable[[int, Tensor, torch.Generator]
     c, n = Checker("Brownian paths"), 8000
     times = torch.tensor([0.0, 0.01, 0.05, 0.2, 0.5, 0.55, 1.0, 2.0], dtype=F64)
     w = c.call(brownian_paths, n, times, _seeded(0), case=f"{n} paths on an uneven grid of 8 times")
-    if _not_attempted(c):
+    if c.not_attempted:
         return c.report()
     if c.tensor(w, (len(times), n), "the paths W (shape (len(times), n_paths))"):
         _brownian_moments(c, w.to(F64), times, n)
@@ -108,7 +103,7 @@ def check_em_step(em_step: Callable[..., Tensor]) -> Report:
     gen = _seeded(3)
     x, t = torch.randn(6, 2, generator=gen, dtype=F64), torch.rand(6, generator=gen, dtype=F64)
     y = c.call(em_step, _drift, 0.0, x, t, 0.1, _seeded(0), case="sigma = 0")
-    if _not_attempted(c):
+    if c.not_attempted:
         return c.report()
     c.close(y, x + 0.1 * _drift(x, t), "with sigma = 0 (no noise) the step x + h * drift(x, t)", atol=1e-9)
     _em_noise(c, em_step)
@@ -148,7 +143,7 @@ def check_simulate_ou(simulate_ou: Callable[..., Tensor]) -> Report:
     c = Checker("Ornstein-Uhlenbeck by Euler-Maruyama")
     x0 = torch.tensor([[3.0, -1.0]], dtype=F64).repeat(5, 1)
     y = c.call(simulate_ou, x0, 1.0, 0.0, 2.0, 8, _seeded(0), case="sigma = 0, 8 steps")
-    if _not_attempted(c):
+    if c.not_attempted:
         return c.report()
     expected = OrnsteinUhlenbeck(1.0, 0.0).em_moments(x0, 0.25, 8).mean
     if not c.close(y, expected, "with sigma = 0, X after 8 steps of size h = 0.25 (x0 (1 - theta h)^8)",

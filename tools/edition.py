@@ -1,7 +1,7 @@
 """The student edition: copies of the chapters with the exercise solutions removed.
 
-    python -m fmtutor.edition book student          # every book/*.ipynb -> student/*.ipynb
-    python -m fmtutor.edition --strip-widgets book/01_odes.ipynb   # clean a chapter in place
+    python tools/edition.py book student          # every book/*.ipynb -> student/*.ipynb
+    python tools/edition.py --strip-widgets book/01_odes.ipynb   # clean a chapter in place
 
 In each copy:
 
@@ -260,7 +260,8 @@ def write_edition(src: Path, out: Path) -> list[tuple[str, Edition]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fmtutor.edition", description=__doc__.split("\n")[0])
+    """The command line (see the module's docstring); returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python tools/edition.py", description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="+", help="SRC_DIR OUT_DIR, or notebooks with --strip-widgets")
     parser.add_argument("--strip-widgets", action="store_true",
                         help="drop metadata.widgets and live-widget outputs from the given notebooks, in place")

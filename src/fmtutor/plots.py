@@ -14,7 +14,7 @@ import torch
 from matplotlib import animation, ticker
 from torch import Tensor
 
-from .viz import field_grid, scatter, to_numpy
+from .viz import field_grid, quiver_by_speed, scatter, to_numpy
 
 __all__ = ["plot_samples", "plot_trajectories", "plot_snapshots", "plot_fields", "plot_quality",
            "generation_animation", "write_gif"]
@@ -72,15 +72,11 @@ def plot_fields(fields: Mapping[str, Callable[[Tensor, Tensor], Tensor]], ts: Se
     each panel ``size`` inches square. Arrows are drawn without antialiasing, which makes the PNG of
     a many-panel figure about three times smaller."""
     grid = field_grid(lim, n_grid)
-    g = to_numpy(grid)
     fig, axes = plt.subplots(len(fields), len(ts), figsize=(size * len(ts), size * len(fields)), squeeze=False)
     for row, (name, f) in zip(axes, fields.items()):
         for ax, t in zip(row, ts):
-            v = to_numpy(f(grid, torch.full((len(grid),), float(t))))
-            speed = np.linalg.norm(v, axis=1)
-            unit = v / np.maximum(speed, 1e-12)[:, None]
-            ax.quiver(g[:, 0], g[:, 1], unit[:, 0], unit[:, 1], speed, cmap="viridis", pivot="mid",
-                      angles="xy", scale=1.5 * n_grid, width=0.007, antialiased=False)
+            v = f(grid, torch.full((len(grid),), float(t)))
+            quiver_by_speed(ax, grid, v, angles="xy", scale=1.5 * n_grid, width=0.007, antialiased=False)
             ax.set(xticks=[], yticks=[], aspect="equal", xlim=(-lim - 0.4, lim + 0.4), ylim=(-lim - 0.4, lim + 0.4),
                    title=f"{name}, t = {t:.2f}")
             ax.title.set_fontsize(8)
@@ -120,6 +116,12 @@ def generation_animation(paths: Mapping[str, Tensor], n_frames: int = 21, lim: f
     """Side-by-side particles moving from noise to data; save with ``.save("x.gif")`` or embed with
     ``to_jshtml``. Each path ``(S + 1, B, 2)`` is sampled at
     ``n_frames`` evenly spaced steps, so methods with different step counts stay in step."""
+    return _animated(paths, n_frames, lim, interval_ms)[1]
+
+
+def _animated(paths: Mapping[str, Tensor], n_frames: int, lim: float, interval_ms: int
+              ) -> tuple[plt.Figure, animation.FuncAnimation]:
+    """``generation_animation`` and the figure it draws on."""
     fig, axes = _row(len(paths), size=3.0)
     dots, frames = [], {}
     for ax, (name, path) in zip(axes, paths.items()):
@@ -135,16 +137,16 @@ def generation_animation(paths: Mapping[str, Tensor], n_frames: int = 21, lim: f
         fig.suptitle(f"{i / (n_frames - 1):.0%} of the way from noise to data", fontsize=9)
         return dots
 
-    return animation.FuncAnimation(fig, draw, frames=n_frames, interval=interval_ms)
+    return fig, animation.FuncAnimation(fig, draw, frames=n_frames, interval=interval_ms)
 
 
 def write_gif(paths: Mapping[str, Tensor], filename: str | Path, n_frames: int = 21, fps: int = 8,
               dpi: int = 72) -> Path:
     """Save ``generation_animation(paths)`` as an animated GIF (Pillow) and close its figure."""
-    anim = generation_animation(paths, n_frames=n_frames)
+    fig, anim = _animated(paths, n_frames, LIM, 120)
     filename = Path(filename)
     try:
         anim.save(filename, writer="pillow", fps=fps, dpi=dpi)
     finally:
-        plt.close(anim._fig)
+        plt.close(fig)
     return filename

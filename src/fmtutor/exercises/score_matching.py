@@ -22,20 +22,11 @@ from ..paths import GaussianPath
 from ..sampling import sde_drift
 from ..schedules import CosineSchedule, LinearSchedule, Schedule, VPSchedule
 from ..toy_data import eight_gaussians
-from ._checker import Checker, CountedField, Report
+from ._checker import Checker, CountedField, Report, seeded_draws
 
 __all__ = ["check_score_to_velocity", "check_dsm_loss", "check_ddim_step", "check_sde_drift"]
 
 F64 = torch.float64
-
-
-def _draws(seed: int, shape: tuple[int, ...], t_low: float, t_high: float) -> tuple[Tensor, Tensor, Tensor]:
-    """Two float64 tensors of ``shape`` and times ``(B,)`` in [t_low, t_high], from a fixed seed."""
-    g = torch.Generator().manual_seed(seed)
-    a = 2 * torch.randn(shape, generator=g, dtype=F64)
-    b = torch.randn(shape, generator=g, dtype=F64)
-    t = t_low + (t_high - t_low) * torch.rand(shape[0], generator=g, dtype=F64)
-    return a, b, t
 
 
 def _coefficients(schedule: Schedule, t: Tensor, like: Tensor) -> tuple[Tensor, ...]:
@@ -53,12 +44,12 @@ def check_score_to_velocity(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Ten
     cases = [(vp, (16, 2), 0.05, 0.95), (CosineSchedule(), (8, 3), 0.05, 0.95), (LinearSchedule(), (8, 2), 0.1, 0.9),
              (CosineSchedule(), (4, 1, 3, 3), 0.2, 0.8), (vp, (6, 2), 0.0, 0.0), (vp, (6, 2), vp.t_max, vp.t_max)]
     for seed, (schedule, shape, t_low, t_high) in enumerate(cases):
-        x, score, t = _draws(50 + seed, shape, t_low, t_high)
+        x, score, t = seeded_draws(50 + seed, shape, t_low, t_high)
         a, b, da, db = _coefficients(schedule, t, x)
         reference = GaussianPath(schedule).convert(score, x, t, "score", "velocity")
 
         def via(eps: Tensor) -> Tensor:
-            return da * (x - b * eps) / a + db * eps
+            return da * (x - b * eps) / a + db * eps  # noqa: B023 (called within the iteration)
 
         mistakes = ((via(b * score), "the sign is flipped: eps = -beta_t * score (the score points away from the noise)"),
                     (via(-b**2 * score), "eps = -beta_t * score: multiply by beta_t, not by beta_t^2"),
@@ -74,7 +65,7 @@ def check_score_to_velocity(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Ten
         report.close(value, reference, what, atol=1e-6, rtol=1e-4, mistakes=mistakes)
     mixture, path = eight_gaussians(), GaussianPath(vp)
     exact = MarginalField(mixture, path)
-    x, _, t = _draws(60, (64, 2), 0.1, 0.9)
+    x, _, t = seeded_draws(60, (64, 2), 0.1, 0.9)
     value = report.call(fn, exact.score(x, t), x, t, vp, case="the exact score of eight Gaussians")
     report.close(value, exact.velocity(x, t), "the velocity made from the exact score of eight Gaussians "
                  "(it should be the exact marginal velocity u_t)", atol=1e-6, rtol=1e-4)
@@ -96,6 +87,7 @@ class _ScoreNet(nn.Module):
         self.c = nn.Parameter(torch.tensor(0.4, dtype=F64))
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        """A small score ``(B, D)`` for ``x`` ``(B, D)`` and ``t`` ``(B,)``."""
         return -self.w * x / (0.3 + broadcast_time(t, x)) + self.c * torch.sin(x)
 
 
@@ -107,7 +99,7 @@ def check_dsm_loss(fn: Callable[[Callable, Tensor, Tensor, Tensor, Schedule], Te
     cases = [(VPSchedule(), (256, 2), 0.05, 0.95), (CosineSchedule(), (64, 3), 0.0, 0.9),
              (LinearSchedule(), (16, 1, 2, 2), 0.5, 0.99)]
     for seed, (schedule, shape, t_low, t_high) in enumerate(cases):
-        x1, _, t = _draws(70 + seed, shape, t_low, t_high)
+        x1, _, t = seeded_draws(70 + seed, shape, t_low, t_high)
         x0 = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=F64)
         path = GaussianPath(schedule)
         with torch.no_grad():
@@ -156,7 +148,7 @@ def check_ddim_step(fn: Callable[[Callable, Tensor, int, int, DDPM], Tensor]) ->
     calling ``eps_model(x, t)`` once at the book's time t = 1 - n / T."""
     report = Checker("DDIM step")
     cases = [(DDPM(), 1000, 980, (32, 2)), (DDPM(), 500, 499, (8, 3)), (DDPM(), 37, 12, (4, 1, 3, 3)),
-             (DDPM(), 1, 0, (8, 2)), (DDPM(n_steps=50), 50, 40, (8, 2))]
+             (DDPM(), 1, 0, (8, 2)), (DDPM(T=50), 50, 40, (8, 2))]
     for seed, (ddpm, n, n_prev, shape) in enumerate(cases):
         x = torch.randn(shape, generator=torch.Generator().manual_seed(80 + seed), dtype=F64)
         reference = ddpm.ddim_step(_counted(), x, n, n_prev, eta=0.0)
@@ -193,7 +185,7 @@ def check_sde_drift(fn: Callable[[Callable, Callable, Tensor, Tensor, float], Te
     report = Checker("SDE drift")
     exact = MarginalField(eight_gaussians(), GaussianPath(VPSchedule()))
     for seed, sigma in enumerate((0.0, 0.5, 1.7, 2.0)):
-        x, _, t = _draws(90 + seed, (64, 2), 0.05, 0.95)
+        x, _, t = seeded_draws(90 + seed, (64, 2), 0.05, 0.95)
         x = 2 * x
         u, s = exact.velocity(x, t), exact.score(x, t)
         reference = sde_drift(exact.velocity, exact.score, sigma)(x, t)

@@ -10,8 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from fmtutor.compare import TrainedModel, exact_model  # noqa: E402
-from fmtutor.panels.compare import ComparePanel  # noqa: E402
+from fmtutor.generators import TrainedModel, exact_model  # noqa: E402
+from fmtutor.panels.diffusion_vs_flow import DiffusionVsFlowPanel  # noqa: E402
 from fmtutor.toy_data import three_clusters  # noqa: E402
 
 NFE = (2, 8, 32)
@@ -25,11 +25,11 @@ def _zero_models() -> dict[str, TrainedModel]:
 
 
 @pytest.fixture(scope="module")
-def panel() -> ComparePanel:
-    return ComparePanel(models=_zero_models(), n_particles=120, nfe_options=NFE)
+def panel() -> DiffusionVsFlowPanel:
+    return DiffusionVsFlowPanel(models=_zero_models(), n_particles=120, nfe_options=NFE)
 
 
-def _state(panel: ComparePanel, kind: str) -> tuple[np.ndarray, ...]:
+def _state(panel: DiffusionVsFlowPanel, kind: str) -> tuple[np.ndarray, ...]:
     view = panel.views[kind]
     return (np.array(view.quiver.U), np.array(view.quiver.V), np.array(view.quiver.get_array()),
             np.array(view.dots.get_offsets()))
@@ -113,7 +113,7 @@ def test_particles_between_grid_times_are_interpolated(panel):
 def test_exact_fields_land_on_the_clusters():
     """Three clusters of std 0.4: with the exact fields and NFE 32 the particles' RMS distance to the
     nearest mean is close to 0.4 * sqrt(2) = 0.57."""
-    panel = ComparePanel(n_particles=300, nfe_options=(32,))
+    panel = DiffusionVsFlowPanel(n_particles=300, nfe_options=(32,))
     means = three_clusters().means
     for kind, sampler in (("flow-matching", "heun"), ("diffusion", "ddim"), ("diffusion", "ancestral")):
         x = panel.particles_at(1.0, "exact", kind, sampler, 32)
@@ -127,8 +127,8 @@ def test_refusals(panel):
     with pytest.raises(ValueError, match="unknown sampler for flow-matching 'ddim'"):
         panel.update(**{**SETTINGS, "fm_sampler": "ddim"})
     with pytest.raises(ValueError, match="models must map both"):
-        ComparePanel(models={"flow-matching": _zero_models()["flow-matching"]})
+        DiffusionVsFlowPanel(models={"flow-matching": _zero_models()["flow-matching"]})
     with pytest.raises(ValueError, match="nfe_options must be even numbers"):
-        ComparePanel(nfe_options=(3, 8))
+        DiffusionVsFlowPanel(nfe_options=(3, 8))
     with pytest.raises(ValueError, match="data must be a Gaussian mixture"):
-        ComparePanel(data="moons")
+        DiffusionVsFlowPanel(data="moons")

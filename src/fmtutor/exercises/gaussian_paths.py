@@ -15,7 +15,8 @@ from torch import Tensor
 
 from ..paths import GaussianPath
 from ..schedules import CosineSchedule, LinearSchedule, PolynomialSchedule, Schedule, VPSchedule
-from ._checker import Checker, Report
+from ..training import seeded
+from ._checker import Checker, Report, seeded_draws
 
 __all__ = ["check_poly_conditional_velocity", "check_conditional_score", "check_epsilon_to_velocity",
            "check_sample_conditional"]
@@ -24,27 +25,11 @@ F64 = torch.float64
 
 
 def _draws(seed: int, batch: int, dim: int, t_low: float, t_high: float) -> tuple[Tensor, Tensor, Tensor]:
-    """x (B, D), x1 (B, D) and t (B,) in [t_low, t_high], all float64, from a fixed seed."""
-    g = torch.Generator().manual_seed(seed)
-    x = 2 * torch.randn(batch, dim, generator=g, dtype=F64)
-    x1 = 2 * torch.randn(batch, dim, generator=g, dtype=F64)
-    t = t_low + (t_high - t_low) * torch.rand(batch, generator=g, dtype=F64)
-    return x, x1, t
+    """x (B, D), x1 (B, D), both of scale 2, and t (B,) in [t_low, t_high], all float64, from ``seed``."""
+    return seeded_draws(seed, (batch, dim), t_low, t_high, scales=(2.0, 2.0))
 
 
-def _matches(value: object, candidate: Tensor) -> bool:
-    return (isinstance(value, Tensor) and value.shape == candidate.shape and bool(torch.isfinite(value).all())
-            and torch.allclose(value.to(candidate), candidate, rtol=1e-4, atol=1e-6))
-
-
-def _close(report: Checker, value: object, expected: Tensor, what: str,
-           mistakes: tuple[tuple[Tensor, str], ...] = ()) -> bool:
-    """``report.close``, but a value equal to a known wrong answer gets that mistake's explanation."""
-    if not _matches(value, expected):
-        for candidate, hint in mistakes:
-            if _matches(value, candidate):
-                return report.check(False, f"{what} is wrong: {hint}")
-    return report.close(value, expected, what, atol=1e-6, rtol=1e-4)
+TOL = {"atol": 1e-6, "rtol": 1e-4}  # float64 kernels: a right answer is far closer than this
 
 
 def _coefficients(schedule: Schedule, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -66,17 +51,19 @@ def check_poly_conditional_velocity(fn: Callable[[Tensor, Tensor, Tensor], Tenso
                      "that is the misprinted (d_alpha - beta d_beta) x1 + beta d_beta x; divide by beta_t instead"),
                     (da * x1 + db * x, "that is d_alpha x1 + d_beta x: the noise x0 is (x - alpha_t x1) / beta_t, not x"))
         value = report.call(fn, x, x1, t, case=f"B = {batch}, D = {dim}")
-        _close(report, value, path.conditional_velocity(x, x1, t), f"u_t(x | x1) for B = {batch}, D = {dim}", mistakes)
+        report.close(value, path.conditional_velocity(x, x1, t), f"u_t(x | x1) for B = {batch}, D = {dim}", **TOL,
+                     mistakes=mistakes)
     x, x1, _ = _draws(3, 5, 2, 0.0, 1.0)
     zero = torch.zeros(5, dtype=F64)
     value = report.call(fn, x, x1, zero, case="t = 0")
-    _close(report, value, torch.zeros_like(x), "u_t at t = 0 (both derivatives vanish there, so u_0 = 0)")
+    report.close(value, torch.zeros_like(x), "u_t at t = 0 (both derivatives vanish there, so u_0 = 0)", **TOL)
     x0, x1, t = _draws(4, 32, 2, 0.05, 0.9)
     t = t.requires_grad_(True)
     x_t = schedule(t).alpha[:, None] * x1 + schedule(t).beta[:, None] * x0
     dx_dt = torch.stack([torch.autograd.grad(x_t[:, d].sum(), t, retain_graph=True)[0] for d in range(2)], 1)
     value = report.call(fn, x_t.detach(), x1, t.detach(), case="along the path")
-    _close(report, value, dx_dt, "u_t(x_t | x1) against d x_t / dt (autograd) along x_t = t^2 x1 + (1 - t^2) x0")
+    report.close(value, dx_dt, "u_t(x_t | x1) against d x_t / dt (autograd) along x_t = t^2 x1 + (1 - t^2) x0",
+                 **TOL)
     return report.report()
 
 
@@ -95,17 +82,17 @@ def check_conditional_score(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Ten
                     (-(x - a * x1) / b, "divide by the variance beta_t^2, not by beta_t"),
                     (-(x - x1) / b**2, "the mean of p_t(x | x1) is alpha_t x1, not x1"))
         value = report.call(fn, x, x1, t, schedule, case=f"{schedule.name} schedule")
-        _close(report, value, reference, f"the score ({schedule.name} schedule)", mistakes)
+        report.close(value, reference, f"the score ({schedule.name} schedule)", **TOL, mistakes=mistakes)
     x, x1, _ = _draws(20, 8, 2, 0.0, 1.0)
     value = report.call(fn, x, x1, torch.zeros(8, dtype=F64), LinearSchedule(), case="t = 0")
-    _close(report, value, -x, "the score at t = 0 (p_0 = N(0, I), whose score is -x)")
+    report.close(value, -x, "the score at t = 0 (p_0 = N(0, I), whose score is -x)", **TOL)
     x, x1, t = _draws(21, 8, 3, 0.1, 0.9)
     x = x.requires_grad_(True)
     a, b, _, _ = _coefficients(CosineSchedule(), t)
     log_p = (-((x - a * x1) ** 2).sum(-1) / (2 * b[:, 0] ** 2)).sum()
     grad, = torch.autograd.grad(log_p, x)
     value = report.call(fn, x.detach(), x1, t, CosineSchedule(), case="autograd")
-    _close(report, value, grad, "the score against autograd of log N(x; alpha_t x1, beta_t^2 I)")
+    report.close(value, grad, "the score against autograd of log N(x; alpha_t x1, beta_t^2 I)", **TOL)
     return report.report()
 
 
@@ -127,7 +114,7 @@ def check_epsilon_to_velocity(fn: Callable[[Tensor, Tensor, Tensor, Schedule], T
         where = f"t = {t_low:g}" if t_low == t_high else f"t in [{t_low:g}, {t_high:g}]"
         value = report.call(fn, eps, x, t, schedule, case=f"{schedule.name}, {where}")
         near = " (near t = 0, where alpha_t is small: divide by alpha_t exactly, do not clamp it)" if t_high < 0.01 else ""
-        _close(report, value, reference, f"the velocity ({schedule.name}, {where}){near}", mistakes)
+        report.close(value, reference, f"the velocity ({schedule.name}, {where}){near}", **TOL, mistakes=mistakes)
     return report.report()
 
 
@@ -165,8 +152,7 @@ def check_sample_conditional(fn: Callable[[Tensor, Tensor, Schedule, torch.Gener
                          f"{beta[k, 0].item():.3f}, got {std[k].numpy().round(3)}{hint}")
     x1, t = centres, torch.full((4,), 0.5, dtype=F64)
     first = report.call(fn, x1, t, CosineSchedule(), torch.Generator().manual_seed(3), case="seeded twice")
-    with torch.random.fork_rng(devices=[]):  # a different global state must not change a seeded draw
-        torch.manual_seed(12345)
+    with seeded(12345):  # a different global state must not change a seeded draw
         second = report.call(fn, x1, t, CosineSchedule(), torch.Generator().manual_seed(3), case="seeded twice")
     if isinstance(first, Tensor) and isinstance(second, Tensor):
         report.check(first.shape == second.shape and torch.equal(first, second),

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.exercises.ch05 import check_ddim_step, check_dsm_loss, check_score_to_velocity, check_sde_drift
+from fmtutor.exercises.score_matching import check_ddim_step, check_dsm_loss, check_score_to_velocity, check_sde_drift
+from wrong_solutions import not_attempted, returns_none
 
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
@@ -41,14 +42,6 @@ def sde_drift(velocity, score, x, t, sigma):
 
 
 # --- wrong solutions --------------------------------------------------------------------------------
-
-def _not_attempted(*args):
-    raise NotImplementedError
-
-
-def _returns_none(*args):
-    return None
-
 
 def velocity_sign(score, x, t, schedule):
     return score_to_velocity(-score, x, t, schedule)
@@ -177,8 +170,8 @@ def test_reference_solutions_pass(check, fn, n_checks):
 
 @pytest.mark.parametrize("check", [check_score_to_velocity, check_dsm_loss, check_ddim_step, check_sde_drift])
 def test_not_attempted_and_none_are_reported_not_raised(check):
-    assert "not attempted yet" in str(check(_not_attempted))
-    report = check(_returns_none)
+    assert "not attempted yet" in str(check(not_attempted))
+    report = check(returns_none)
     assert not report.passed and "got NoneType (did you forget `return`?)" in str(report)
 
 

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from fmtutor.panels.paths import MarginalPathPanel  # noqa: E402
+from fmtutor.panels.gaussian_paths import MarginalPathPanel  # noqa: E402
 from fmtutor.schedules import VPSchedule  # noqa: E402
 
 

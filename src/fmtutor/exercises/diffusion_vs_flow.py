@@ -4,7 +4,7 @@ of trajectories.
 
 Each runs the learner's function on fresh cases (four schedules and both ends of time, Euler and Heun
 on two grids, straight, circular, random and real sampler paths), compares with the kernels in
-``fmtutor`` (``GaussianPath.convert``, ``solve_ode`` with ``compare.steps_for_nfe``,
+``fmtutor`` (``GaussianPath.convert``, ``solve_ode`` with ``solvers.steps_for_nfe``,
 ``trajectories.straightness_ratio``) and names the common mistakes: a flipped sign, a formula of the
 linear schedule only, Heun at NFE n with n steps, an off-by-one grid, the grid's end ignored, the
 ratio upside down or with squared lengths.
@@ -18,11 +18,11 @@ import torch
 from torch import Tensor
 
 from .._validate import broadcast_time
-from ..compare import exact_model, steps_for_nfe
+from ..generators import exact_model
 from ..marginals import MarginalField
 from ..paths import GaussianPath
 from ..schedules import CosineSchedule, LinearSchedule, PolynomialSchedule, Schedule, VPSchedule
-from ..solvers import solve_ode, time_grid
+from ..solvers import solve_ode, steps_for_nfe, time_grid
 from ..toy_data import eight_gaussians, three_clusters
 from ..trajectories import straightness_ratio
 from ._checker import Checker, CountedField, Report

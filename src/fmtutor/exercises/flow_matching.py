@@ -21,21 +21,12 @@ from ..noisy_path import NoisyLinearPath
 from ..paths import GaussianPath
 from ..sampling import sample_ode
 from ..toy_data import eight_gaussians
-from ._checker import Checker, Report
+from ._checker import Checker, CountedField, Report, seeded_draws
 
 __all__ = ["check_cfm_loss", "check_conditional_velocity", "check_noisy_target", "check_euler_sampler"]
 
 F64 = torch.float64
 LINEAR = GaussianPath("linear")
-
-
-def _draws(seed: int, shape: tuple[int, ...], t_low: float, t_high: float) -> tuple[Tensor, Tensor, Tensor]:
-    """Data-like ``x1`` (scale 2), noise-like ``x0`` of ``shape`` and times ``(B,)`` in [t_low, t_high]."""
-    g = torch.Generator().manual_seed(seed)
-    x1 = 2 * torch.randn(shape, generator=g, dtype=F64)
-    x0 = torch.randn(shape, generator=g, dtype=F64)
-    t = t_low + (t_high - t_low) * torch.rand(shape[0], generator=g, dtype=F64)
-    return x1, x0, t
 
 
 def _col(t: Tensor) -> Tensor:
@@ -57,6 +48,7 @@ class _VelocityNet(nn.Module):
         self.c = nn.Parameter(torch.tensor(0.4, dtype=F64))
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        """A small velocity ``(B, D)`` for ``x`` ``(B, D)`` and ``t`` ``(B,)``."""
         t = torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1).expand(x.shape[0], 1)  # (B,), (B, 1) or a float
         return self.w * x * (0.5 + t) + self.c * torch.sin(x) - t
 
@@ -69,7 +61,7 @@ def check_cfm_loss(fn: Callable[[Callable, Tensor, Tensor, Tensor], Tensor]) -> 
     model = _VelocityNet()
     cases = [((256, 2), 0.0, 1.0), ((64, 3), 0.0, 1.0), ((32, 2), 0.0, 0.0), ((32, 2), 1.0, 1.0), ((8, 5), 0.2, 0.7)]
     for seed, (shape, t_low, t_high) in enumerate(cases):
-        x1, _, t = _draws(10 + seed, shape, t_low, t_high)
+        x1, _, t = seeded_draws(10 + seed, shape, t_low, t_high)
         x0 = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=F64)
         with torch.no_grad():
             reference = cfm_loss(model, x1, LINEAR, generator=torch.Generator().manual_seed(seed), t=t)
@@ -99,7 +91,7 @@ def check_conditional_velocity(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -
     report = Checker("conditional-OT velocity")
     cases = [((64, 2), 0.0, 0.95), ((16, 3), 0.0, 0.0), ((16, 2), 0.99, 0.99), ((8, 4), 0.3, 0.6)]
     for seed, (shape, t_low, t_high) in enumerate(cases):
-        x1, x, t = _draws(20 + seed, shape, t_low, t_high)
+        x1, x, t = seeded_draws(20 + seed, shape, t_low, t_high)
         x = 3 * x
         reference = LINEAR.conditional_velocity(x, x1, t)
         s = _col(t)
@@ -110,7 +102,7 @@ def check_conditional_velocity(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -
         where = f"x of shape {shape}, t in [{t_low:g}, {t_high:g}]"
         value = report.call(fn, x, x1, t, case=where)
         report.close(value, reference, f"u_t(x | x1) ({where})", atol=1e-8, rtol=1e-6, mistakes=mistakes)
-    x1, x0, t = _draws(30, (32, 2), 0.05, 0.95)
+    x1, x0, t = seeded_draws(30, (32, 2), 0.05, 0.95)
     value = report.call(fn, _col(t) * x1 + (1 - _col(t)) * x0, x1, t, case="x on the path")
     report.close(value, x1 - x0, "u_t(x_t | x1) at x_t = t x1 + (1 - t) x0 (it should be x1 - x0)", atol=1e-8, rtol=1e-6)
     return report.report()
@@ -125,7 +117,7 @@ def check_noisy_target(fn: Callable[[Tensor, Tensor, Tensor, Tensor, float], Ten
     cases = [(1.0, (64, 2), 0.05, 0.95), (0.5, (16, 3), 0.1, 0.4), (2.0, (16, 2), 0.6, 0.9),
              (1.0, (8, 2), 0.5, 0.5), (0.0, (8, 2), 0.05, 0.95)]
     for seed, (sigma, shape, t_low, t_high) in enumerate(cases):
-        x1, x0, t = _draws(40 + seed, shape, t_low, t_high)
+        x1, x0, t = seeded_draws(40 + seed, shape, t_low, t_high)
         eps = torch.randn(shape, generator=torch.Generator().manual_seed(140 + seed), dtype=F64)
         sample = NoisyLinearPath(sigma).sample(x1, t, x0=x0, eps=eps)
         s, root = _col(t), torch.sqrt(_col(t) * (1 - _col(t)))
@@ -149,18 +141,9 @@ def check_noisy_target(fn: Callable[[Tensor, Tensor, Tensor, Tensor, float], Ten
 
 # -- 4. Euler sampling from a velocity field ---------------------------------------------------------
 
-class _CountedField:
-    """v(x, t) = -x (1 + 2t) + 3t (a field that changes with t), recording every time it is called at."""
-
-    def __init__(self, field: Callable[[Tensor, Tensor], Tensor] | None = None):
-        self.field, self.times = field, []
-
-    def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
-        t = torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0])
-        self.times.append(float(t.reshape(-1)[0]))
-        if self.field is not None:
-            return self.field(x, t)
-        return -x * (1 + 2 * _col(t)) + 3 * _col(t)
+def _time_varying(x: Tensor, t: Tensor) -> Tensor:
+    """v(x, t) = -x (1 + 2t) + 3t: a field that changes with t."""
+    return -x * (1 + 2 * _col(t)) + 3 * _col(t)
 
 
 def _euler(field: Callable, x: Tensor, times: list[float]) -> Tensor:
@@ -183,15 +166,15 @@ def check_euler_sampler(fn: Callable[[Callable, Tensor, int], Tensor]) -> Report
     for seed, (n, shape, use_exact) in enumerate([(10, (32, 2), False), (1, (8, 3), False), (7, (16, 2), False),
                                                   (20, (256, 2), True)]):
         x0 = torch.randn(shape, generator=torch.Generator().manual_seed(60 + seed), dtype=F64)
-        base = exact if use_exact else _CountedField()
+        base = exact if use_exact else CountedField(_time_varying)
         reference = sample_ode(base, x0, n, "euler").final
         grid = [i / n for i in range(n + 1)]
         mistakes = ((_late_euler(base, x0, n), "read the field at the start of each step, t_i = i / n, not at its end"),
                     (_euler(base, x0, grid[:-1]), "one step too few: n steps take the grid 0, 1/n, ..., 1 from end to end"),
                     (_euler(base, x0, [i / (n + 1) for i in range(n + 1)]), "the step size is h = 1 / n, not 1 / (n + 1)"),
-                    (_euler(lambda x, t: base(x, torch.zeros_like(t)), x0, grid), "advance the time: t = i / n at step i"),
+                    (_euler(lambda x, t: base(x, torch.zeros_like(t)), x0, grid), "advance the time: t = i / n at step i"),  # noqa: B023
                     (_euler(base, x0, grid[::-1]), "integrate from noise at t = 0 to data at t = 1, not backwards"))
-        field, x_in = _CountedField(base if use_exact else None), x0.clone()
+        field, x_in = CountedField(exact if use_exact else _time_varying), x0.clone()
         where = f"{'the exact field of 8 Gaussians' if use_exact else 'v = -x (1 + 2t) + 3t'}, n_steps = {n}"
         value = report.call(fn, field, x_in, n, case=where)
         if report.close(value, reference, f"x at t = 1 ({where})", atol=1e-8, rtol=1e-6, mistakes=mistakes):

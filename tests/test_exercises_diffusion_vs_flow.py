@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.exercises.ch06 import check_sample_at_nfe, check_straightness, check_velocity_to_epsilon
+from fmtutor.exercises.diffusion_vs_flow import check_sample_at_nfe, check_straightness, check_velocity_to_epsilon
 from fmtutor.solvers import solve_ode, time_grid
+from wrong_solutions import not_attempted, returns_none
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
 
@@ -50,14 +51,6 @@ def sample_by_hand(velocity, x0, nfe, method, t_end):
 
 
 # --- wrong solutions --------------------------------------------------------------------------------
-
-def _not_attempted(*args):
-    raise NotImplementedError
-
-
-def _returns_none(*args):
-    return None
-
 
 def eps_sign(v, x, t, schedule):
     return -velocity_to_epsilon(v, x, t, schedule)
@@ -148,8 +141,8 @@ def test_reference_solutions_pass(check, fn, n_checks):
 
 @pytest.mark.parametrize("check", [check_velocity_to_epsilon, check_sample_at_nfe, check_straightness])
 def test_not_attempted_and_none_are_reported_not_raised(check):
-    assert "not attempted yet" in str(check(_not_attempted))
-    report = check(_returns_none)
+    assert "not attempted yet" in str(check(not_attempted))
+    report = check(returns_none)
     assert not report.passed and "got NoneType (did you forget `return`?)" in str(report)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -27,17 +26,17 @@ from ..marginals import MarginalField
 from ..paths import GaussianPath
 from ..sampling import converted_field, sample_sde, sde_drift
 from ..schedules import Schedule, VPSchedule
-from ..solvers import Field, Solution
+from ..solvers import DivergenceError, Field, Solution
 from ..toy_data import get_dataset
 from ..viz import FieldPanel, to_numpy
 from . import Panel
 
-__all__ = ["SDEFamilyPanel", "NFE_OPTIONS"]
+__all__ = ["MarginalPreservingSDEPanel", "NFE_OPTIONS"]
 
 NFE_OPTIONS = (10, 25, 50, 100, 200)
 
 
-class SDEFamilyPanel(Panel):
+class MarginalPreservingSDEPanel(Panel):
     """Particles of the marginal-preserving SDE with diffusion coefficient ``sigma`` at time ``t``.
 
     Sliders: ``sigma`` in [0, 2], ``t`` in [0, 1] (shown at ``t_max`` beyond it), ``nfe`` (Euler-
@@ -53,7 +52,7 @@ class SDEFamilyPanel(Panel):
         if not isinstance(mixture, GaussianMixture):
             raise ValueError(f"data must be a Gaussian mixture ('eight-gaussians' or 'three-clusters'), got {data!r}")
         self.path = GaussianPath(schedule if schedule is not None else VPSchedule())
-        self.t_max = self.path.schedule.t_max
+        self.t_max = self.path.t_max
         exact = MarginalField(mixture, self.path)
         self.fields: dict[str, tuple[Field, Field]] = {"exact": (exact.velocity, exact.score)}
         if eps_model is not None:
@@ -93,19 +92,14 @@ class SDEFamilyPanel(Panel):
                     self._paths[key] = sample_sde(velocity, score, float(sigma), self.x0, n_steps=int(nfe),
                                                   generator=torch.Generator().manual_seed(self.seed + 1),
                                                   t_end=self.t_max, keep_path=True)
-            except ValueError as err:
-                if "non-finite" not in str(err):
-                    raise
+            except DivergenceError:
                 self._paths[key] = None
         return self._paths[key]
 
     def particles_at(self, t: float, source: str, sigma: float, nfe: int) -> Tensor | None:
         """The particles at the grid time nearest to ``t`` (clamped to [0, t_max])."""
         sol = self.trajectory(source, sigma, nfe)
-        if sol is None:
-            return None
-        k = int(np.argmin(np.abs(to_numpy(sol.times) - min(max(float(t), 0.0), self.t_max))))
-        return sol.path[k]
+        return None if sol is None else sol.nearest(t)
 
     def drift(self, source: str, sigma: float) -> Field:
         """The SDE's drift u_t + sigma^2/2 score_t for these fields."""
@@ -123,7 +117,7 @@ class SDEFamilyPanel(Panel):
             self.view.update(self.drift(source, sigma), shown, particles, title=title)
 
     @classmethod
-    def demo(cls) -> "SDEFamilyPanel":
+    def demo(cls) -> MarginalPreservingSDEPanel:
         panel = cls()
         panel.update(**panel.defaults())
         return panel

@@ -9,7 +9,6 @@ is shown at its ``t_max`` instead, and the title says so.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import Tensor
@@ -19,7 +18,7 @@ from ..distributions import GaussianMixture, StandardGaussian
 from ..marginals import MarginalField
 from ..paths import GaussianPath
 from ..sampling import sample_ode
-from ..solvers import STEPPERS, Solution
+from ..solvers import SOLVERS, Solution
 from ..toy_data import get_dataset
 from ..viz import FieldPanel, field_grid, to_numpy
 from . import Panel
@@ -63,31 +62,26 @@ class MarginalPathPanel(Panel):
 
         return {"t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t"),
                 "schedule": w.Dropdown(options=PANEL_SCHEDULES, value="linear", description="schedule"),
-                "solver": w.Dropdown(options=tuple(STEPPERS), value="euler", description="solver"),
+                "solver": w.Dropdown(options=tuple(SOLVERS), value="euler", description="solver"),
                 "steps": w.IntSlider(value=20, min=1, max=self.max_steps, description="steps")}
 
     def trajectory(self, schedule: str, solver: str, steps: int) -> Solution:
         """The particles' path from t = 0 to the schedule's t_max (cached): ``path`` is ``(steps + 1, N, 2)``."""
-        key = (check_choice("schedule", schedule, PANEL_SCHEDULES), check_choice("solver", solver, STEPPERS), int(steps))
+        key = (check_choice("schedule", schedule, PANEL_SCHEDULES), check_choice("solver", solver, SOLVERS), int(steps))
         if key not in self._paths:
             field = self.fields[schedule]
             with torch.no_grad():
                 self._paths[key] = sample_ode(field, self.x0, n_steps=int(steps), method=solver,
-                                              t_end=field.path.schedule.t_max, keep_path=True)
+                                              t_end=field.t_max, keep_path=True)
         return self._paths[key]
 
     def particles_at(self, t: float, schedule: str, solver: str, steps: int) -> Tensor:
         """Particle positions at time ``t`` (clamped to t_max), linear between the solver's grid times."""
-        sol = self.trajectory(schedule, solver, steps)
-        times = to_numpy(sol.times)
-        t = min(max(float(t), 0.0), float(times[-1]))
-        k = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
-        w = (t - times[k]) / (times[k + 1] - times[k])
-        return (1 - w) * sol.path[k] + w * sol.path[k + 1]
+        return self.trajectory(schedule, solver, steps).at(t)
 
     def update(self, t: float = 0.5, schedule: str = "linear", solver: str = "euler", steps: int = 20) -> None:
         field = self.fields[check_choice("schedule", schedule, PANEL_SCHEDULES)]
-        t_max = field.path.schedule.t_max
+        t_max = field.t_max
         shown = min(float(t), t_max)
         title = f"{schedule}, t = {shown:.2f}, {solver} x {steps}"
         if float(t) > t_max:
@@ -97,14 +91,13 @@ class MarginalPathPanel(Panel):
             n = self.image.get_array().shape[0]
             self.image.set_data(to_numpy(p).reshape(n, n))
             self.image.set_clim(0.0, 1.5 * float(p.max()))  # the densest cell is mid-grey
-            v = field(self.view.grid, shown)
             # a field that vanishes (cosine at t = 0: u_0 = (pi / 2) E[x1] = 0) must not show rounding noise
-            self.view.set_vectors(torch.where(v.norm(dim=1, keepdim=True) > 1e-6, v, torch.zeros_like(v)))
+            self.view.set_vectors(field(self.view.grid, shown), zero_below=1e-6)
             self.view.set_particles(self.particles_at(shown, schedule, solver, steps))
         self.ax.set_title(title, fontsize=8)
 
     @classmethod
-    def demo(cls) -> "MarginalPathPanel":
+    def demo(cls) -> MarginalPathPanel:
         panel = cls()
         panel.update(**panel.defaults())
         return panel

@@ -21,16 +21,12 @@ from ..mnist.conditioning import NULL_LABEL, check_labels
 from ..mnist.dit import DiT
 from ..mnist.evaluate import frechet_gaussians, sqrtm_psd
 from ..mnist.sample import guided_field
+from ..training import seeded
 from ._checker import Checker, Report
 
 __all__ = ["check_guided_velocity", "check_drop_labels", "check_frechet", "check_patchify"]
 
 F64 = torch.float64
-
-
-def _not_attempted(report: Checker) -> bool:
-    """True when the learner's function still raises NotImplementedError (one message is enough)."""
-    return bool(report.problems) and report.problems[-1].startswith("not attempted yet")
 
 
 # -- 1. the classifier-free guided velocity -------------------------------------------------------
@@ -46,6 +42,7 @@ class _LabelNet(nn.Module):
         self.calls = 0
 
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
+        """A label-dependent output like ``x``; counts its calls."""
         self.calls += 1
         y = check_labels(y, x.shape[0], x.device)
         t = torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0])
@@ -85,7 +82,7 @@ def check_guided_velocity(fn: Callable[[nn.Module, Tensor, Tensor, Tensor, float
         where = f"w = {w:g}, batch {batch}"
         x_in, y_in = x.clone(), y.clone()
         value = report.call(fn, net, x_in, t, y_in, w, case=where)
-        if _not_attempted(report):
+        if report.not_attempted:
             return report.report()
         mistakes = _guided_mistakes(net, x, t, y, w) if w not in (0.0, 1.0) else ()
         report.close(value, reference, f"the guided velocity ({where})", atol=1e-8, rtol=1e-6, mistakes=mistakes)
@@ -132,7 +129,7 @@ def check_drop_labels(fn: Callable[[Tensor, float, torch.Generator], Tensor]) ->
 def _check_drop(report: Checker, fn: Callable) -> None:
     y = _labels(64, 0)
     first = report.call(fn, y.clone(), 0.0, torch.Generator().manual_seed(0), case="p = 0")
-    if _not_attempted(report):
+    if report.not_attempted:
         return
     report.close(first, y.double(), "p = 0 (nothing may be dropped): the output", atol=0, rtol=0)
     every = report.call(fn, y.clone(), 1.0, torch.Generator().manual_seed(0), case="p = 1")
@@ -142,10 +139,10 @@ def _check_drop(report: Checker, fn: Callable) -> None:
     for p in (0.1, 0.5):
         _dropout_rate(report, fn, p)
     y_in = y.clone()
-    torch.manual_seed(11)  # the global state differs between the two calls with the same generator seed
-    a = report.call(fn, y_in, 0.3, torch.Generator().manual_seed(5), case="generator seeded 5")
-    torch.manual_seed(12)
-    b = report.call(fn, y.clone(), 0.3, torch.Generator().manual_seed(5), case="generator seeded 5 again")
+    with seeded(11):  # the global state differs between the two calls with the same generator seed
+        a = report.call(fn, y_in, 0.3, torch.Generator().manual_seed(5), case="generator seeded 5")
+    with seeded(12):
+        b = report.call(fn, y.clone(), 0.3, torch.Generator().manual_seed(5), case="generator seeded 5 again")
     c = report.call(fn, y.clone(), 0.3, torch.Generator().manual_seed(6), case="generator seeded 6")
     if all(isinstance(v, Tensor) and v.shape == y.shape for v in (a, b, c)):
         report.check(torch.equal(a, b), "two calls with generators seeded alike gave different labels: draw "
@@ -200,7 +197,7 @@ def check_frechet(fn: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> Rep
     for where, mu1, cov1, mu2, cov2 in cases:
         reference = frechet_gaussians(mu1, cov1, mu2, cov2)
         value = _as_scalar(report.call(fn, mu1, cov1, mu2, cov2, case=where))
-        if _not_attempted(report):
+        if report.not_attempted:
             return report.report()
         if where == "diagonal covariances":
             reference = (mu1 - mu2).pow(2).sum() + (a.sqrt() - b.sqrt()).pow(2).sum()  # the closed form
@@ -235,7 +232,7 @@ def check_patchify(fn: Callable[[Tensor, int], Tensor]) -> Report:
         reference = dit.patchify(x)
         where = f"patch {p}, batch {batch}"
         value = report.call(fn, x.clone(), p, case=where)
-        if _not_attempted(report):
+        if report.not_attempted:
             return report.report()
         if report.close(value, reference, f"the tokens ({where})", atol=0, rtol=0, mistakes=_patch_mistakes(x, p)):
             report.check(torch.equal(dit.unpatchify(value), x), f"{where}: DiT.unpatchify does not give the image back")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.exercises.ch07 import check_drop_labels, check_frechet, check_guided_velocity, check_patchify
+from fmtutor.exercises.mnist import check_drop_labels, check_frechet, check_guided_velocity, check_patchify
 from fmtutor.mnist import NULL_LABEL, sqrtm_psd
+from wrong_solutions import not_attempted, returns_none
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
 
@@ -71,24 +72,16 @@ def test_correct_solutions_pass(check, solution):
 
 # --- wrong solutions -------------------------------------------------------------------------------
 
-def _not_attempted(*args):
-    raise NotImplementedError
-
-
-def _returns_none(*args):
-    return None
-
-
 @pytest.mark.parametrize("check", [check_guided_velocity, check_drop_labels, check_frechet, check_patchify])
 def test_not_attempted_is_reported_once(check):
-    report = check(_not_attempted)
+    report = check(not_attempted)
     assert not report.passed and len(report.problems) == 1
     assert "not attempted yet" in report.problems[0]
 
 
 @pytest.mark.parametrize("check", [check_guided_velocity, check_drop_labels, check_frechet, check_patchify])
 def test_none_is_caught(check):
-    report = check(_returns_none)
+    report = check(returns_none)
     assert not report.passed and "did you forget `return`?" in str(report)
 
 

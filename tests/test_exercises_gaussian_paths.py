@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.exercises.ch03 import (check_conditional_score, check_epsilon_to_velocity,
+from fmtutor.exercises.gaussian_paths import (check_conditional_score, check_epsilon_to_velocity,
                                     check_poly_conditional_velocity, check_sample_conditional)
+from wrong_solutions import not_attempted
 
 
 # --- reference solutions (the notebook's "solution" cells) -------------------------------------
@@ -34,10 +35,6 @@ def sample_conditional(x1, t, schedule, generator):
     return v.alpha[:, None] * x1 + v.beta[:, None] * x0
 
 
-def _not_attempted(*args):
-    raise NotImplementedError
-
-
 def _verdict(check, fn) -> str:
     return str(check(fn))
 
@@ -57,7 +54,7 @@ def test_reference_solutions_pass(check, fn, n_checks):
 @pytest.mark.parametrize("check", [check_poly_conditional_velocity, check_conditional_score,
                                    check_epsilon_to_velocity, check_sample_conditional])
 def test_not_attempted_and_none_are_reported_not_raised(check):
-    assert "not attempted yet" in _verdict(check, _not_attempted)
+    assert "not attempted yet" in _verdict(check, not_attempted)
     text = _verdict(check, lambda *args: None)
     assert "got NoneType (did you forget `return`?)" in text and not check(lambda *a: None).passed
 

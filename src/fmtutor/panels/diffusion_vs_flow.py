@@ -6,7 +6,7 @@ the raw epsilon. Arrows have unit length and are coloured by speed. Over each fi
 generated from the *same* noise with the chosen number of network evaluations (NFE) and sampler
 (flow matching: Euler or Heun; diffusion: ancestral, DDIM or the probability-flow ODE with Euler or
 Heun), shown at time t, linear between the sampler's grid times (Heun's grid has NFE / 2 steps).
-The fields are the exact ones of the mixture (``compare.exact_model``) or trained networks.
+The fields are the exact ones of the mixture (``generators.exact_model``) or trained networks.
 Sample paths are computed once per (fields, method, sampler, NFE) and cached, so moving t costs
 two field evaluations on the grid and one redraw.
 """
@@ -15,26 +15,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from torch import Tensor
 
 from .._validate import check_choice
-from ..compare import FM_PATH, KINDS, SAMPLERS, VP_PATH, TrainedModel, exact_model
+from ..generators import KINDS, SAMPLERS, TrainedModel, exact_model
 from ..distributions import GaussianMixture, StandardGaussian
 from ..solvers import Solution
 from ..toy_data import get_dataset
 from ..viz import FieldPanel, to_numpy
 from . import Panel
 
-__all__ = ["ComparePanel", "NFE_OPTIONS"]
+__all__ = ["DiffusionVsFlowPanel", "NFE_OPTIONS"]
 
 NFE_OPTIONS = (2, 4, 8, 16, 32, 64)
 LABEL = {"flow-matching": "flow matching", "diffusion": "diffusion"}
-PATHS = {"flow-matching": FM_PATH, "diffusion": VP_PATH}
 
 
-class ComparePanel(Panel):
+class DiffusionVsFlowPanel(Panel):
     """Flow matching (left) and diffusion (right): fields and particles at time ``t``.
 
     Sliders: ``t`` in [0, 1], ``nfe``, ``fm_sampler``, ``diffusion_sampler`` and ``source``:
@@ -89,28 +87,23 @@ class ComparePanel(Panel):
 
     def particles_at(self, t: float, source: str, kind: str, sampler: str, nfe: int) -> Tensor:
         """Positions at time ``t`` (clamped to the sampler's grid), linear between its grid times."""
-        sol = self.trajectory(source, kind, sampler, nfe)
-        times = to_numpy(sol.times).astype(float)
-        t = min(max(float(t), times[0]), times[-1])
-        k = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
-        w = (t - times[k]) / (times[k + 1] - times[k])
-        return (1 - w) * sol.path[k] + w * sol.path[k + 1]
+        return self.trajectory(source, kind, sampler, nfe).at(t)
 
     def update(self, t: float = 1.0, nfe: int = 8, fm_sampler: str = "euler", diffusion_sampler: str = "ddim",
                source: str = "exact") -> None:
         models = self.models[check_choice("source", source, self.models)]
         for kind, sampler in (("flow-matching", fm_sampler), ("diffusion", diffusion_sampler)):
-            field_t = min(max(float(t), 0.0), PATHS[kind].schedule.t_max)
+            field_t = min(max(float(t), 0.0), models[kind].t_max)
             particles = self.particles_at(t, source, kind, sampler, nfe)
             with torch.no_grad():
-                alpha = float(PATHS[kind].schedule(torch.tensor(field_t)).alpha)
+                alpha = float(models[kind].path.schedule(torch.tensor(field_t)).alpha)
                 self.views[kind].update(models[kind].velocity, field_t, particles,
                                         title=f"{LABEL[kind]} ({sampler}), NFE {int(nfe)}\n"
                                               f"t = {float(t):.2f}, α_t = {alpha:.2f}")
             self.views[kind].ax.title.set_fontsize(8)
 
     @classmethod
-    def demo(cls) -> "ComparePanel":
+    def demo(cls) -> DiffusionVsFlowPanel:
         panel = cls()
         panel.update(**panel.defaults())
         return panel

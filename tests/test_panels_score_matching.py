@@ -13,7 +13,7 @@ import torch  # noqa: E402
 
 from fmtutor.marginals import MarginalField  # noqa: E402
 from fmtutor.paths import GaussianPath  # noqa: E402
-from fmtutor.panels.score import SDEFamilyPanel  # noqa: E402
+from fmtutor.panels.score_matching import MarginalPreservingSDEPanel  # noqa: E402
 from fmtutor.sampling import converted_field, sample_ode  # noqa: E402
 from fmtutor.schedules import VPSchedule  # noqa: E402
 from fmtutor.toy_data import eight_gaussians  # noqa: E402
@@ -27,11 +27,11 @@ def _exact_eps():
 
 
 @pytest.fixture(scope="module")
-def panel() -> SDEFamilyPanel:
-    return SDEFamilyPanel(eps_model=_exact_eps(), n_particles=150, nfe_options=NFE)
+def panel() -> MarginalPreservingSDEPanel:
+    return MarginalPreservingSDEPanel(eps_model=_exact_eps(), n_particles=150, nfe_options=NFE)
 
 
-def _state(panel: SDEFamilyPanel) -> tuple[np.ndarray, ...]:
+def _state(panel: MarginalPreservingSDEPanel) -> tuple[np.ndarray, ...]:
     q = panel.view.quiver
     return np.array(q.U), np.array(q.V), np.array(q.get_array()), np.array(panel.view.dots.get_offsets())
 
@@ -62,13 +62,13 @@ def test_each_control_changes_the_picture(panel, name, a, b):
 
 
 def test_source_switches_fields():
-    untrained = SDEFamilyPanel(eps_model=lambda x, t: torch.zeros_like(x), n_particles=50, nfe_options=NFE)
+    untrained = MarginalPreservingSDEPanel(eps_model=lambda x, t: torch.zeros_like(x), n_particles=50, nfe_options=NFE)
     untrained.update(sigma=1.0, t=0.5, nfe=20, source="exact")
     before = _state(untrained)
     untrained.update(sigma=1.0, t=0.5, nfe=20, source="learned")
     after = _state(untrained)
     assert not np.allclose(before[0], after[0]) and not np.allclose(before[3], after[3])
-    assert "learned, σ=1.00, NFE=20, t=0.50" == untrained.ax.get_title()
+    assert untrained.ax.get_title() == "learned, σ=1.00, NFE=20, t=0.50"
 
 
 def test_sigma_zero_is_the_probability_flow_ode(panel):
@@ -97,7 +97,7 @@ def test_a_learned_model_equal_to_the_exact_eps_reproduces_the_exact_particles(p
 
 
 def test_a_blow_up_is_reported_in_the_title_not_raised():
-    panel = SDEFamilyPanel(eps_model=lambda x, t: 1e10 * x, n_particles=20, nfe_options=(5,))
+    panel = MarginalPreservingSDEPanel(eps_model=lambda x, t: 1e10 * x, n_particles=20, nfe_options=(5,))
     panel.update(sigma=2.0, t=1.0, nfe=5, source="learned")
     panel.fig.canvas.draw()
     assert "diverged" in panel.ax.get_title()
@@ -117,4 +117,4 @@ def test_refuses_unknown_source_negative_sigma_and_non_mixture_data(panel):
     with pytest.raises(ValueError, match="sigma must be >= 0, got -1.0"):
         panel.trajectory("exact", -1.0, 20)
     with pytest.raises(ValueError, match="data must be a Gaussian mixture"):
-        SDEFamilyPanel(data="moons")
+        MarginalPreservingSDEPanel(data="moons")

@@ -15,46 +15,12 @@ import torch
 from torch import Tensor
 
 from ..odes import GrowthODE, LinearODE, convergence_order, global_error
-from ..solvers import STEPPERS, solve_ode, time_grid
-from ._checker import NOT_RUN, Checker, Report
+from ..solvers import SOLVERS, solve_ode, time_grid
+from ._checker import NOT_RUN, Checker, CountedField, Report
 
 __all__ = ["check_euler_step", "check_heun_step", "check_convergence_order", "check_euler_solve"]
 
 _F64 = torch.float64
-
-
-def _matches(value: object, target: Tensor | None, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
-    """Whether ``value`` is a finite tensor shaped and valued like ``target`` (never raises)."""
-    if target is None or not isinstance(value, Tensor) or value.shape != target.shape:
-        return False
-    try:
-        v = value.detach().to(target)
-        return bool(torch.isfinite(v).all() and ((v - target).abs() <= atol + rtol * target.abs()).all())
-    except (RuntimeError, TypeError):
-        return False
-
-
-def _judge(report: Checker, value: object, expected: Tensor, what: str,
-           mistakes: list[tuple[str, Tensor | None]]) -> bool:
-    """Compare with ``expected``; when ``value`` instead equals a known wrong answer, say which."""
-    if value is NOT_RUN or _matches(value, expected):
-        return report.close(value, expected, what)
-    for message, wrong in mistakes:
-        if _matches(value, wrong):
-            report.tensor(value, tuple(expected.shape), what)
-            return report.check(False, message)
-    return report.close(value, expected, what)
-
-
-class _Counted:
-    """A field that counts its evaluations (NFE)."""
-
-    def __init__(self, field: Callable[..., Tensor]):
-        self.field, self.calls = field, 0
-
-    def __call__(self, x: Tensor, t, **cond) -> Tensor:
-        self.calls += 1
-        return self.field(x, t, **cond)
 
 
 def _step_cases() -> list[tuple[str, Callable[..., Tensor], Tensor, float, float]]:
@@ -85,13 +51,17 @@ def check_euler_step(euler_step: Callable) -> Report:
     for case, field, x, t, h in _step_cases():
         value = _run_step(report, euler_step, field, x, t, h, case)
         u, u_end = field(x, t), field(x, t + h)
-        expected = STEPPERS["euler"](field, x, torch.tensor(t), torch.tensor(h))
-        _judge(report, value, expected, f"x_next for {case}", [
-            (f"{case}: you evaluate the field at the end of the step, u(x, t + h); Euler uses the "
-             "slope at the start, u(x, t)", x + h * u_end),
-            (f"{case}: you forgot to multiply the slope by h: the step is x + h * u(x, t)", x + u),
-            (f"{case}: wrong sign: Euler moves along the field, x + h * u(x, t), not against it", x - h * u),
-            (f"{case}: you return the increment h * u(x, t), not the new state x + h * u(x, t)", h * u),
+        expected = SOLVERS["euler"](field, x, torch.tensor(t), torch.tensor(h))
+        report.close(value, expected, f"x_next for {case}", mistakes=[
+            (x + h * u_end,
+             "you evaluate the field at the end of the step, u(x, t + h); Euler uses the "
+             "slope at the start, u(x, t)"),
+            (x + u,
+             "you forgot to multiply the slope by h: the step is x + h * u(x, t)"),
+            (x - h * u,
+             "wrong sign: Euler moves along the field, x + h * u(x, t), not against it"),
+            (h * u,
+             "you return the increment h * u(x, t), not the new state x + h * u(x, t)"),
         ])
     return report.report()
 
@@ -100,7 +70,7 @@ def check_heun_step(heun_step: Callable) -> Report:
     """Check ``heun_step(field, x, t, h)``: k1 = u(x, t), k2 = u(x + h k1, t + h), x + h (k1 + k2) / 2."""
     report = Checker("Heun step")
     for case, field, x, t, h in _step_cases():
-        counted = _Counted(field)
+        counted = CountedField(field)
         value = _run_step(report, heun_step, counted, x, t, h, case)
         if value is not NOT_RUN:
             report.check(counted.calls == 2, f"{case}: your step evaluated the field {counted.calls} times; "
@@ -108,16 +78,20 @@ def check_heun_step(heun_step: Callable) -> Report:
         k1 = field(x, t)
         k2, k2_at_t = field(x + h * k1, t + h), field(x + h * k1, t)
         midpoint = x + h * field(x + 0.5 * h * k1, t + 0.5 * h)
-        expected = STEPPERS["heun"](field, x, torch.tensor(t), torch.tensor(h))
-        _judge(report, value, expected, f"x_next for {case}", [
-            (f"{case}: this is an Euler step; Heun averages k1 = u(x, t) with k2 = u(x + h k1, t + h)",
-             x + h * k1),
-            (f"{case}: k2 is evaluated at time t; the predictor x + h k1 lives at t + h",
-             x + 0.5 * h * (k1 + k2_at_t)),
-            (f"{case}: you forgot to halve the sum: the step is x + h (k1 + k2) / 2", x + h * (k1 + k2)),
-            (f"{case}: you use only k2; Heun averages it with k1: x + h (k1 + k2) / 2", x + h * k2),
-            (f"{case}: this is the midpoint method (also order 2), not Heun's average of two slopes", midpoint),
-            (f"{case}: wrong sign: the step is x + h (k1 + k2) / 2", x - 0.5 * h * (k1 + k2)),
+        expected = SOLVERS["heun"](field, x, torch.tensor(t), torch.tensor(h))
+        report.close(value, expected, f"x_next for {case}", mistakes=[
+            (x + h * k1,
+             "this is an Euler step; Heun averages k1 = u(x, t) with k2 = u(x + h k1, t + h)"),
+            (x + 0.5 * h * (k1 + k2_at_t),
+             "k2 is evaluated at time t; the predictor x + h k1 lives at t + h"),
+            (x + h * (k1 + k2),
+             "you forgot to halve the sum: the step is x + h (k1 + k2) / 2"),
+            (x + h * k2,
+             "you use only k2; Heun averages it with k1: x + h (k1 + k2) / 2"),
+            (midpoint,
+             "this is the midpoint method (also order 2), not Heun's average of two slopes"),
+            (x - 0.5 * h * (k1 + k2),
+             "wrong sign: the step is x + h (k1 + k2) / 2"),
         ])
     return report.report()
 
@@ -213,14 +187,15 @@ def check_euler_solve(euler_solve: Callable) -> Report:
         n, h = len(times) - 1, times.diff()
         uniform = (times[-1] - times[0]) / n
         expected = solve_ode(field, x0, times, method="euler").final
-        _judge(report, value, expected, f"x(t_end) for {case}", [
-            (f"{case}: your solver stops at t = {times[-2].item():.3g}, one step short of t_end = "
-             f"{times[-1].item():.3g}: a grid of n + 1 times has n steps, range(len(times) - 1)",
-             _euler_loop(field, x0, times[:-2], h[:-1])),
-            (f"{case}: you evaluate the field at the end of each step, times[i + 1]; Euler uses the start, "
-             "times[i]", _euler_loop(field, x0, times[1:], h)),
-            (f"{case}: your steps do not follow the grid: use h = times[i + 1] - times[i] (negative on a "
-             "decreasing grid, uneven on an uneven one)",
-             _euler_loop(field, x0, times[:-1], uniform.abs().expand(n))),
+        report.close(value, expected, f"x(t_end) for {case}", mistakes=[
+            (_euler_loop(field, x0, times[:-2], h[:-1]),
+             f"your solver stops at t = {times[-2].item():.3g}, one step short of t_end = "
+             f"{times[-1].item():.3g}: a grid of n + 1 times has n steps, range(len(times) - 1)"),
+            (_euler_loop(field, x0, times[1:], h),
+             "you evaluate the field at the end of each step, times[i + 1]; Euler uses the start, "
+             "times[i]"),
+            (_euler_loop(field, x0, times[:-1], uniform.abs().expand(n)),
+             "your steps do not follow the grid: use h = times[i + 1] - times[i] (negative on a "
+             "decreasing grid, uneven on an uneven one)"),
         ])
     return report.report()

@@ -7,9 +7,10 @@ import re
 import pytest
 import torch
 
-from fmtutor.exercises.ch02 import check_brownian_paths, check_em_step, check_simulate_ou
+from fmtutor.exercises.sdes import check_brownian_paths, check_em_step, check_simulate_ou
 from fmtutor.sdes import OrnsteinUhlenbeck, brownian_paths
 from fmtutor.solvers import time_grid
+from wrong_solutions import not_attempted
 
 
 def problems(report) -> str:
@@ -89,10 +90,8 @@ def test_brownian_checker_catches(wrong, message):
 
 
 def test_checkers_report_not_attempted():
-    def todo(*args):
-        raise NotImplementedError
     for check in (check_brownian_paths, check_em_step, check_simulate_ou):
-        report = check(todo)
+        report = check(not_attempted)
         assert not report.passed and len(report.problems) == 1
         assert report.problems[0].startswith("not attempted yet (")
 
