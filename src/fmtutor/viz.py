@@ -2,29 +2,21 @@
 
 One figure serves both readers. ``FieldPanel`` draws a vector field on a grid plus particles and
 ``update`` changes the arrows and dots in place; a live ipywidgets slider (``live``) and the static
-scrubber of the rendered book (``scrubber``, frames precomputed and embedded by ``to_jshtml``) call
-the same update function, so what a reader drags in the HTML book is what the slider shows.
+twin of the rendered book (``fmtutor.static``, frames drawn in advance over a grid of every control)
+call the same update function, so what a reader picks in the HTML book is what the slider shows.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
-import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib import animation
 from torch import Tensor
 
 from .live_panel import live
 
-# to_jshtml links Font Awesome 4 from a CDN for its button icons; the book (and Jupyter) already
-# provide the icons, and a reader offline must not wait on the web, so the link is dropped.
-_CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*')
-
-__all__ = ["to_numpy", "field_grid", "unit_arrows", "quiver_by_speed", "FieldPanel", "scrubber", "live", "LossPlot",
-           "scatter"]
+__all__ = ["to_numpy", "field_grid", "unit_arrows", "quiver_by_speed", "FieldPanel", "live", "LossPlot", "scatter"]
 
 
 def to_numpy(x: Tensor | np.ndarray) -> np.ndarray:
@@ -106,25 +98,6 @@ class FieldPanel:
         self.ax.set_title(title if title is not None else f"t = {t:.2f}")
 
 
-def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
-             interval_ms: int = 150, dpi: int = 72, frame_format: str = "jpeg"):
-    """A kernel-free slider over precomputed frames for the HTML book.
-
-    Calls ``draw_frame(i)`` for i = 0..n_frames-1 (it should update ``fig`` in place), embeds each
-    frame as an image with matplotlib's ``to_jshtml`` and returns an ``IPython.display.HTML``.
-    Closes ``fig`` so the last frame is not shown twice. JPEG frames at 72 dpi keep 21 frames of a
-    4-inch figure near 0.6 MB (PNG is about 2.5 times larger); keep the whole under ~1 MB.
-    """
-    from IPython.display import HTML
-
-    old_dpi = fig.dpi
-    fig.set_dpi(dpi)
-    anim = animation.FuncAnimation(fig, draw_frame, frames=n_frames, interval=interval_ms, blit=False)
-    with mpl.rc_context({"animation.frame_format": frame_format, "savefig.dpi": dpi}):
-        html = _CDN_STYLESHEET.sub("", anim.to_jshtml(default_mode="once"))
-    fig.set_dpi(old_dpi)
-    plt.close(fig)
-    return HTML(html)
 
 
 class LossPlot:
