@@ -8,6 +8,8 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
     test      set up, then run the unit tests, nbval over every chapter, and the browser test
     setup     only the set-up
     student   write the student edition (solutions removed) to ./student
+    student-site  build the rendered student site (solutions removed, checkers kept, every chapter
+              executed) into _build/student/_build/html, warnings as errors like the main book
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import venv
@@ -101,8 +104,34 @@ def build_book(execute: bool = True) -> Path:
     return index
 
 
+STUDENT = ROOT / "_build" / "student"
+BOOK_FILES = ("_config.yml", "_toc.yml", "_ext", "book/intro.md", "book/notation.md", "book/instructors.md",
+              "book/references.bib")
+
+
+def student_site() -> Path:
+    """The student edition as a rendered site: the chapters with their solutions removed (by
+    ``fmtutor.edition``, which refuses a copy that leaks one), executed, so that every checker shows
+    what a student sees first ("not attempted yet"); built like the main book (warnings are errors)."""
+    if STUDENT.exists():
+        shutil.rmtree(STUDENT)
+    for name in BOOK_FILES:
+        (STUDENT / name).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
+        copy(ROOT / name, STUDENT / name)
+    config = STUDENT / "_config.yml"
+    config.write_text(config.read_text().replace('title: "', 'title: "Student edition: ', 1))
+    env = environment()
+    run(PY, "-m", "fmtutor.edition", "book", STUDENT / "book", env=env)
+    run(BIN / "jupyter-book", "build", STUDENT, "-W", "-n", "--keep-going", env=env)
+    index = STUDENT / "_build" / "html" / "index.html"
+    print(f"\nThe student site is built: open {index.as_uri()}", flush=True)
+    return index
+
+
 def test() -> None:
-    """Unit tests, then nbval over every chapter, then the browser test over the built book."""
+    """Unit tests, then nbval over every chapter, then the browser test over the built book and over
+    the student site (which must hold no solution)."""
     env = environment()
     run(PY, "-m", "pytest", "tests", "-q", "-m", "not browser", env=env)
     if CHAPTERS:
@@ -112,6 +141,10 @@ def test() -> None:
     if browser.is_dir():
         build_book(execute=False)
         run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT)), env=env)
+        student_site()
+        student_env = {**env, "FMTUTOR_HTML_DIR": str(STUDENT / "_build" / "html"), "FMTUTOR_EDITION": "student",
+                       "FMTUTOR_SCREENSHOTS": str(ROOT / "artifacts" / "screenshots" / "student")}
+        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT)), env=student_env)
 
 
 def student() -> None:
@@ -127,7 +160,8 @@ def execute(*notebooks: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute}
+    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "student-site": student_site,
+                "execute": execute}
     if not argv or argv[0] not in commands or (argv[0] != "execute" and len(argv) != 1):
         sys.exit(__doc__)
     setup()

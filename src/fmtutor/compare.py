@@ -33,7 +33,7 @@ from .solvers import Field, Solution, solve_ode, time_grid
 from .training import Trainer
 
 __all__ = ["KINDS", "SAMPLERS", "TrainedModel", "train_model", "exact_model", "sliced_w2_vs_nfe",
-           "steps_for_nfe", "nfe_to_reach", "plateau", "solver_error_vs_nfe"]
+           "sliced_w2_spread", "steps_for_nfe", "nfe_to_reach", "plateau", "solver_error_vs_nfe"]
 
 KINDS = ("flow-matching", "diffusion")
 SAMPLERS = {"flow-matching": ("euler", "heun"),
@@ -140,6 +140,16 @@ def sliced_w2_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], ref
         x = model.sample(x0, nfe, sampler, generator=g).final
         out[nfe] = float(sliced_wasserstein(x, reference, generator=torch.Generator().manual_seed(seed + 1)))
     return out
+
+
+def sliced_w2_spread(model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor,
+                     seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> dict[int, float]:
+    """The standard deviation over ``seeds`` (fresh noise, sampler noise and projections) of
+    ``sliced_w2_vs_nfe`` at each NFE: the error bar of a quality curve, to tell a ranking from noise."""
+    if len(seeds) < 2:
+        raise ValueError(f"seeds: need at least 2 seeds for a spread, got {list(seeds)}")
+    runs = [sliced_w2_vs_nfe(model, sampler, nfes, reference, seed=2 * s) for s in seeds]
+    return {n: float(torch.tensor([run[n] for run in runs]).std()) for n in nfes}
 
 
 def nfe_to_reach(curve: Mapping[int, float], threshold: float) -> int | None:

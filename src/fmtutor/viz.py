@@ -8,7 +8,7 @@ the same update function, so what a reader drags in the HTML book is what the sl
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -21,7 +21,10 @@ from torch import Tensor
 # provide the icons, and a reader offline must not wait on the web, so the link is dropped.
 _CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*')
 
-__all__ = ["to_numpy", "field_grid", "FieldPanel", "scrubber", "live", "LossPlot", "scatter"]
+__all__ = ["to_numpy", "field_grid", "SPEED_CMAP", "speed_quiver", "speed_colorbar", "FieldPanel", "scrubber",
+           "live", "LossPlot", "scatter"]
+
+SPEED_CMAP = "viridis"   # the colour of an arrow is the speed |u_t(x)| on a scale fixed per figure
 
 
 def to_numpy(x: Tensor | np.ndarray) -> np.ndarray:
@@ -45,16 +48,47 @@ def scatter(ax: plt.Axes, x: Tensor, lim: float | None = 4.5, **kwargs) -> None:
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
 
 
+def _unit_and_speed(v: Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit directions ``(N, 2)`` (zero where ``v`` vanishes) and speeds ``(N,)`` of vectors ``(N, 2)``."""
+    v = to_numpy(v)
+    speed = np.linalg.norm(v, axis=1)
+    unit = np.where(speed[:, None] > 1e-12, v / np.maximum(speed, 1e-12)[:, None], 0.0)
+    return unit, speed
+
+
+def speed_quiver(ax: plt.Axes, points: Tensor | np.ndarray, v: Tensor | np.ndarray, vmax: float,
+                 scale: float = 20.0, width: float = 0.004):
+    """Unit arrows at ``points`` ``(N, 2)`` in the directions of ``v`` ``(N, 2)``, coloured by the speed
+    ``|v|`` on the fixed scale [0, ``vmax``] of ``SPEED_CMAP`` (faster than ``vmax``: the top colour).
+
+    Every panel of a figure passes the same ``vmax`` so that one colour means one speed; draw the
+    scale once per figure with ``speed_colorbar``. Returns the ``Quiver``.
+    """
+    p = to_numpy(points)
+    unit, speed = _unit_and_speed(v)
+    return ax.quiver(p[:, 0], p[:, 1], unit[:, 0], unit[:, 1], speed, cmap=SPEED_CMAP, clim=(0.0, vmax),
+                     angles="xy", pivot="mid", scale=scale, width=width)
+
+
+def speed_colorbar(fig: plt.Figure, axes, vmax: float, label: str = r"speed $\|u_t(x)\|$"):
+    """One colour bar for every ``speed_quiver`` of ``fig`` drawn with ``vmax``, beside ``axes``."""
+    mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0.0, vmax), cmap=SPEED_CMAP)
+    return fig.colorbar(mappable, ax=axes, label=label, extend="max", fraction=0.03, pad=0.02)
+
+
 class FieldPanel:
     """A quiver plot of a 2D field on a fixed grid, with optional particles, updated in place.
 
     ``update(field, t, particles)`` evaluates ``field(grid, t)`` and moves the arrows (normalised
     to unit length, coloured by magnitude) and the particle dots; nothing is re-created, so an
-    update costs one field evaluation and one redraw.
+    update costs one field evaluation and one redraw. With ``vmax`` the colour scale is fixed to
+    [0, vmax] (``colorbar()`` draws it), so that colours compare across updates and panels; without
+    it each update rescales the colours to its own largest speed.
     """
 
     def __init__(self, lim: float = 4.0, n_grid: int = 20, ax: plt.Axes | None = None,
-                 figsize: tuple[float, float] = (4.5, 4.5), particle_color: str = "tab:orange"):
+                 figsize: tuple[float, float] = (4.5, 4.5), particle_color: str = "tab:orange",
+                 vmax: float | None = None):
         if ax is None:
             self.fig, self.ax = plt.subplots(figsize=figsize)
         else:
@@ -62,18 +96,23 @@ class FieldPanel:
         self.grid = field_grid(lim, n_grid)
         g = to_numpy(self.grid)
         zeros = np.zeros(len(g))
-        self.quiver = self.ax.quiver(g[:, 0], g[:, 1], zeros, zeros, zeros, cmap="viridis",
-                                     angles="xy", pivot="mid", scale=n_grid * 1.3, width=0.004)
+        self.vmax = vmax
+        self.quiver = speed_quiver(self.ax, g, np.stack([zeros, zeros], 1), vmax or 1.0, scale=n_grid * 1.3)
         self.dots = self.ax.scatter([], [], s=3, c=particle_color, alpha=0.6, linewidths=0)
         self.ax.set(xlim=(-lim - 0.5, lim + 0.5), ylim=(-lim - 0.5, lim + 0.5), aspect="equal")
 
     def set_vectors(self, v: Tensor | np.ndarray) -> None:
         """Show vectors ``(n_grid**2, 2)`` at the grid points: direction as arrows, size as colour."""
-        v = to_numpy(v)
-        norm = np.linalg.norm(v, axis=1)
-        unit = v / np.maximum(norm, 1e-12)[:, None]
+        unit, norm = _unit_and_speed(v)
         self.quiver.set_UVC(unit[:, 0], unit[:, 1], norm)
-        self.quiver.set_clim(0, max(float(norm.max()), 1e-12))
+        if self.vmax is None:
+            self.quiver.set_clim(0, max(float(norm.max()), 1e-12))
+
+    def colorbar(self, label: str = r"speed $\|u_t(x)\|$"):
+        """The colour bar of a panel with a fixed scale (``vmax``)."""
+        if self.vmax is None:
+            raise ValueError("colorbar: this FieldPanel has no fixed colour scale; pass vmax=... to FieldPanel")
+        return speed_colorbar(self.fig, self.ax, self.vmax, label)
 
     def set_particles(self, x: Tensor | np.ndarray | None) -> None:
         self.dots.set_offsets(np.empty((0, 2)) if x is None else to_numpy(x))
@@ -153,9 +192,15 @@ class LossPlot:
         smoothed = np.convolve(y, np.ones(k) / k, mode="valid")
         return np.arange(k, len(y) + 1), smoothed
 
-    def figure(self, losses: Sequence[float]) -> plt.Figure:
+    def figure(self, losses: Sequence[float] | Mapping[str, Sequence[float]]) -> plt.Figure:
+        """The running-mean loss on a log scale; a mapping ``{name: losses}`` draws one labelled
+        curve per entry on the same axes."""
+        runs = losses if isinstance(losses, Mapping) else {"": losses}
         fig, ax = plt.subplots(figsize=self.figsize)
-        ax.semilogy(*self.curve(losses))
+        for name, run in runs.items():
+            ax.semilogy(*self.curve(run), label=name or None)
+        if len(runs) > 1:
+            ax.legend()
         ax.set(xlabel="step", ylabel="loss (running mean)", title=self.title)
         fig.tight_layout()
         plt.close(fig)
