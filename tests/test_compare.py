@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from fmtutor.compare import (SAMPLERS, TrainedModel, exact_model, nfe_to_reach, plateau, sliced_w2_vs_nfe, solver_error_vs_nfe,
-                             steps_for_nfe, train_model)
+from fmtutor.compare import (SAMPLERS, TrainedModel, exact_model, nfe_to_reach, plateau, sliced_w2_spread,
+                             sliced_w2_vs_nfe, solver_error_vs_nfe, steps_for_nfe, train_model)
 from fmtutor.metrics import noise_floor
 from fmtutor.toy_data import three_clusters
 
@@ -130,3 +130,20 @@ def test_ema_returns_the_averaged_weights():
     x, t = torch.randn(16, 2), torch.full((16,), 0.5)
     with torch.no_grad():
         assert not torch.allclose(raw.model(x, t), ema.model(x, t))
+
+
+def test_the_spread_over_seeds_is_the_sd_of_the_seeded_curves_and_about_the_noise_floors(mixture, reference):
+    """The error bar of a quality curve: the standard deviation over seeds of the same measurement; for
+    an exact sampler it is the sampling noise of the metric, a fraction of the noise floor."""
+    model = exact_model("flow-matching", mixture)
+    spread = sliced_w2_spread(model, "heun", [2, 32], reference, seeds=(0, 1, 2))
+    runs = [sliced_w2_vs_nfe(model, "heun", [2, 32], reference, seed=s) for s in (0, 2, 4)]
+    for nfe in (2, 32):
+        assert spread[nfe] == pytest.approx(float(torch.tensor([r[nfe] for r in runs]).std()))
+    floor = float(noise_floor(mixture, len(reference), generator=torch.Generator().manual_seed(0)))
+    assert 0 < spread[32] < floor
+
+
+def test_the_spread_needs_two_seeds(mixture, reference):
+    with pytest.raises(ValueError, match=r"seeds: need at least 2 seeds for a spread, got \[3\]"):
+        sliced_w2_spread(exact_model("flow-matching", mixture), "euler", [4], reference, seeds=(3,))
