@@ -96,7 +96,9 @@ def build_book(execute: bool = True) -> Path:
         override = ROOT / "_build" / "_config.noexec.yml"
         override.parent.mkdir(exist_ok=True)
         text = (ROOT / "_config.yml").read_text()
-        override.write_text(text.replace("execute_notebooks: force", "execute_notebooks: \"off\""))
+        text = text.replace("execute_notebooks: force", "execute_notebooks: \"off\"")
+        # local extension paths are read relative to the config file, which now lives in _build/
+        override.write_text(text.replace("fmtutor_book: _ext", f"fmtutor_book: {ROOT / '_ext'}"))
         cmd += ["--config", override]
     run(*cmd, env=env)
     index = ROOT / "_build" / "html" / "index.html"

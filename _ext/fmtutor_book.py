@@ -31,6 +31,6 @@ def _unique_scripts(app, pagename, templatename, context, doctree) -> None:
 
 def setup(app):
     app.connect("builder-inited", _static_path)
-    app.connect("html-page-context", _unique_scripts)
+    app.connect("html-page-context", _unique_scripts, priority=990)   # after every extension added its own
     app.add_css_file("fmtutor.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

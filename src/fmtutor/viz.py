@@ -127,13 +127,15 @@ class FieldPanel:
 
 
 def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
-             interval_ms: int = 150, dpi: int = 72, frame_format: str = "jpeg"):
+             interval_ms: int = 150, dpi: int = 72, frame_format: str = "jpeg", alt: str | None = None):
     """A kernel-free slider over precomputed frames for the HTML book.
 
     Calls ``draw_frame(i)`` for i = 0..n_frames-1 (it should update ``fig`` in place), embeds each
     frame as an image with matplotlib's ``to_jshtml`` and returns an ``IPython.display.HTML``.
     Closes ``fig`` so the last frame is not shown twice. JPEG frames at 72 dpi keep 21 frames of a
     4-inch figure near 0.6 MB (PNG is about 2.5 times larger); keep the whole under ~1 MB.
+    ``alt`` describes the frames for readers who cannot see them (default: built from the axes'
+    titles and the number of frames).
     """
     from IPython.display import HTML
 
@@ -142,9 +144,23 @@ def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
     anim = animation.FuncAnimation(fig, draw_frame, frames=n_frames, interval=interval_ms, blit=False)
     with mpl.rc_context({"animation.frame_format": frame_format, "savefig.dpi": dpi}):
         html = _CDN_STYLESHEET.sub("", anim.to_jshtml(default_mode="once"))
+    html = _with_alt(html, alt if alt is not None else _default_alt(fig, n_frames))
     fig.set_dpi(old_dpi)
     plt.close(fig)
     return HTML(html)
+
+
+def _default_alt(fig: plt.Figure, n_frames: int) -> str:
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    shown = "; ".join(titles) if titles else "the figure above"
+    return f"Animated figure with {n_frames} frames, moved by the slider below: {shown}"
+
+
+def _with_alt(html: str, alt: str) -> str:
+    """Give the scrubber's frame image an alt text (``to_jshtml`` writes none)."""
+    from html import escape
+
+    return re.sub(r'<img id="(_anim_img\w+)">', lambda m: f'<img id="{m.group(1)}" alt="{escape(alt)}">', html, count=1)
 
 
 def live(update: Callable[..., None], fig: plt.Figure, **widgets):

@@ -45,13 +45,15 @@ IMAGE_PROBE = """() => [...document.querySelectorAll('main img')].filter(img => 
   .map(img => ({src: (img.getAttribute('src') || '').slice(0, 80), alt: img.getAttribute('alt'),
                 natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
                 scrubber: !!img.closest('.animation')}))"""
-# Every visible element of the article that reaches past the window or past an ancestor that clips
+# Every visible element of the article (the text column; the side drawers are off-canvas by design at
+# phone width) that reaches past the window or past an ancestor that clips
 # it, unless an ancestor between them scrolls sideways (a scroll container, where a reader can pan).
 CUT_OFF_PROBE = """() => {
   const width = document.documentElement.clientWidth, found = [];
   const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
       ? '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
-  for (const el of document.querySelectorAll('main *')) {
+  const article = document.querySelector('main article') || document.querySelector('main');  // not the drawers
+  for (const el of article.querySelectorAll('*')) {
     const math = el.closest('mjx-container');
     if ((math && math !== el) || !el.checkVisibility()) continue;
     const box = el.getBoundingClientRect();
