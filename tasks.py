@@ -5,13 +5,15 @@ Needs nothing but Python 3.11. Each command first makes ``.venv`` (if missing) a
 pinned ``requirements.txt`` and the package (skipped when nothing changed since the last install).
 
     book      set up, then build the HTML book with every chapter executed (warnings are errors)
-    test      set up, then run the unit tests, nbval over every chapter, and the browser test
+    test      set up, then run the linter (ruff), the unit tests, nbval over every chapter, and the browser test
     setup     only the set-up
     student   write the student edition (solutions removed) to ./student
     student-site  build the rendered student site (solutions removed, checkers kept, every chapter
               executed) into _build/student/_build/html, warnings as errors like the main book
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
+    diff      the chapters' changes against a revision (default HEAD) as readable text: sources and
+              the text outputs nbval checks (tools/nbtext.py), e.g. ``python3 tasks.py diff main``
 
 Environment: FMTUTOR_MNIST_DIR names the folder holding the four MNIST ``.gz`` files (see the
 README); when it is unset and ``../shared/data/mnist`` exists beside the checkout, that is used.
@@ -33,6 +35,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".setup-stamp"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+LINTED = ("src", "tests", "benchmarks", "tools", "tasks.py")
 
 
 def run(*cmd: str | Path, env: dict | None = None) -> None:
@@ -73,7 +76,7 @@ def environment() -> dict:
 
 def setup() -> None:
     """Create .venv and install the pinned requirements plus the package (editable)."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this file runs under any python3, to say so)
         sys.exit(f"fmtutor needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"creating virtual environment in {VENV}", flush=True)
@@ -113,7 +116,7 @@ BOOK_FILES = ("_config.yml", "_toc.yml", "_ext", "book/intro.md", "book/notation
 
 def student_site() -> Path:
     """The student edition as a rendered site: the chapters with their solutions removed (by
-    ``fmtutor.edition``, which refuses a copy that leaks one), executed, so that every checker shows
+    ``tools/edition.py``, which refuses a copy that leaks one), executed, so that every checker shows
     what a student sees first ("not attempted yet"); built like the main book (warnings are errors)."""
     if STUDENT.exists():
         shutil.rmtree(STUDENT)
@@ -124,7 +127,7 @@ def student_site() -> Path:
     config = STUDENT / "_config.yml"
     config.write_text(config.read_text().replace('title: "', 'title: "Student edition: ', 1))
     env = environment()
-    run(PY, "-m", "fmtutor.edition", "book", STUDENT / "book", env=env)
+    run(PY, ROOT / "tools" / "edition.py", "book", STUDENT / "book", env=env)
     run(BIN / "jupyter-book", "build", STUDENT, "-W", "-n", "--keep-going", env=env)
     index = STUDENT / "_build" / "html" / "index.html"
     print(f"\nThe student site is built: open {index.as_uri()}", flush=True)
@@ -132,9 +135,10 @@ def student_site() -> Path:
 
 
 def test() -> None:
-    """Unit tests, then nbval over every chapter, then the browser test over the built book and over
-    the student site (which must hold no solution)."""
+    """The linter, unit tests, then nbval over every chapter, then the browser test over the built book
+    and over the student site (which must hold no solution)."""
     env = environment()
+    run(BIN / "ruff", "check", *LINTED, env=env)
     run(PY, "-m", "pytest", "tests", "-q", "-m", "not browser", env=env)
     if CHAPTERS:
         run(PY, "-m", "pytest", "-q", "--nbval", "--nbval-sanitize-with", "book/nbval_sanitize.cfg",
@@ -150,7 +154,7 @@ def test() -> None:
 
 
 def student() -> None:
-    run(PY, "-m", "fmtutor.edition", "book", "student", env=environment())
+    run(PY, ROOT / "tools" / "edition.py", "book", "student", env=environment())
 
 
 def execute(*notebooks: str) -> None:
@@ -158,14 +162,24 @@ def execute(*notebooks: str) -> None:
     for path in notebooks or [str(c.relative_to(ROOT)) for c in CHAPTERS]:
         run(BIN / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
             "--ExecutePreprocessor.timeout=1200", path, env=env)
-        run(PY, "-m", "fmtutor.edition", "--strip-widgets", path, env=env)
+        run(PY, ROOT / "tools" / "edition.py", "--strip-widgets", path, env=env)
+
+
+def diff(revision: str = "HEAD") -> None:
+    """``git diff`` of the chapters against ``revision``, each notebook shown as text (tools/nbtext.py)."""
+    textconv = f"diff.ipynb.textconv={sys.executable} {ROOT / 'tools' / 'nbtext.py'}"
+    run("git", "-c", textconv, "diff", revision, "--", "book/*.ipynb")
 
 
 def main(argv: list[str]) -> None:
     commands = {"setup": setup, "book": build_book, "test": test, "student": student, "student-site": student_site,
-                "execute": execute}
-    if not argv or argv[0] not in commands or (argv[0] != "execute" and len(argv) != 1):
+                "execute": execute, "diff": diff}
+    takes_arguments = {"execute": None, "diff": 1}  # None: any number
+    limit = takes_arguments.get(argv[0], 0) if argv else 0
+    if not argv or argv[0] not in commands or (limit is not None and len(argv) - 1 > limit):
         sys.exit(__doc__)
+    if argv[0] == "diff":  # needs git and the standard library only
+        return diff(*argv[1:])
     setup()
     if argv[0] != "setup":
         commands[argv[0]](*argv[1:])

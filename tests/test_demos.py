@@ -6,7 +6,7 @@ from fmtutor.demos import main, parse_args
 
 
 def test_comparison_writes_every_figure_and_a_gif(tmp_path, capsys):
-    main(["comparison", "--n-epochs", "1", "--n-train", "256", "--n-samples", "200", "--n-quality", "200",
+    main(["comparison", "--train-steps", "2", "--n-train", "256", "--n-samples", "200", "--n-quality", "200",
           "--nfe", "8", "--out", str(tmp_path)])
     names = {"samples.png", "trajectories.png", "snapshots.png", "vector_fields.png", "quality_vs_nfe.png",
              "generation.gif"}
@@ -18,15 +18,15 @@ def test_comparison_writes_every_figure_and_a_gif(tmp_path, capsys):
 
 
 def test_single_method_without_gif(tmp_path):
-    main(["flow-matching", "--data", "moons", "--n-epochs", "1", "--n-train", "128", "--n-samples", "100",
+    main(["flow-matching", "--data", "moons", "--train-steps", "1", "--n-train", "128", "--n-samples", "100",
           "--n-quality", "100", "--nfe", "4", "--no-gif", "--out", str(tmp_path)])
     assert not (tmp_path / "generation.gif").exists() and (tmp_path / "samples.png").exists()
 
 
 def test_bad_arguments_exit_with_a_message(capsys):
     with pytest.raises(SystemExit):
-        parse_args(["comparison", "--n-epochs", "0"])
-    assert "--n-epochs must be a positive integer" in capsys.readouterr().err
+        parse_args(["comparison", "--train-steps", "0"])
+    assert "--train-steps must be a positive integer" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse_args(["gan"])
 

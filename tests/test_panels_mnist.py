@@ -49,7 +49,7 @@ def test_extremes_draw_without_error_or_nan(panel):
         panel.fig.canvas.draw()
         pixels = _pixels(panel)
         assert pixels.shape == (10 * 30 + 2, 2 * 30 + 2) and np.isfinite(pixels).all()
-        assert 0.0 <= pixels.min() and pixels.max() <= 1.0
+        assert pixels.min() >= 0.0 and pixels.max() <= 1.0
 
 
 @pytest.mark.parametrize("name, a, b", [("w", 0.0, 4.0), ("nfe", 1, 6)])

@@ -1,5 +1,5 @@
-"""The plotting edge: one fixed colour scale for speeds (with its colour bar), error bars on quality
-curves, several runs in one loss plot, and the book's figure defaults (retina PNGs, text sizes)."""
+"""The plotting edge: one fixed colour scale for speeds (with its colour bar), several runs in one
+loss plot, and the book's figure defaults (retina PNGs, text sizes)."""
 from __future__ import annotations
 
 import base64
@@ -13,9 +13,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from fmtutor.compare_plots import plot_fields, plot_quality  # noqa: E402
 from fmtutor.notebook import FIGURE_STYLE, setup  # noqa: E402
-from fmtutor.viz import SPEED_CMAP, FieldPanel, LossPlot, field_grid, speed_colorbar, speed_quiver  # noqa: E402
+from fmtutor.viz import SPEED_CMAP, FieldPanel, LossPlot, quiver_by_speed, speed_colorbar  # noqa: E402
 
 
 def _rgba(quiver) -> np.ndarray:
@@ -26,8 +25,8 @@ def test_one_speed_has_one_colour_in_every_panel():
     """Two panels with different fastest arrows: equal speeds get equal colours (no renormalising)."""
     fig, (a, b) = plt.subplots(1, 2)
     points = torch.zeros(2, 2)
-    slow = speed_quiver(a, points, torch.tensor([[1.0, 0.0], [0.0, 2.0]]), vmax=4.0)
-    fast = speed_quiver(b, points, torch.tensor([[0.0, 1.0], [3.0, 0.0]]), vmax=4.0)
+    slow = quiver_by_speed(a, points, torch.tensor([[1.0, 0.0], [0.0, 2.0]]), vmax=4.0)
+    fast = quiver_by_speed(b, points, torch.tensor([[0.0, 1.0], [3.0, 0.0]]), vmax=4.0)
     assert np.allclose(_rgba(slow)[0], _rgba(fast)[0])             # speed 1 in both
     assert slow.get_clim() == fast.get_clim() == (0.0, 4.0)
     expected = plt.get_cmap(SPEED_CMAP)(np.array([1.0, 2.0]) / 4.0)
@@ -37,7 +36,7 @@ def test_one_speed_has_one_colour_in_every_panel():
 
 def test_arrows_have_unit_length_and_a_zero_vector_no_direction():
     fig, ax = plt.subplots()
-    q = speed_quiver(ax, torch.zeros(3, 2), torch.tensor([[3.0, 4.0], [0.0, 0.0], [0.0, -0.5]]), vmax=1.0)
+    q = quiver_by_speed(ax, torch.zeros(3, 2), torch.tensor([[3.0, 4.0], [0.0, 0.0], [0.0, -0.5]]), vmax=1.0)
     assert np.allclose(q.U, [0.6, 0.0, 0.0]) and np.allclose(q.V, [0.8, 0.0, -1.0])
     assert np.allclose(q.get_array(), [5.0, 0.0, 0.5])
     plt.close(fig)
@@ -57,42 +56,6 @@ def test_field_panel_with_vmax_keeps_its_scale_and_without_follows_each_update()
     with pytest.raises(ValueError, match="no fixed colour scale; pass vmax"):
         free.colorbar()
     plt.close("all")
-
-
-@torch.no_grad()
-def test_plot_fields_shares_one_scale_the_fastest_arrow_and_draws_its_colour_bar():
-    slow = lambda x, t: 0.5 * x                                      # noqa: E731
-    fast = lambda x, t: 2.0 * x                                      # noqa: E731
-    fig = plot_fields({"slow": slow, "fast": fast}, ts=(0.0, 1.0), lim=2.0, n_grid=5)
-    quivers = [c for ax in fig.axes for c in ax.collections if hasattr(c, "set_UVC")]
-    top = float((2.0 * field_grid(2.0, 5)).norm(dim=1).max())
-    assert len(quivers) == 4 and all(q.get_clim() == pytest.approx((0.0, top)) for q in quivers)
-    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
-    assert len(bars) == 1 and bars[0].get_ylim() == pytest.approx((0.0, top))
-    plt.close(fig)
-
-
-def test_plot_fields_draws_the_density_behind_the_arrows():
-    calls = []
-
-    def density(x, t):
-        calls.append(t)
-        return torch.exp(-(x ** 2).sum(1))
-
-    fig = plot_fields({"f": lambda x, t: x}, ts=(0.25, 0.75), density=density, n_grid=4, vmax=1.0)
-    assert calls == [0.25, 0.75]
-    assert all(len(ax.images) == 1 for ax in fig.axes if ax.get_label() != "<colorbar>")
-    plt.close(fig)
-
-
-def test_plot_quality_draws_error_bars_only_where_a_spread_is_given():
-    curves = {"FM euler": {2: 1.0, 4: 0.5}, "FM euler, exact": {2: 0.8, 4: 0.3}}
-    fig = plot_quality(curves, 0.2, spread={"FM euler": {2: 0.1, 4: 0.05}})
-    bars = {c.get_label(): c for c in fig.axes[0].containers}
-    assert bars["FM euler"].has_yerr and not bars["FM euler, exact"].has_yerr
-    segments = bars["FM euler"].lines[2][0].get_segments()
-    assert [s[1, 1] - s[0, 1] for s in segments] == pytest.approx([0.2, 0.1])   # +- one sd
-    plt.close(fig)
 
 
 def test_loss_plot_draws_one_labelled_curve_per_run():

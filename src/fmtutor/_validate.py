@@ -11,8 +11,8 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-__all__ = ["check_batch", "as_time", "broadcast_time", "check_choice", "check_finite", "check_positive",
-           "all_finite", "within"]
+__all__ = ["check_batch", "as_time", "broadcast_time", "check_choice", "check_count", "check_n_samples",
+           "check_finite", "check_positive", "all_finite", "within"]
 
 
 def all_finite(x: Tensor) -> bool:
@@ -93,6 +93,18 @@ def check_choice(name: str, value: str, options: Iterable[str]) -> str:
     if value not in options:
         raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, options))}")
     return value
+
+
+def check_count(value: object, name: str, what: str = "a positive integer") -> int:
+    """Refuse anything but a positive ``int`` (a bool or a float is refused too) for a count ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return value
+
+
+def check_n_samples(n: object) -> int:
+    """Refuse a number of samples ``n`` that is not a positive integer."""
+    return check_count(n, "n", "a positive integer number of samples")
 
 
 def check_positive(value: float, name: str, allow_zero: bool = False) -> float:

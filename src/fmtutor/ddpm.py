@@ -17,7 +17,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ._validate import check_batch, check_positive
-from .solvers import Field
+from .solvers import Field, Solution
 
 __all__ = ["DDPM"]
 
@@ -25,14 +25,14 @@ __all__ = ["DDPM"]
 class DDPM:
     """The discrete forward chain and its samplers. Buffers are indexed by n = 0..T (``abar[0] = 1``)."""
 
-    def __init__(self, n_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
-        if not isinstance(n_steps, int) or n_steps < 1:
-            raise ValueError(f"n_steps (T) must be a positive integer, got {n_steps!r}")
+    def __init__(self, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+        if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+            raise ValueError(f"T (the chain's length) must be a positive integer, got {T!r}")
         check_positive(beta_start, "beta_start")
         if not beta_start <= beta_end < 1:
             raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
-        self.T = n_steps
-        self.betas = torch.cat([torch.zeros(1), torch.linspace(beta_start, beta_end, n_steps)]).double()
+        self.T = T
+        self.betas = torch.cat([torch.zeros(1), torch.linspace(beta_start, beta_end, T)]).double()
         self.alpha_bars = torch.cumprod(1 - self.betas, dim=0)
 
     def __repr__(self) -> str:
@@ -103,11 +103,12 @@ class DDPM:
 
     def sample(self, eps_model: Field, x_T: Tensor, n_steps: int | None = None, eta: float = 1.0,
                generator: torch.Generator | None = None, keep_path: bool = False,
-               progress: bool = False, **cond) -> Tensor:
+               progress: bool = False, **cond) -> Solution:
         """Run the reverse chain from noise ``x_T`` over ``n_steps`` evenly spaced indices (default T).
 
-        eta = 1: ancestral sampling (respaced when n_steps < T); eta = 0: DDIM. Returns the clean
-        sample, or with ``keep_path`` every state stacked to ``(n_steps + 1, B, *D)``.
+        eta = 1: ancestral sampling (respaced when n_steps < T); eta = 0: DDIM. Returns a ``Solution``
+        like every solver's: ``final`` the clean sample, ``times`` the book's times of the indices
+        (``index_to_time``), ``nfe = n_steps``, and with ``keep_path`` every state ``(n_steps + 1, B, *D)``.
         """
         x = check_batch(x_T, "x_T")
         taus = self.timesteps(n_steps or self.T)
@@ -116,4 +117,5 @@ class DDPM:
             x = self.ddim_step(eps_model, x, n, n_prev, eta=eta, generator=generator, **cond)
             if keep_path:
                 path.append(x)
-        return torch.stack(path) if keep_path else x
+        times = self.index_to_time(torch.tensor(taus)).to(device=x.device)
+        return Solution(times=times, final=x, nfe=len(taus) - 1, path=torch.stack(path) if keep_path else None)

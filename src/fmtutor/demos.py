@@ -1,6 +1,6 @@
 """Command line: train diffusion and/or flow matching on 2D data and write the comparison figures.
 
-    python -m fmtutor.demos comparison --n-epochs 200 --batch-size 128 --n-samples 1000
+    python -m fmtutor.demos comparison --train-steps 8000 --batch-size 128 --n-samples 1000
     python -m fmtutor.demos diffusion --data moons
     python -m fmtutor.demos flow-matching --out figures/
 
@@ -21,11 +21,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from . import compare_plots as plots  # noqa: E402
-from .compare import SAMPLERS, TrainedModel, exact_model, sliced_w2_vs_nfe, train_model  # noqa: E402
+from . import plots  # noqa: E402
+from .generators import SAMPLERS, TrainedModel, exact_model  # noqa: E402
 from .distributions import GaussianMixture  # noqa: E402
 from .metrics import noise_floor  # noqa: E402
+from .quality import sliced_w2_vs_nfe  # noqa: E402
 from .toy_data import DATASETS, get_dataset  # noqa: E402
+from .train2d import train_2d  # noqa: E402
 
 __all__ = ["main", "parse_args"]
 
@@ -34,11 +36,12 @@ LABEL = {"flow-matching": "flow matching", "diffusion": "diffusion"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's arguments, with every count checked (exits with a message otherwise)."""
     p = argparse.ArgumentParser(prog="python -m fmtutor.demos", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("demo", choices=["comparison", "diffusion", "flow-matching"], help="what to train and draw")
     p.add_argument("--data", default="three-clusters", choices=sorted(DATASETS), help="2D data set")
-    p.add_argument("--n-epochs", type=int, default=200, help="passes over the training points")
+    p.add_argument("--train-steps", type=int, default=8000, help="Adam steps (8000 of 128: 200 passes over 5000 points)")
     p.add_argument("--batch-size", type=int, default=128, help="training batch size")
     p.add_argument("--n-samples", type=int, default=1000, help="samples to generate and plot")
     p.add_argument("--n-train", type=int, default=5000, help="training points drawn from the data set")
@@ -53,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for the figures")
     p.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
     args = p.parse_args(argv)
-    for name in ("n_epochs", "batch_size", "n_samples", "n_train", "nfe", "n_quality", "hidden"):
+    for name in ("train_steps", "batch_size", "n_samples", "n_train", "nfe", "n_quality", "hidden"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be a positive integer")
     if not 0.0 <= args.ema < 1.0:
@@ -81,13 +84,14 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, dict]:
+    """Train, draw every figure into ``args.out`` and print the quality table; returns the curves (name -> NFE -> sliced W2)."""
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(args.seed)
     data = get_dataset(args.data)
     train_set, reference = data.sample(args.n_train, g), data.sample(args.n_samples, g)
     kinds = ["flow-matching", "diffusion"] if args.demo == "comparison" else [args.demo]
-    models = {k: train_model(k, train_set, args.n_epochs, args.batch_size, seed=args.seed, lr=args.lr,
-                             hidden=args.hidden, ema_decay=args.ema or None) for k in kinds}
+    models = {k: train_2d(train_set, args.train_steps, kind=k, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
+                          hidden=args.hidden, ema_decay=args.ema or None) for k in kinds}
     x0 = torch.randn(args.n_samples, 2, generator=g)
     paths = {LABEL[k]: m.sample(x0, args.nfe, MAIN_SAMPLER[k], generator=torch.Generator().manual_seed(args.seed),
                                 keep_path=True).path for k, m in models.items()}
@@ -108,6 +112,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
     run(parse_args(argv))
     return 0
 

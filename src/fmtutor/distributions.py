@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_positive
+from ._validate import check_batch, check_n_samples, check_positive
 
 __all__ = ["Sampleable", "Density", "StandardGaussian", "GaussianMixture"]
 
@@ -34,12 +34,6 @@ class Density(Protocol):
     def score(self, x: Tensor) -> Tensor: ...
 
 
-def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer number of samples, got {n!r}")
-    return n
-
-
 class StandardGaussian:
     """N(0, I) in ``dim`` dimensions: the source p_0 of every path in the book."""
 
@@ -47,7 +41,7 @@ class StandardGaussian:
         self.dim = int(check_positive(dim, "dim"))
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(_check_n(n), self.dim, generator=generator)
+        return torch.randn(check_n_samples(n), self.dim, generator=generator)
 
     def log_density(self, x: Tensor) -> Tensor:
         x = check_batch(x, "x", self.dim)
@@ -84,7 +78,7 @@ class GaussianMixture:
         return f"GaussianMixture(K={len(self.weights)}, dim={self.dim})"
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        k = torch.multinomial(self.weights, _check_n(n), replacement=True, generator=generator)
+        k = torch.multinomial(self.weights, check_n_samples(n), replacement=True, generator=generator)
         eps = torch.randn(n, self.dim, generator=generator)
         return self.means[k] + self.stds[k] * eps
 

@@ -2,6 +2,7 @@
 (the mean over batch and coordinates of the squared error, computed by the fused ``F.mse_loss``).
 
     conditional flow matching:  E || v_theta(x_t, t) - (d_alpha x1 + d_beta x0) ||^2
+    flow matching (known u_t):  E || v_theta(x_t, t) - u_t(x_t) ||^2
     denoising score matching:   E || s_theta(x_t, t) + x0 / beta_t ||^2        (unstable as beta_t -> 0)
     noise prediction:           E || eps_theta(x_t, t) - x0 ||^2                (= beta_t^2 times DSM)
     DDPM (discrete):            E_n || eps_theta(x_n, 1 - n/T) - eps ||^2, n ~ U{1..T}
@@ -17,7 +18,7 @@ from .ddpm import DDPM
 from .paths import GaussianPath
 from .solvers import Field
 
-__all__ = ["cfm_loss", "dsm_loss", "noise_prediction_loss", "ddpm_loss"]
+__all__ = ["cfm_loss", "fm_loss", "dsm_loss", "noise_prediction_loss", "ddpm_loss"]
 
 
 def _draw(path: GaussianPath, x1: Tensor, generator: torch.Generator | None, t: Tensor | None,
@@ -27,8 +28,8 @@ def _draw(path: GaussianPath, x1: Tensor, generator: torch.Generator | None, t: 
     ``x1`` is checked by the caller. Times drawn here lie in [0, t_max] by construction, so they skip
     the checks that a time given by the caller goes through (the same draws in the same order).
     """
-    hi = path.schedule.t_max if t_max is None else t_max
-    if t is not None or not 0.0 <= t_min <= hi <= path.schedule.t_max:
+    hi = path.t_max if t_max is None else t_max
+    if t is not None or not 0.0 <= t_min <= hi <= path.t_max:
         if t is None:  # an impossible range: let path.sample's checks name the problem
             t = t_min + (hi - t_min) * torch.rand(x1.shape[0], generator=generator, device=x1.device, dtype=x1.dtype)
         return path.sample(x1, t, generator=generator)
@@ -36,7 +37,7 @@ def _draw(path: GaussianPath, x1: Tensor, generator: torch.Generator | None, t: 
     if (t_min, hi) != (0.0, 1.0):  # U[t_min, hi]; U[0, 1] needs no arithmetic
         t = t_min + (hi - t_min) * t
     x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
-    return path._sample_in_range(x1, t, x0)
+    return path.sample_given(x1, t, x0)
 
 
 def cfm_loss(model: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,
@@ -44,6 +45,18 @@ def cfm_loss(model: Field, x1: Tensor, path: GaussianPath, generator: torch.Gene
     """Conditional flow matching: regress the model on the conditional velocity of ``path``."""
     s = _draw(path, check_batch(x1, "x1"), generator, t)
     return F.mse_loss(model(s.x_t, s.t, **cond), s.velocity)
+
+
+def fm_loss(model: Field, field: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,
+            t: Tensor | None = None) -> Tensor:
+    """The flow matching loss mean || model(x_t, t) - field(x_t, t) ||^2 against a known marginal
+    ``field`` u_t (a ``MarginalField``), with x_t ~ p_t drawn as x_t = alpha_t x1 + beta_t x0 from
+    ``x1`` ``(B, D)``. t ~ U[0, t_max] (or the given ``(B,)`` times) and x0 are drawn from
+    ``generator`` in the order ``cfm_loss`` draws them, so the same seed gives both losses the same
+    (t, x_t): the two differ by a constant that does not depend on the model.
+    """
+    s = path.sample(check_batch(x1, "x1"), t, generator=generator)
+    return (model(s.x_t, s.t) - field(s.x_t, s.t)).pow(2).mean()
 
 
 def dsm_loss(model: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,

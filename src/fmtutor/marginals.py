@@ -36,6 +36,11 @@ class MarginalField:
     def __repr__(self) -> str:
         return f"MarginalField({self.mixture!r}, {self.path!r})"
 
+    @property
+    def t_max(self) -> float:
+        """The last time the field is defined at: the path's ``t_max``."""
+        return self.path.t_max
+
     def _moments(self, x: Tensor, t: Tensor | float):
         """Per-component mean m, variance v and half-derivative dv/2 ``(B, K, D)``, and log-weights."""
         x = check_batch(x, "x", self.mixture.dim)

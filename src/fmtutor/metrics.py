@@ -17,7 +17,7 @@ from torch import Tensor
 from ._validate import check_batch
 from .distributions import Sampleable
 
-__all__ = ["sliced_wasserstein", "energy_distance", "noise_floor"]
+__all__ = ["sliced_wasserstein", "sliced_w2_to", "energy_distance", "noise_floor"]
 
 
 def _pair(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -52,6 +52,18 @@ def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256,
         q = (torch.arange(n, device=x.device, dtype=x.dtype) + 0.5) / n
         px, py = _sorted_quantiles(px, q), _sorted_quantiles(py, q)
     return ((px - py) ** 2).mean().sqrt()
+
+
+def sliced_w2_to(reference: Tensor, seed: int = 0, n_projections: int = 256) -> Callable[[Tensor], float]:
+    """A yardstick: ``distance(x)``, the sliced W2 of samples ``x`` ``(N, D)`` to the fixed ``reference``
+    ``(M, D)``, with the same ``n_projections`` directions (drawn from ``seed``) at every call, so
+    that two sample sets are compared on equal terms and a repeated call gives the same number."""
+
+    def distance(x: Tensor) -> float:
+        generator = torch.Generator().manual_seed(seed)
+        return sliced_wasserstein(x, reference, n_projections, generator=generator).item()
+
+    return distance
 
 
 def _mean_distance(a: Tensor, b: Tensor, chunk: int = 2048) -> Tensor:

@@ -6,7 +6,6 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ._validate import as_time, check_batch
 
 __all__ = ["SinusoidalEmbedding", "MLPField"]
 
@@ -25,6 +24,7 @@ class SinusoidalEmbedding(nn.Module):
         self.scale = scale
 
     def forward(self, t: Tensor) -> Tensor:
+        """Features ``(B, dim)`` [sin(w_i s t), cos(w_i s t)] of the times ``t`` ``(B,)``."""
         angles = self.scale * t[:, None] * self.freqs.to(t)[None]
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
@@ -47,6 +47,20 @@ class MLPField(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, t: Tensor | float) -> Tensor:
-        x = check_batch(x, "x", self.dim)
-        t = as_time(t, x.shape[0], x)
+        """v_theta(x, t) ``(B, dim)`` for ``x`` ``(B, dim)`` and ``t`` a float or ``(B,)``.
+
+        Only shapes are checked here, which costs nothing. The values (finite, t in [0, 1]) are
+        checked once by whoever feeds the network (a solver its start and grid, a loss its data and
+        times), not at each of the thousands of calls of a training or sampling loop, where every
+        check on values would wait for the device.
+        """
+        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.dim:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"x must have shape (B, {self.dim}), got {shape}")
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+        if t.ndim == 0:
+            t = t.expand(x.shape[0])
+        elif t.shape != (x.shape[0],):
+            raise ValueError(f"t must be a scalar or have shape ({x.shape[0]},) to match the batch, "
+                             f"got {tuple(t.shape)}")
         return self.net(torch.cat([x, self.embed(t)], dim=-1))

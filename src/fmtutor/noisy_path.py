@@ -31,9 +31,9 @@ from .paths import GaussianPath
 from .schedules import NoisyLinearSchedule
 from .solvers import Field
 
-__all__ = ["NoisySample", "NoisyLinearPath", "TARGETS", "noisy_cfm_loss", "naive_minimizer"]
+__all__ = ["NoisySample", "NoisyLinearPath", "REGRESSION_TARGETS", "noisy_cfm_loss", "naive_minimizer"]
 
-TARGETS = ("gaussian", "pathwise", "naive")
+REGRESSION_TARGETS = ("gaussian", "pathwise", "naive")
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class NoisyLinearPath:
     @property
     def t_max(self) -> float:
         """Latest usable time: d_beta (and the pathwise target) is infinite at t = 1 when sigma > 0."""
-        return self.gaussian_path.schedule.t_max
+        return self.gaussian_path.t_max
 
     def sample(self, x1: Tensor, t: Tensor | float | None = None, x0: Tensor | None = None,
                eps: Tensor | None = None, generator: torch.Generator | None = None) -> NoisySample:
@@ -106,13 +106,13 @@ def _noise_like(x1: Tensor, given: Tensor | None, name: str, generator: torch.Ge
 
 def noisy_cfm_loss(model: Field, x1: Tensor, path: NoisyLinearPath, target: str = "gaussian",
                    generator: torch.Generator | None = None, t: Tensor | None = None, **cond) -> Tensor:
-    """Mean of || v_theta(x_t, t) - target ||^2 on the noisy path, target one of ``TARGETS``.
+    """Mean of || v_theta(x_t, t) - target ||^2 on the noisy path, target one of ``REGRESSION_TARGETS``.
 
     'gaussian' equals ``cfm_loss`` on ``path.gaussian_path`` for the same draws of t and noise.
     'pathwise' has the same minimiser but an infinite-variance target as t -> 0.
     'naive' (x1 - x0) is the mistake: it trains the wrong field (see ``naive_minimizer``).
     """
-    check_choice("target", target, TARGETS)
+    check_choice("target", target, REGRESSION_TARGETS)
     s = path.sample(check_batch(x1, "x1"), t, generator=generator)
     return (model(s.x_t, s.t, **cond) - getattr(s, target)).pow(2).mean()
 

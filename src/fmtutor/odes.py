@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ._validate import as_time, broadcast_time, check_batch, check_choice, check_finite
-from .solvers import NFE_PER_STEP, STEPPERS, solve_ode, time_grid
+from .solvers import NFE_PER_STEP, SOLVERS, solve_ode, time_grid
 
 __all__ = ["ClosedFormODE", "LinearODE", "GrowthODE", "SqrtODE", "convergence_order", "global_error",
            "ConvergenceStudy", "convergence_study"]
@@ -72,7 +72,7 @@ class LinearODE:
         object.__setattr__(self, "B", B)
 
     @classmethod
-    def spiral(cls, omega: float = 3.0, rate: float = 0.5, rate_slope: float = -2.0) -> "LinearODE":
+    def spiral(cls, omega: float = 3.0, rate: float = 0.5, rate_slope: float = -2.0) -> LinearODE:
         """u(x, t) = ((a + b t) I + omega J) x in 2D, J the quarter turn: particles turn at angular
         speed omega while their radius grows at rate a + b t (outwards, then inwards if b < 0)."""
         eye, quarter = torch.eye(2), torch.tensor([[0.0, -1.0], [1.0, 0.0]])
@@ -180,7 +180,7 @@ class ConvergenceStudy:
     orders: dict[str, float]
 
 
-def convergence_study(ode: ClosedFormODE, x0: Tensor, methods: Sequence[str] = tuple(STEPPERS),
+def convergence_study(ode: ClosedFormODE, x0: Tensor, methods: Sequence[str] = tuple(SOLVERS),
                       n_steps: Sequence[int] = (8, 16, 32, 64, 128), t_start: float = 0.0,
                       t_end: float = 1.0, fit_last: int | None = None) -> ConvergenceStudy:
     """Measure every method's error against the exact flow, and fit each order on the last
@@ -188,7 +188,7 @@ def convergence_study(ode: ClosedFormODE, x0: Tensor, methods: Sequence[str] = t
     where the log-log lines are straight. Use float64 ``x0``: in float32 round-off (about 1e-7)
     hides RK4's error long before 128 steps."""
     for m in methods:
-        check_choice("method", m, STEPPERS)
+        check_choice("method", m, SOLVERS)
     errors = {m: tuple(global_error(ode, x0, m, n, t_start, t_end) for n in n_steps) for m in methods}
     nfe = {m: tuple(NFE_PER_STEP[m] * n for n in n_steps) for m in methods}
     k = len(n_steps) if fit_last is None else fit_last

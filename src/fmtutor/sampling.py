@@ -15,17 +15,24 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .paths import GaussianPath
+from ._validate import check_choice
+from .paths import PREDICTIONS, GaussianPath
 from .solvers import Field, Solution, euler_maruyama, solve_ode, time_grid
 
 __all__ = ["converted_field", "sde_drift", "sample_ode", "sample_sde", "probability_flow"]
 
 
 def converted_field(model: Field, path: GaussianPath, source: str, target: str = "velocity") -> Field:
-    """Wrap ``model`` (predicting ``source``) as a field that returns ``target`` via ``path.convert``."""
+    """Wrap ``model`` (predicting ``source``) as a field that returns ``target`` via ``path.convert``.
+
+    The names are checked here; the values are not checked at each call (a solver checks its inputs
+    once, and a non-finite result surfaces as its ``DivergenceError``).
+    """
+    check_choice("source", source, PREDICTIONS)
+    check_choice("target", target, PREDICTIONS)
 
     def field(x: Tensor, t: Tensor, **cond) -> Tensor:
-        return path.convert(model(x, t, **cond), x, t, source=source, target=target)
+        return path.convert(model(x, t, **cond), x, t, source=source, target=target, validate=False)
 
     field.__name__ = f"{source}_to_{target}"
     return field

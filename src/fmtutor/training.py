@@ -1,7 +1,7 @@
 """A generic training loop: any model, any loss, callbacks for live plots, EMA, atomic checkpoints.
 
     trainer = Trainer(model, loss_fn, lr=1e-3, seed=0, ema_decay=0.999)
-    result = trainer.fit(n_steps=2000, checkpoint="runs/ch4.pt")   # resumes if the file exists
+    result = trainer.fit(train_steps=2000, checkpoint="runs/ch4.pt")   # resumes if the file exists
 
 ``loss_fn(model, generator) -> scalar tensor`` draws its own batch from ``generator``, so a run is
 reproducible from its seed, and a resumed run continues the same stream of random numbers.
@@ -11,13 +11,14 @@ saves a checkpoint and then stops; a second Ctrl-C stops at once and keeps the l
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +26,26 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-__all__ = ["EMA", "TrainResult", "Trainer", "save_atomic"]
+__all__ = ["EMA", "TrainResult", "Trainer", "save_atomic", "seeded"]
 
 LossFn = Callable[[nn.Module, torch.Generator], Tensor]
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Inside: torch's global generators seeded with ``seed``; after: restored as they were.
+
+    For what draws from the global generators and takes no generator of its own: the initial
+    weights of torch's layers, and dropout. The caller's random state is neither read nor changed,
+    so the same seed gives the same weights whatever ran before.
+
+        with seeded(0):
+            model = MLPField(hidden=64)
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 class EMA:
@@ -41,6 +59,7 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        """avg <- decay * avg + (1 - decay) * param for every parameter; buffers are copied."""
         for avg, p in zip(self.model.parameters(), model.parameters()):
             avg.lerp_(p.detach(), 1.0 - self.decay)
         for avg, b in zip(self.model.buffers(), model.buffers()):
@@ -78,7 +97,7 @@ class _DeferredInterrupt:
     optimizer step; ``requested`` says one came. A second SIGINT raises at once. Only the main
     thread can own a signal handler; elsewhere, or where SIGINT is ignored, nothing changes."""
 
-    def __enter__(self) -> "_DeferredInterrupt":
+    def __enter__(self) -> _DeferredInterrupt:
         self.requested, self._previous = False, None
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
@@ -106,7 +125,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, lr: float = 1e-3, seed: int = 0,
                  optimizer: torch.optim.Optimizer | None = None, ema_decay: float | None = None,
-                 callbacks: Sequence[Callable[["Trainer"], None]] = (), callback_every: int = 50,
+                 callbacks: Sequence[Callable[[Trainer], None]] = (), callback_every: int = 50,
                  grad_clip: float | None = None):
         self.model, self.loss_fn = model, loss_fn
         self.optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
@@ -118,14 +137,17 @@ class Trainer:
 
     @property
     def model_for_sampling(self) -> nn.Module:
+        """The EMA copy when EMA is on, else the trained model itself."""
         return self.ema.model if self.ema else self.model
 
     def state_dict(self) -> dict:
+        """Everything a resumed run needs: weights, optimizer, EMA, step, losses and the generator's state."""
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "ema": self.ema.model.state_dict() if self.ema else None, "step": self.step,
                 "losses": self.losses, "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` saved."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.ema and state["ema"] is not None:
@@ -134,13 +156,16 @@ class Trainer:
         self.generator.set_state(state["generator"])
 
     def save(self, path: str | Path) -> Path:
+        """Write ``state_dict`` atomically to ``path``."""
         return save_atomic(self.state_dict(), path)
 
     def load(self, path: str | Path) -> None:
+        """Restore a checkpoint written by ``save`` (weights onto the model's device)."""
         device = next(self.model.parameters()).device
         self.load_state_dict(torch.load(path, map_location=device, weights_only=False))
 
     def train_step(self) -> float:
+        """One optimizer step on a fresh batch; returns its loss (a non-finite loss raises)."""
         self.model.train()
         loss = self.loss_fn(self.model, self.generator)
         if not torch.isfinite(loss):
@@ -156,9 +181,9 @@ class Trainer:
         self.losses.append(loss.item())
         return self.losses[-1]
 
-    def fit(self, n_steps: int, checkpoint: str | Path | None = None, checkpoint_every: int = 500,
+    def fit(self, train_steps: int, checkpoint: str | Path | None = None, checkpoint_every: int = 500,
             progress: bool = True) -> TrainResult:
-        """Train until ``self.step == n_steps`` (a total, so a resumed run does only what is left).
+        """Train until ``self.step == train_steps`` (a total, so a resumed run does only what is left).
 
         With ``checkpoint``, resume from it when it exists, save every ``checkpoint_every`` steps,
         at the end, and on an interrupt between steps (then re-raise KeyboardInterrupt). A Ctrl-C
@@ -167,15 +192,15 @@ class Trainer:
         if checkpoint is not None and Path(checkpoint).exists():
             self.load(checkpoint)
         start, first = time.perf_counter(), self.step
-        bar = tqdm(total=n_steps, initial=self.step, disable=not progress, desc="training")
+        bar = tqdm(total=train_steps, initial=self.step, disable=not progress, desc="training")
         between_steps = True
         try:
             with _DeferredInterrupt() as interrupt:
-                while self.step < n_steps:
+                while self.step < train_steps:
                     between_steps = False
                     loss = self.train_step()
                     between_steps = True
-                    self._after_step(loss, n_steps, bar, checkpoint, checkpoint_every)
+                    self._after_step(loss, train_steps, bar, checkpoint, checkpoint_every)
                     if interrupt.requested:
                         raise KeyboardInterrupt
         except KeyboardInterrupt:
@@ -188,13 +213,13 @@ class Trainer:
             self.save(checkpoint)
         return TrainResult(losses=list(self.losses), steps=self.step, seconds=time.perf_counter() - start)
 
-    def _after_step(self, loss: float, n_steps: int, bar: tqdm, checkpoint: str | Path | None,
+    def _after_step(self, loss: float, train_steps: int, bar: tqdm, checkpoint: str | Path | None,
                     checkpoint_every: int) -> None:
         """Progress bar, callbacks and the periodic checkpoint after a completed step."""
         bar.update(1)
-        if self.step % 10 == 0 or self.step == n_steps:
+        if self.step % 10 == 0 or self.step == train_steps:
             bar.set_postfix(loss=f"{loss:.4f}")
-        if self.callbacks and (self.step % self.callback_every == 0 or self.step == n_steps):
+        if self.callbacks and (self.step % self.callback_every == 0 or self.step == train_steps):
             for callback in self.callbacks:
                 callback(self)
         if checkpoint is not None and self.step % checkpoint_every == 0:

@@ -18,7 +18,6 @@ particle moves on a straight line at constant speed, where a single Euler step i
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from ._validate import check_finite

@@ -21,8 +21,8 @@ from torch import Tensor
 # provide the icons, and a reader offline must not wait on the web, so the link is dropped.
 _CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*')
 
-__all__ = ["to_numpy", "field_grid", "SPEED_CMAP", "speed_quiver", "speed_colorbar", "FieldPanel", "scrubber",
-           "live", "LossPlot", "scatter"]
+__all__ = ["to_numpy", "field_grid", "SPEED_CMAP", "unit_arrows", "quiver_by_speed", "speed_colorbar", "FieldPanel",
+           "scrubber", "live", "LossPlot", "scatter"]
 
 SPEED_CMAP = "viridis"   # the colour of an arrow is the speed |u_t(x)| on a scale fixed per figure
 
@@ -39,6 +39,34 @@ def field_grid(lim: float = 4.0, n: int = 20) -> Tensor:
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
 
 
+def unit_arrows(v: Tensor | np.ndarray, zero_below: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors ``(N, 2)`` as unit arrows ``(N, 2)`` and their lengths ``(N,)``: the book draws a field's
+    direction as an arrow and its speed as the arrow's colour. A vector shorter than ``zero_below``
+    gets no arrow (a field that vanishes must not show the direction of its rounding noise)."""
+    v = to_numpy(v)
+    speed = np.linalg.norm(v, axis=1)
+    unit = np.where((speed > zero_below)[:, None], v / np.maximum(speed, zero_below)[:, None], 0.0)
+    return unit, speed
+
+
+def quiver_by_speed(ax: plt.Axes, points: Tensor | np.ndarray, v: Tensor | np.ndarray, zero_below: float = 1e-12,
+                    *, vmax: float | None = None, **kwargs):
+    """Draw ``v`` ``(N, 2)`` at ``points`` ``(N, 2)`` as unit arrows (``unit_arrows``) coloured by the
+    speed ``|v|`` in ``SPEED_CMAP``; the keyword arguments go to ``ax.quiver`` (e.g. ``scale``, ``width``).
+
+    With ``vmax`` the colour scale is fixed to [0, ``vmax``] (faster than ``vmax``: the top colour):
+    every panel of a figure passes the same ``vmax`` so that one colour means one speed, and
+    ``speed_colorbar`` draws the scale once per figure. Without it matplotlib spans the colours over
+    the speeds drawn. Returns the ``Quiver``.
+    """
+    p = to_numpy(points)
+    unit, speed = unit_arrows(v, zero_below)
+    style = {"cmap": SPEED_CMAP, "angles": "xy", "pivot": "mid"}
+    if vmax is not None:
+        style["clim"] = (0.0, vmax)
+    return ax.quiver(p[:, 0], p[:, 1], unit[:, 0], unit[:, 1], speed, **{**style, **kwargs})
+
+
 def scatter(ax: plt.Axes, x: Tensor, lim: float | None = 4.5, **kwargs) -> None:
     """Scatter ``(N, 2)`` points on ``ax`` with small dots and equal axes."""
     p = to_numpy(x)
@@ -48,30 +76,8 @@ def scatter(ax: plt.Axes, x: Tensor, lim: float | None = 4.5, **kwargs) -> None:
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
 
 
-def _unit_and_speed(v: Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit directions ``(N, 2)`` (zero where ``v`` vanishes) and speeds ``(N,)`` of vectors ``(N, 2)``."""
-    v = to_numpy(v)
-    speed = np.linalg.norm(v, axis=1)
-    unit = np.where(speed[:, None] > 1e-12, v / np.maximum(speed, 1e-12)[:, None], 0.0)
-    return unit, speed
-
-
-def speed_quiver(ax: plt.Axes, points: Tensor | np.ndarray, v: Tensor | np.ndarray, vmax: float,
-                 scale: float = 20.0, width: float = 0.004):
-    """Unit arrows at ``points`` ``(N, 2)`` in the directions of ``v`` ``(N, 2)``, coloured by the speed
-    ``|v|`` on the fixed scale [0, ``vmax``] of ``SPEED_CMAP`` (faster than ``vmax``: the top colour).
-
-    Every panel of a figure passes the same ``vmax`` so that one colour means one speed; draw the
-    scale once per figure with ``speed_colorbar``. Returns the ``Quiver``.
-    """
-    p = to_numpy(points)
-    unit, speed = _unit_and_speed(v)
-    return ax.quiver(p[:, 0], p[:, 1], unit[:, 0], unit[:, 1], speed, cmap=SPEED_CMAP, clim=(0.0, vmax),
-                     angles="xy", pivot="mid", scale=scale, width=width)
-
-
 def speed_colorbar(fig: plt.Figure, axes, vmax: float, label: str = r"speed $\|u_t(x)\|$"):
-    """One colour bar for every ``speed_quiver`` of ``fig`` drawn with ``vmax``, beside ``axes``."""
+    """One colour bar for every ``quiver_by_speed`` of ``fig`` drawn with ``vmax``, beside ``axes``."""
     mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0.0, vmax), cmap=SPEED_CMAP)
     return fig.colorbar(mappable, ax=axes, label=label, extend="max", fraction=0.03, pad=0.02)
 
@@ -95,15 +101,15 @@ class FieldPanel:
             self.fig, self.ax = ax.figure, ax
         self.grid = field_grid(lim, n_grid)
         g = to_numpy(self.grid)
-        zeros = np.zeros(len(g))
         self.vmax = vmax
-        self.quiver = speed_quiver(self.ax, g, np.stack([zeros, zeros], 1), vmax or 1.0, scale=n_grid * 1.3)
+        self.quiver = quiver_by_speed(self.ax, g, np.zeros_like(g), vmax=vmax or 1.0, scale=n_grid * 1.3, width=0.004)
         self.dots = self.ax.scatter([], [], s=3, c=particle_color, alpha=0.6, linewidths=0)
         self.ax.set(xlim=(-lim - 0.5, lim + 0.5), ylim=(-lim - 0.5, lim + 0.5), aspect="equal")
 
-    def set_vectors(self, v: Tensor | np.ndarray) -> None:
-        """Show vectors ``(n_grid**2, 2)`` at the grid points: direction as arrows, size as colour."""
-        unit, norm = _unit_and_speed(v)
+    def set_vectors(self, v: Tensor | np.ndarray, zero_below: float = 1e-12) -> None:
+        """Show vectors ``(n_grid**2, 2)`` at the grid points: direction as arrows, size as colour
+        (``unit_arrows``: none for a vector shorter than ``zero_below``)."""
+        unit, norm = unit_arrows(v, zero_below)
         self.quiver.set_UVC(unit[:, 0], unit[:, 1], norm)
         if self.vmax is None:
             self.quiver.set_clim(0, max(float(norm.max()), 1e-12))

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validate import check_choice
-from ..training import Trainer, save_atomic
+from ..training import Trainer, save_atomic, seeded
 from .conditioning import IMAGE_SHAPE
 from .data import MNIST, load_mnist
 
@@ -50,11 +50,13 @@ class Classifier(nn.Module):
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.feature_dim, 10))
 
     def features(self, x: Tensor) -> Tensor:
+        """The penultimate features ``(B, 128)`` of images ``x`` ``(B, 1, 28, 28)``."""
         if x.ndim != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
             raise ValueError(f"x must have shape (B, 1, 28, 28), got {tuple(x.shape)}")
         return self.body(x)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The class logits ``(B, 10)`` of images ``x`` ``(B, 1, 28, 28)``."""
         return self.head(self.features(x))
 
 
@@ -115,13 +117,13 @@ def train_classifier(path: str | Path | None = CLASSIFIER_PATH, preset: str = "f
     if path is not None and Path(path).exists() and not retrain:
         return load_classifier(path, device)
     spec = {**CLASSIFIER_PRESETS[check_choice("preset", preset, CLASSIFIER_PRESETS)], **overrides}
-    torch.manual_seed(seed)
-    model = Classifier(spec["widths"]).to(device)
     train = load_mnist("train", root=root, progress=progress)
-    trainer = Trainer(model, _loss_fn(train, spec["batch_size"]), lr=spec["lr"], seed=seed,
-                      callbacks=[_linear_decay(spec["lr"], spec["steps"])], callback_every=1)
     start = time.perf_counter()
-    trainer.fit(spec["steps"], progress=progress)
+    with seeded(seed):  # initial weights and dropout follow the seed
+        model = Classifier(spec["widths"]).to(device)
+        trainer = Trainer(model, _loss_fn(train, spec["batch_size"]), lr=spec["lr"], seed=seed,
+                          callbacks=[_linear_decay(spec["lr"], spec["steps"])], callback_every=1)
+        trainer.fit(spec["steps"], progress=progress)
     seconds = time.perf_counter() - start
     test = load_mnist("test", root=root, progress=progress)
     acc = accuracy(model, test.images, test.labels)

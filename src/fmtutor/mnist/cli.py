@@ -18,12 +18,12 @@ from pathlib import Path
 
 import torch
 
-from ..solvers import STEPPERS
+from ..solvers import SOLVERS
 from .classifier import CLASSIFIER_PATH, CLASSIFIER_PRESETS, load_classifier, train_classifier
 from .data import load_mnist
 from .evaluate import evaluate
 from .presets import PRESETS, default_preset
-from .sample import PREDICTIONS, class_labels, save_grid
+from .sample import MNIST_PREDICTIONS, class_labels, save_grid
 from .train import CHECKPOINT_NAME, load_run, train
 
 __all__ = ["main", "parser"]
@@ -41,13 +41,14 @@ def _sampling(p: argparse.ArgumentParser, nfe: int) -> None:
     p.add_argument("--checkpoint", required=True, help="a run folder or its checkpoint.pt")
     p.add_argument("--w", type=float, default=3.0, help="guidance scale (1 = conditional, 0 = unconditional)")
     p.add_argument("--nfe", type=int, default=nfe, help="guided function evaluations")
-    p.add_argument("--solver", choices=sorted(STEPPERS), default="euler")
+    p.add_argument("--solver", choices=sorted(SOLVERS), default="euler")
     p.add_argument("--t-start", type=float, help="start time of the grid (default 0, or 0.01 for epsilon)")
     p.add_argument("--clip", action=argparse.BooleanOptionalAction, default=None,
                    help="clip the implied clean image to [-1, 1] (default: only for epsilon networks)")
 
 
 def parser() -> argparse.ArgumentParser:
+    """The ``python -m fmtutor.mnist`` argument parser (sub-commands train, sample, classifier, evaluate)."""
     root = argparse.ArgumentParser(prog="python -m fmtutor.mnist", epilog=__doc__,
                                    description="Flow matching on MNIST: train, sample, score.",
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=["unet", "dit"], default="unet")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help=f"training budget (default here: {default_preset()})")
-    p.add_argument("--pred", choices=PREDICTIONS, default="velocity", help="what the network predicts")
+    p.add_argument("--pred", choices=MNIST_PREDICTIONS, default="velocity", help="what the network predicts")
     p.add_argument("--out", help="run folder (default runs/mnist-ARCH-PRESET[-epsilon])")
     p.add_argument("--steps", type=int, help="total steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="global batch (default: the preset's)")
@@ -95,8 +96,7 @@ def _train(args: argparse.Namespace) -> None:
         raise SystemExit(f"interrupted: {where}; run the same command again to continue") from None
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    last = run.losses[-50:] or [float("nan")]
-    print(f"{run.steps} steps, final loss {sum(last) / len(last):.4f} (mean of the last 50), "
+    print(f"{run.steps} steps, final loss {run.final_loss:.4f} (mean of the last 50), "
           f"{run.seconds:.1f} s this call; checkpoint {run.checkpoint}")
     if not args.no_grid:
         gen = torch.Generator().manual_seed(args.seed)
@@ -137,6 +137,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the MNIST command line."""
     args = parser().parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -55,4 +55,5 @@ class ConditionEmbedding(nn.Module):
         self.label = nn.Embedding(NUM_CLASSES + 1, dim)
 
     def forward(self, t: Tensor, y: Tensor) -> Tensor:
+        """The embedding ``(B, E)`` of times ``t`` ``(B,)`` plus that of labels ``y`` ``(B,)``."""
         return self.time(t) + self.label(y)

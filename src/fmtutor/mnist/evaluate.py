@@ -26,7 +26,7 @@ from .data import MNIST
 from .sample import class_labels, sample
 
 __all__ = ["sqrtm_psd", "gaussian_stats", "frechet_gaussians", "frechet_distance", "features",
-           "Evaluation", "evaluate"]
+           "Scores", "score", "Evaluation", "evaluate"]
 
 
 def sqrtm_psd(a: Tensor) -> Tensor:
@@ -75,6 +75,24 @@ def features(classifier: Classifier, images: Tensor, batch_size: int = 1000) -> 
 
 
 @dataclass(frozen=True)
+class Scores:
+    """Class-conditional accuracy (a fraction), its value for each digit 0..9, and the Fréchet distance."""
+
+    accuracy: float
+    per_class: tuple[float, ...]
+    frechet: float
+
+
+def score(classifier: Classifier, images: Tensor, labels: Tensor, test_features: Tensor) -> Scores:
+    """Score generated ``images`` (N, 1, 28, 28), asked for the digits ``labels`` (N,), against the
+    classifier's ``test_features`` of the test set (``features(classifier, test.images)[0]``)."""
+    feats, predicted = features(classifier, images)
+    hits = (predicted == labels.to(predicted.device)).double()
+    per_class = tuple(hits[labels.to(predicted.device) == k].mean().item() for k in range(10))
+    return Scores(hits.mean().item(), per_class, frechet_distance(feats, test_features).item())
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """Scores of ``n`` generated digits (n / 10 per class) at guidance ``w`` with ``nfe`` evaluations.
 
@@ -112,14 +130,11 @@ def evaluate(model: nn.Module, classifier: Classifier, test: MNIST, n: int = 100
     images = sample(model, labels, w=w, nfe=nfe, solver=solver, prediction=prediction, path=path,
                     t_start=t_start, clip=clip, generator=generator, batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - start
-    gen_feats, predicted = features(classifier, images)
     test_feats, _ = features(classifier, test.images)
-    hits = (predicted == labels).double()
-    per_class = tuple(hits[labels == k].mean().item() for k in range(10))
+    scores = score(classifier, images, labels, test_feats)
     reference = None
     if real is not None:
         real_feats, _ = features(classifier, real.images[:n])
         reference = frechet_distance(real_feats, test_feats).item()
-    return Evaluation(accuracy=hits.mean().item(), frechet=frechet_distance(gen_feats, test_feats).item(),
-                      reference_frechet=reference, per_class=per_class, n=n, w=float(w), nfe=nfe,
-                      solver=solver, seconds=seconds)
+    return Evaluation(accuracy=scores.accuracy, frechet=scores.frechet, reference_frechet=reference,
+                      per_class=scores.per_class, n=n, w=float(w), nfe=nfe, solver=solver, seconds=seconds)

@@ -73,6 +73,8 @@ class GlyphField(nn.Module):
         self.fields.append(MarginalField(GaussianMixture(flat, self.std), self.path))  # index NULL_LABEL
 
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
+        """The exact velocity ``(B, 1, 28, 28)`` at ``x`` and ``t`` for data made of the glyphs of the labels
+        ``y`` (of all ten digits for ``NULL_LABEL`` or ``None``)."""
         x, t, y = check_inputs(x, t, y)
         flat, out = x.reshape(x.shape[0], -1), torch.empty_like(x).reshape(x.shape[0], -1)
         for label in torch.unique(y).tolist():

@@ -25,13 +25,13 @@ from torch import Tensor, nn
 from .._validate import check_choice
 from ..paths import GaussianPath
 from ..sampling import converted_field, sample_ode
-from ..solvers import NFE_PER_STEP, STEPPERS, Field
+from ..solvers import Field, steps_for_nfe
 from .conditioning import IMAGE_SHAPE, NULL_LABEL, check_labels
 
-__all__ = ["PREDICTIONS", "EPSILON_T_START", "guided_field", "clipped_velocity", "velocity_field", "sample",
+__all__ = ["MNIST_PREDICTIONS", "EPSILON_T_START", "guided_field", "clipped_velocity", "velocity_field", "sample",
            "make_grid", "save_grid", "class_labels"]
 
-PREDICTIONS = ("velocity", "epsilon")
+MNIST_PREDICTIONS = ("velocity", "epsilon")  # the subset of paths.PREDICTIONS the MNIST networks are trained for
 EPSILON_T_START = 1e-2
 
 
@@ -84,7 +84,7 @@ def velocity_field(model: nn.Module, w: float = 1.0, prediction: str = "velocity
 
     With ``clip`` the implied clean image is clipped to [-1, 1] first (see ``clipped_velocity``).
     """
-    check_choice("prediction", prediction, PREDICTIONS)
+    check_choice("prediction", prediction, MNIST_PREDICTIONS)
     field, path = guided_field(model, w), path or GaussianPath("linear")
     if clip:
         return clipped_velocity(field, path, prediction)
@@ -112,10 +112,7 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
     (clip the implied clean image, see ``clipped_velocity``) defaults to on for epsilon networks
     only. Returns (N, 1, 28, 28) images, clamped to the pixel range [-1, 1].
     """
-    check_choice("solver", solver, STEPPERS)
-    per_step = NFE_PER_STEP[solver]
-    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < per_step or nfe % per_step:
-        raise ValueError(f"nfe must be a positive multiple of {per_step} for solver {solver!r}, got {nfe!r}")
+    n_steps = steps_for_nfe(solver, nfe)
     device = next(model.parameters()).device
     if not isinstance(labels, Tensor) or labels.ndim != 1:
         raise ValueError(f"labels must be a long tensor of shape (N,), got {getattr(labels, 'shape', labels)!r}")
@@ -129,7 +126,7 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
     field = velocity_field(model.eval(), w, prediction, path, clip)
     x0 = torch.randn((len(labels), *IMAGE_SHAPE), generator=generator,
                      device=generator.device if generator is not None else "cpu").to(device)
-    out = [sample_ode(field, x0[i:i + batch_size], n_steps=nfe // per_step, method=solver,
+    out = [sample_ode(field, x0[i:i + batch_size], n_steps=n_steps, method=solver,
                       t_start=t_start, progress=progress, y=labels[i:i + batch_size]).final
            for i in range(0, len(labels), batch_size)]
     return torch.cat(out).clamp_(-1.0, 1.0)

@@ -25,12 +25,12 @@ from torch import Tensor, nn
 
 from .._validate import check_choice
 from ..paths import GaussianPath
-from ..training import Trainer
+from ..training import Trainer, seeded
 from .conditioning import IMAGE_SHAPE, NULL_LABEL
 from .data import MNIST, load_mnist
 from .models import build_model
 from .presets import Preset, default_preset, get_preset
-from .sample import PREDICTIONS, sample
+from .sample import MNIST_PREDICTIONS, sample
 
 __all__ = ["TrainConfig", "Run", "train", "load_run", "draw_batch", "flow_loss", "CHECKPOINT_NAME"]
 
@@ -80,7 +80,14 @@ class Run:
 
     @property
     def path(self) -> GaussianPath:
+        """The Gaussian path the network was trained on."""
         return GaussianPath(self.config.schedule)
+
+    @property
+    def final_loss(self) -> float:
+        """The mean training loss of the last 50 steps (NaN before any step): a noisy curve's end."""
+        last = self.losses[-50:]
+        return sum(last) / len(last) if last else float("nan")
 
     def sample(self, labels: Tensor, w: float = 3.0, nfe: int = 50, solver: str = "euler", **kwargs) -> Tensor:
         """``fmtutor.mnist.sample`` with this run's model, prediction type and path."""
@@ -97,7 +104,7 @@ def draw_batch(data: MNIST, path: GaussianPath, config: TrainConfig, generator: 
     """
     b, dev = config.batch_size, generator.device
     idx = torch.randint(len(data), (b,), generator=generator, device=dev)[part]
-    t = (torch.rand(b, generator=generator, device=dev) * path.schedule.t_max)[part]
+    t = (torch.rand(b, generator=generator, device=dev) * path.t_max)[part]
     x0 = torch.randn((b, *IMAGE_SHAPE), generator=generator, device=dev)[part]
     drop = (torch.rand(b, generator=generator, device=dev) < config.label_dropout)[part]
     y = data.labels[idx].masked_fill(drop, NULL_LABEL)
@@ -179,7 +186,7 @@ def _setup_distributed() -> tuple[int, int, torch.device]:
 
 def _make_config(arch: str, preset: Preset, prediction: str, overrides: dict, world: int) -> TrainConfig:
     check_choice("arch", arch, preset.models)
-    check_choice("prediction", prediction, PREDICTIONS)
+    check_choice("prediction", prediction, MNIST_PREDICTIONS)
     config = TrainConfig(arch=arch, model_kwargs=dict(preset.models[arch]), prediction=prediction,
                          preset=preset.name, steps=preset.steps, batch_size=preset.batch_size, lr=preset.lr,
                          ema_decay=preset.ema_decay, grad_clip=preset.grad_clip, world_size=world)
@@ -208,16 +215,16 @@ def train(arch: str = "unet", preset: str | Preset | None = None, prediction: st
         config = _make_config(arch, spec, prediction, overrides, world)
         data = data if data is not None else load_mnist("train", root=root, progress=progress and rank == 0)
         data = MNIST(data.images.to(device), data.labels.to(device))
-        torch.manual_seed(config.seed)
-        model = build_model(arch, **config.model_kwargs).to(device)
-        net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-        trainer = _RunTrainer(model, flow_loss(net, data, GaussianPath(config.schedule), config, rank, world),
-                              config, rank, lr=config.lr, seed=config.seed, ema_decay=config.ema_decay,
-                              grad_clip=config.grad_clip, callbacks=callbacks if rank == 0 else (),
-                              callback_every=callback_every)
-        checkpoint = Path(out) / CHECKPOINT_NAME if out is not None else None
-        result = trainer.fit(config.steps, checkpoint=checkpoint, checkpoint_every=spec.checkpoint_every,
-                             progress=progress and rank == 0)
+        with seeded(config.seed):  # initial weights and any dropout follow the seed
+            model = build_model(arch, **config.model_kwargs).to(device)
+            net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+            trainer = _RunTrainer(model, flow_loss(net, data, GaussianPath(config.schedule), config, rank, world),
+                                  config, rank, lr=config.lr, seed=config.seed, ema_decay=config.ema_decay,
+                                  grad_clip=config.grad_clip, callbacks=callbacks if rank == 0 else (),
+                                  callback_every=callback_every)
+            checkpoint = Path(out) / CHECKPOINT_NAME if out is not None else None
+            result = trainer.fit(config.steps, checkpoint=checkpoint, checkpoint_every=spec.checkpoint_every,
+                                 progress=progress and rank == 0)
         if world > 1:
             dist.barrier()
     finally:

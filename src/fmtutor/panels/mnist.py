@@ -94,7 +94,7 @@ class GuidancePanel(Panel):
             self._grids[key] = make_grid(images.reshape(-1, 1, 28, 28), nrow=self.shown)
         return self._grids[key]
 
-    def precompute(self, pairs: Iterable[tuple[float, int]] | None = None) -> "GuidancePanel":
+    def precompute(self, pairs: Iterable[tuple[float, int]] | None = None) -> GuidancePanel:
         """Sample the grids of ``pairs`` (default: every (w, nfe) of the sliders) ahead of the sliders."""
         for w, nfe in pairs if pairs is not None else [(w, n) for w in self.ws for n in self.nfes]:
             self.grid(w, nfe)
@@ -121,7 +121,7 @@ class GuidancePanel(Panel):
         return super().scrub(name, values, **fixed)
 
     @classmethod
-    def demo(cls) -> "GuidancePanel":
+    def demo(cls) -> GuidancePanel:
         """The panel on the exact field of ten font digits (``GlyphField``): no training needed."""
         panel = cls(GlyphField(), per_class=5).precompute()
         panel.update(**panel.defaults())
