@@ -5,13 +5,18 @@ Needs nothing but Python 3.11. Each command first makes ``.venv`` (if missing) a
 pinned ``requirements.txt`` and the package (skipped when nothing changed since the last install).
 
     book      set up, then build the HTML book with every chapter executed (warnings are errors)
-    test      set up, then run the linter (ruff), the unit tests, nbval over every chapter, and the browser test
+    test      set up, then run the linter (ruff), the unit tests, nbval over every chapter, and the browser tests
     setup     only the set-up
+    lab       open a working copy of the book (./lab, made on first use) in JupyterLab, with the
+              project's environment; reading and experimenting there never touch book/
+    notebook  the same working copy in Jupyter Notebook 7
     student   write the student edition (solutions removed) to ./student
     student-site  build the rendered student site (solutions removed, checkers kept, every chapter
               executed) into _build/student/_build/html, warnings as errors like the main book
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
+    reproduce retrain a stored network (judge, unet-cpu, ...) from scratch under the pinned kernels
+              and compare it with the stored weights (bitwise, else its metric within a tolerance)
     diff      the chapters' changes against a revision (default HEAD) as readable text: sources and
               the text outputs nbval checks (tools/nbtext.py), e.g. ``python3 tasks.py diff main``
 
@@ -35,6 +40,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".setup-stamp"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+LAB = ROOT / "lab"   # the reader's working copy of book/ (git ignores it)
 LINTED = ("src", "tests", "benchmarks", "tools", "tasks.py")
 
 
@@ -135,8 +141,8 @@ def student_site() -> Path:
 
 
 def test() -> None:
-    """The linter, unit tests, then nbval over every chapter, then the browser test over the built book
-    and over the student site (which must hold no solution)."""
+    """The linter, unit tests, then nbval over every chapter, then the browser tests over the built book
+    (and chapters in JupyterLab) and over the student site (which must hold no solution)."""
     env = environment()
     run(BIN / "ruff", "check", *LINTED, env=env)
     run(PY, "-m", "pytest", "tests", "-q", "-m", "not browser", env=env)
@@ -146,11 +152,12 @@ def test() -> None:
     browser = ROOT / "tests" / "browser"
     if browser.is_dir():
         build_book(execute=False)
-        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT)), env=env)
-        student_site()
+        # the built book page by page, and chapters 1-3 and 5 in JupyterLab (all chapters: -m browser)
+        run(PY, "-m", "pytest", "-q", "-m", "browser and not slow", str(browser.relative_to(ROOT)), env=env)
+        student_site()   # the student site, page by page: it must hold no solution
         student_env = {**env, "FMTUTOR_HTML_DIR": str(STUDENT / "_build" / "html"), "FMTUTOR_EDITION": "student",
                        "FMTUTOR_SCREENSHOTS": str(ROOT / "artifacts" / "screenshots" / "student")}
-        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT)), env=student_env)
+        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT) / "test_book.py"), env=student_env)
 
 
 def student() -> None:
@@ -171,12 +178,37 @@ def diff(revision: str = "HEAD") -> None:
     run("git", "-c", textconv, "diff", revision, "--", "book/*.ipynb")
 
 
+def working_copy(book: Path = ROOT / "book", lab: Path = LAB) -> Path:
+    """Copy the files of ``book`` missing from ``lab`` (a reader's edits there are kept)."""
+    import shutil
+
+    for src in sorted(book.iterdir()):
+        if src.is_file() and not (lab / src.name).exists():
+            lab.mkdir(exist_ok=True)
+            shutil.copy2(src, lab / src.name)
+    return lab
+
+
+def jupyter(app: str, *args: str) -> None:
+    """JupyterLab or Notebook 7 on the working copy, with the threads, CPU kernels and MNIST folder
+    of ``environment()`` (the kernels inherit them)."""
+    lab = working_copy()
+    print(f"Working copy of the book: {lab} (delete a notebook there to get the original back)", flush=True)
+    run(BIN / "jupyter", app, f"--ServerApp.root_dir={lab}", *args, env=environment())
+
+
+def reproduce(name: str) -> None:
+    run(PY, "-m", "fmtutor.mnist", "reproduce", "--name", name, env=environment())
+
+
 def main(argv: list[str]) -> None:
     commands = {"setup": setup, "book": build_book, "test": test, "student": student, "student-site": student_site,
-                "execute": execute, "diff": diff}
-    takes_arguments = {"execute": None, "diff": 1}  # None: any number
+                "execute": execute, "diff": diff, "reproduce": reproduce, "lab": lambda *a: jupyter("lab", *a),
+                "notebook": lambda *a: jupyter("notebook", *a)}
+    takes_arguments = {"execute": None, "diff": 1, "reproduce": 1, "lab": None, "notebook": None}  # None: any number
     limit = takes_arguments.get(argv[0], 0) if argv else 0
-    if not argv or argv[0] not in commands or (limit is not None and len(argv) - 1 > limit):
+    if not argv or argv[0] not in commands or (limit is not None and len(argv) - 1 > limit) \
+            or (argv[0] == "reproduce" and len(argv) != 2):
         sys.exit(__doc__)
     if argv[0] == "diff":  # needs git and the standard library only
         return diff(*argv[1:])

@@ -170,7 +170,7 @@ def test_bad_inputs():
         ddpm.index_to_time(-1)
     with pytest.raises(ValueError, match=r"^t must lie in \[0, 1\], got 1.5..1.5$"):
         ddpm.time_to_index(1.5)
-    with pytest.raises(ValueError, match=r"^DDPM index n must lie in 0..1000$"):
+    with pytest.raises(ValueError, match=r"^DDPM index n must lie in 0..1000, got 1001..1001$"):
         ddpm.q_sample(x, 1001, x)
     with pytest.raises(ValueError, match=r"^forward_step needs n in 1..1000, got 0$"):
         ddpm.forward_step(x, 0, x)
@@ -182,3 +182,26 @@ def test_bad_inputs():
         ddpm.ddim_step(lambda x_, t: x_, x, 1001, 0)
     with pytest.raises(ValueError, match=r"^x_T must have shape \(B, \*D\)"):
         ddpm.sample(lambda x_, t: x_, torch.zeros(3))
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=0), ValueError, r"^n_steps must be a positive integer, got 0$"),
+    (lambda d, x: d.sample(lambda x, t: x[:, :1], x, n_steps=2), ValueError,
+     r"^eps_model returned \(4, 1\) for x of shape \(4, 2\); expected the shape of x$"),
+    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=2, eta=float("nan")), ValueError,
+     r"^eta must be a finite number in \[0, 1\], got nan$"),
+    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=2, eta=5.0), ValueError,
+     r"^eta must be a finite number in \[0, 1\], got 5.0$"),
+    (lambda d, x: d.sample(lambda x, t: x * float("nan"), x, n_steps=2), ValueError,
+     r"^the sample \(is eps_model finite\?\) has 8 non-finite value\(s\)"),
+    (lambda d, x: d.q_sample(x, 3, x[:, :1]), ValueError, r"^noise must have the shape of x_clean \(4, 2\), got \(4, 1\)$"),
+    (lambda d, x: d.q_sample(x, 3, x * float("nan")), ValueError, r"^noise has 8 non-finite value\(s\)"),
+    (lambda d, x: d.q_sample(x, torch.tensor([1, 2]), x), ValueError,
+     r"^n must be one index or one per sample, shape \(4,\), got \(2,\)$"),
+    (lambda d, x: d.q_sample(x, 2.5, x), TypeError, r"^n must be an integer DDPM index or an integer tensor, got 2.5$"),
+    (lambda d, x: d.index_to_time(torch.tensor([1.5])), TypeError, r"^n must hold integer DDPM indices, got dtype"),
+    (lambda d, x: d.time_to_index(float("nan")), ValueError, r"^t has 1 non-finite value\(s\)"),
+])
+def test_every_bad_input_of_the_issue_is_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call(DDPM(10), torch.randn(4, 2, generator=torch.Generator().manual_seed(0)))

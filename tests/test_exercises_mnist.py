@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.exercises.mnist import check_drop_labels, check_frechet, check_guided_velocity, check_patchify
+from fmtutor.exercises.mnist import (check_drop_labels, check_frechet, check_guided_velocity, check_patchify,
+                                     check_tilted_density)
 from fmtutor.mnist import NULL_LABEL, sqrtm_psd
 from wrong_solutions import not_attempted, returns_none
 
@@ -185,3 +186,43 @@ def test_patchify_mistakes_are_named(wrong, words):
     report = check_patchify(wrong)
     assert not report.passed
     assert words in str(report), str(report)
+
+
+# --- the tilted density of guidance on a labelled 2D mixture --------------------------------------
+
+def tilted(data, x, y, w):
+    return data.mixture.log_density(x) + w * data.log_posterior(x, y)
+
+
+def tilted_bayes(data, x, y, w):
+    """(1 - w) log p(x) + w log p(x | y): Bayes' rule moves log p(y) into the constant."""
+    return (1 - w) * data.mixture.log_density(x) + w * data.conditional(y).log_density(x)
+
+
+@pytest.mark.parametrize("solution", [tilted, tilted_bayes, lambda d, x, y, w: tilted(d, x, y, w) + 7.0])
+def test_tilted_density_solutions_pass(solution):
+    report = check_tilted_density(solution)
+    assert report.passed, str(report)
+    assert report.n_checks == 16  # per case: the call, the tensor, and its shape and value
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda d, x, y, w: d.mixture.log_density(x) + w * d.conditional(y).log_density(x), "you used the class density"),
+    (lambda d, x, y, w: w * d.mixture.log_density(x) + d.log_posterior(x, y), "not of p(x)"),
+    (lambda d, x, y, w: w * d.log_posterior(x, y), "the factor p(x) is missing"),
+    (lambda d, x, y, w: tilted(d, x, y, 1 + w), "(1 + w) convention"),
+    (lambda d, x, y, w: tilted(d, x, y, w).exp(), "not the density"),
+    (lambda d, x, y, w: tilted(d, x, y, w)[:, None], "should have shape (50,)"),
+    (lambda d, x, y, w: tilted(d, x, y, 0.9 * w), "is off"),
+])
+def test_tilted_density_mistakes_are_named(wrong, words):
+    report = check_tilted_density(wrong)
+    assert not report.passed
+    assert words in str(report), str(report)
+
+
+def test_tilted_density_not_attempted_is_reported_once():
+    def todo(data, x, y, w):
+        raise NotImplementedError
+    report = check_tilted_density(todo)
+    assert len(report.problems) == 1 and "not attempted yet" in report.problems[0]

@@ -109,3 +109,11 @@ def test_sampling_an_mlp_checks_values_once_not_per_step(monkeypatch):
     assert counts[0] == counts[1], counts
     with pytest.raises(ValueError, match=r"^x has 1 non-finite value"):
         solve_ode(model, torch.tensor([[math.nan, 0.0]]), time_grid(4))
+
+
+def test_mixed_dtypes_are_refused_not_promoted():
+    net = MLPField(hidden=8, depth=1, time_dim=4)
+    with pytest.raises(TypeError, match=r"^x has dtype torch.float64 and the network's parameters dtype torch.float32; "
+                                        r"mixed dtypes are refused, convert one of them"):
+        net(torch.zeros(3, 2, dtype=torch.float64), 0.5)
+    assert net.double()(torch.zeros(3, 2, dtype=torch.float64), 0.5).dtype == torch.float64

@@ -7,6 +7,8 @@
 Writes PNG figures (samples, trajectories, snapshots, vector fields, quality against NFE) and an
 animated GIF of the generation process (unless ``--no-gif``) into ``--out``, and prints the sliced W2
 of each sampler. Both methods share the network, training points, steps, batch size and noise.
+Every argument and ``--out`` are checked before any training; an error is one line (exit status 2 for
+a bad argument, 1 for a failure during the work); ``--debug`` shows the traceback.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from . import plots  # noqa: E402
 from .generators import SAMPLERS, TrainedModel, exact_model  # noqa: E402
+from ._cli import OneLineParser, add_debug, run_command  # noqa: E402
+from ._validate import check_count, check_positive, check_real, check_writable  # noqa: E402
 from .distributions import GaussianMixture  # noqa: E402
 from .metrics import noise_floor  # noqa: E402
 from .quality import sliced_w2_vs_nfe  # noqa: E402
@@ -35,10 +39,9 @@ MAIN_SAMPLER = {"flow-matching": "euler", "diffusion": "ancestral"}
 LABEL = {"flow-matching": "flow matching", "diffusion": "diffusion"}
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line's arguments, with every count checked (exits with a message otherwise)."""
-    p = argparse.ArgumentParser(prog="python -m fmtutor.demos", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def _parser() -> OneLineParser:
+    p = OneLineParser(prog="python -m fmtutor.demos", description=__doc__.split("\n\n")[0],
+                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("demo", choices=["comparison", "diffusion", "flow-matching"], help="what to train and draw")
     p.add_argument("--data", default="three-clusters", choices=sorted(DATASETS), help="2D data set")
     p.add_argument("--train-steps", type=int, default=8000, help="Adam steps (8000 of 128: 200 passes over 5000 points)")
@@ -55,12 +58,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for the figures")
     p.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
-    args = p.parse_args(argv)
+    add_debug(p)
+    return p
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Every argument and the output folder, before any work."""
     for name in ("train_steps", "batch_size", "n_samples", "n_train", "nfe", "n_quality", "hidden"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be a positive integer")
-    if not 0.0 <= args.ema < 1.0:
-        p.error(f"--ema must lie in [0, 1), got {args.ema}")
+        check_count(getattr(args, name), f"--{name.replace('_', '-')}")
+    check_count(args.seed, "--seed", minimum=0)
+    check_positive(args.lr, "--lr")
+    check_real(args.ema, "--ema", 0.0, 1.0, open_high=True)
+    check_writable(args.out, "--out", directory=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check ``argv``; a bad argument exits with status 2 and one line on stderr."""
+    p = _parser()
+    args = p.parse_args(argv)
+    try:
+        _check(args)
+    except (ValueError, TypeError) as e:
+        if args.debug:
+            raise
+        p.error(str(e))
     return args
 
 
@@ -112,8 +133,9 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    run(parse_args(argv))
+    """Parse and check ``argv``, then train and draw; errors are one line (see the module doc)."""
+    args = parse_args(argv)
+    run_command(_parser(), args.debug, lambda: None, lambda _: run(args))
     return 0
 
 

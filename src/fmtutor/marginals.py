@@ -31,6 +31,8 @@ class MarginalField:
     def __init__(self, mixture: GaussianMixture, path: GaussianPath):
         if not isinstance(mixture, GaussianMixture):
             raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+        if not isinstance(path, GaussianPath):
+            raise TypeError(f"path must be a GaussianPath, got {type(path).__name__}")
         self.mixture, self.path = mixture, path
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import as_time, broadcast_time, check_batch, check_choice
+from ._validate import as_time, broadcast_time, check_batch, check_choice, check_like, check_same_kind
 from .schedules import Schedule, ScheduleValues, get_schedule
 
 __all__ = ["PathSample", "GaussianPath", "PREDICTIONS"]
@@ -36,6 +36,8 @@ class GaussianPath:
     """The Gaussian path of a schedule: sample x_t, conditional field and score, conversions."""
 
     def __init__(self, schedule: Schedule | str = "linear"):
+        if not isinstance(schedule, (Schedule, str)):
+            raise TypeError(f"schedule must be a Schedule or a schedule name, got {type(schedule).__name__}")
         self.schedule = get_schedule(schedule) if isinstance(schedule, str) else schedule
 
     def __repr__(self) -> str:
@@ -64,8 +66,8 @@ class GaussianPath:
         t = as_time(t, x1.shape[0], x1)
         if x0 is None:
             x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
-        elif x0.shape != x1.shape:
-            raise ValueError(f"x0 must have the shape of x1 {tuple(x1.shape)}, got {tuple(x0.shape)}")
+        else:
+            check_like(x0, x1, "x0", "x1")
         return self._combine(t, x0, x1, self._broadcast_values(t, x1))
 
     def sample_given(self, x1: Tensor, t: Tensor, x0: Tensor) -> PathSample:
@@ -153,7 +155,7 @@ def _pair(a: Tensor, b: Tensor, names: tuple[str, str] = ("x", "x1")) -> tuple[T
     check_batch(b, names[1])
     if a.shape != b.shape:
         raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    return a, b
+    return a, check_same_kind(b, a, names[1], names[0])
 
 
 def _require_positive(value: Tensor, name: str, what: str) -> None:

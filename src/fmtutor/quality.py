@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
+from ._validate import check_count, check_real
 from .generators import TrainedModel
 from .metrics import sliced_w2_to
 
@@ -37,10 +38,17 @@ def sliced_w2_spread(model: TrainedModel, sampler: str, nfes: Sequence[int], ref
     return {n: float(torch.tensor([run[n] for run in runs]).std()) for n in nfes}
 
 
+def _check_curve(curve: object) -> None:
+    if not isinstance(curve, Mapping) or not all(isinstance(k, int) for k in curve):
+        raise TypeError(f"curve must be a mapping NFE (int) -> error, got {type(curve).__name__}")
+
+
 def nfe_to_reach(curve: Mapping[int, float], threshold: float) -> int | None:
     """The smallest NFE of ``curve`` (NFE -> error) from which on every error is <= ``threshold``;
     ``None`` when even the largest NFE misses it. "From which on" keeps a lucky dip at a small NFE
     that later NFEs do not confirm from counting."""
+    _check_curve(curve)
+    check_real(threshold, "threshold")
     reached = None
     for nfe in sorted(curve, reverse=True):
         if curve[nfe] > threshold:
@@ -52,6 +60,8 @@ def nfe_to_reach(curve: Mapping[int, float], threshold: float) -> int | None:
 def plateau(curve: Mapping[int, float], n_last: int = 3) -> float:
     """Where a quality curve (NFE -> error) levels off: the median of its values at the ``n_last``
     largest NFE (a median, so one noisy point does not move it)."""
+    _check_curve(curve)
+    check_count(n_last, "n_last")
     if len(curve) < n_last:
         raise ValueError(f"the curve needs at least {n_last} points, got {len(curve)}")
     values = sorted(curve[n] for n in sorted(curve)[-n_last:])

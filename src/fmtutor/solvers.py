@@ -20,7 +20,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ._validate import broadcast_time, check_batch, check_choice, check_finite
+from ._validate import (all_finite, broadcast_time, check_batch, check_callable, check_choice, check_finite,
+                        check_positive, check_real)
 
 __all__ = ["Field", "Solution", "DivergenceError", "time_grid", "euler_step", "midpoint_step", "heun_step",
            "rk4_step", "SOLVERS", "NFE_PER_STEP", "steps_for_nfe", "solve_ode", "euler_maruyama"]
@@ -77,6 +78,8 @@ def time_grid(n_steps: int, t_start: float = 0.0, t_end: float = 1.0,
     """``n_steps + 1`` evenly spaced times from ``t_start`` to ``t_end`` (either direction)."""
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    check_real(t_start, "t_start")
+    check_real(t_end, "t_end")
     if t_start == t_end:
         raise ValueError(f"t_start and t_end must differ, both are {t_start}")
     return torch.linspace(t_start, t_end, n_steps + 1, device=device, dtype=dtype)
@@ -140,6 +143,7 @@ def _check_grid(times: Tensor) -> Tensor:
 
 def _shape_checked(field: Field) -> Field:
     """Wrap ``field`` so that an output not shaped like ``x`` raises before it can broadcast."""
+    check_callable(field, "field", "field(x, t, **cond)")
 
     def checked(x: Tensor, t: Tensor, **cond) -> Tensor:
         v = field(x, t, **cond)
@@ -201,6 +205,15 @@ def solve_ode(field: Field, x: Tensor, times: Tensor, method: str = "euler",
     return Solution(times=times, final=final, nfe=NFE_PER_STEP[method] * (len(times) - 1), path=path)
 
 
+def _check_diffusion(g: object, t: Tensor) -> None:
+    if not isinstance(g, Tensor) or g.shape != t.shape:
+        shape = tuple(g.shape) if isinstance(g, Tensor) else type(g).__name__
+        raise ValueError(f"diffusion(t) must return shape {tuple(t.shape)} (a scale per sample), got {shape}")
+    if not all_finite(g) or (g < 0).any():
+        raise ValueError(f"the diffusion coefficient g(t) must be finite and >= 0, got {g[0].item():.4g} "
+                         f"at t = {t[0].item():.4g}")
+
+
 def euler_maruyama(drift: Field, diffusion: Callable[[Tensor], Tensor] | float, x: Tensor, times: Tensor,
                    generator: torch.Generator | None = None, keep_path: bool = False,
                    progress: bool = False, **cond) -> Solution:
@@ -211,14 +224,14 @@ def euler_maruyama(drift: Field, diffusion: Callable[[Tensor], Tensor] | float, 
     ``generator``. With a decreasing grid the noise still scales with sqrt(|h|).
     """
     x, times, drift = check_batch(x, "x"), _check_grid(times), _shape_checked(drift)
+    if not callable(diffusion):
+        check_positive(diffusion, "diffusion", allow_zero=True)
 
     def advance(x: Tensor, i: int) -> Tensor:
         t, h = times[i], times[i + 1] - times[i]
         tb = _at(t, x)
         g = diffusion(tb) if callable(diffusion) else torch.full_like(tb, float(diffusion))
-        if g.shape != tb.shape:
-            raise ValueError(f"diffusion(t) must return shape {tuple(tb.shape)} (a scale per sample), "
-                             f"got {tuple(g.shape)}")
+        _check_diffusion(g, tb)
         z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return x + h * drift(x, tb, **cond) + broadcast_time(g, x) * h.abs().sqrt() * z
 

@@ -6,8 +6,10 @@
 ``loss_fn(model, generator) -> scalar tensor`` draws its own batch from ``generator``, so a run is
 reproducible from its seed, and a resumed run continues the same stream of random numbers.
 A checkpoint is written to a temporary file and moved into place, so an interrupted run never
-leaves a half-written file. Ctrl-C (or the notebook's interrupt) lets the current step finish,
-saves a checkpoint and then stops; a second Ctrl-C stops at once and keeps the last saved one.
+leaves a half-written file; a temporary file left by a killed save is removed when the next run
+starts. A corrupt or foreign checkpoint is refused with its file name and what is wrong. Ctrl-C (or the
+notebook's interrupt) lets the current step finish, saves a checkpoint and then stops; a second Ctrl-C
+stops at once and keeps the last saved one.
 """
 from __future__ import annotations
 
@@ -26,13 +28,14 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-__all__ = ["EMA", "TrainResult", "Trainer", "save_atomic", "seeded"]
+from ._validate import as_path, check_count, check_positive, check_real, check_writable
+
+__all__ = ["EMA", "TrainResult", "Trainer", "save_atomic", "seeded", "load_checkpoint", "remove_stale_temporaries"]
 
 LossFn = Callable[[nn.Module, torch.Generator], Tensor]
 
 
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
+def seeded(seed: int) -> contextlib.AbstractContextManager[None]:
     """Inside: torch's global generators seeded with ``seed``; after: restored as they were.
 
     For what draws from the global generators and takes no generator of its own: the initial
@@ -42,6 +45,11 @@ def seeded(seed: int) -> Iterator[None]:
         with seeded(0):
             model = MLPField(hidden=64)
     """
+    return _seeded(check_count(seed, "seed", minimum=0))
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
@@ -52,9 +60,7 @@ class EMA:
     """Exponential moving average of a model's parameters: avg <- decay * avg + (1 - decay) * param."""
 
     def __init__(self, model: nn.Module, decay: float = 0.999):
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f"ema_decay must lie in (0, 1), got {decay}")
-        self.decay = decay
+        self.decay = check_real(decay, "ema_decay", 0.0, 1.0, open_low=True, open_high=True)
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
@@ -75,11 +81,15 @@ class TrainResult:
     seconds: float
 
 
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
 def save_atomic(obj: object, path: str | Path) -> Path:
     """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
+    path = check_writable(path, "path")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
@@ -90,6 +100,39 @@ def save_atomic(obj: object, path: str | Path) -> Path:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporary files that killed ``save_atomic`` calls for ``path`` left beside it."""
+    path = check_writable(path, "path")
+    if not path.parent.is_dir():
+        return []
+    stale = sorted(path.parent.glob(f"{_temporary_prefix(path)}*.tmp"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
+def load_checkpoint(path: str | Path, keys: Sequence[str] = (), device: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint saved by ``save_atomic`` (tensors and plain values only, never pickled code).
+
+    Raises ``ValueError`` naming the file when it is missing, unreadable, corrupt, or not a dict
+    holding every one of ``keys``.
+    """
+    path = as_path(path, "checkpoint")
+    if not path.is_file():
+        raise ValueError(f"checkpoint {str(path)!r} does not exist or is not a file")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # torch raises many types for a truncated or foreign file
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else "the file ends too early"
+        raise ValueError(f"checkpoint {str(path)!r} cannot be read (corrupt, truncated or not a torch "
+                         f"checkpoint): {type(e).__name__}: {reason[:200]}") from e
+    missing = [k for k in keys if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r} is not a checkpoint of this kind: it lacks "
+                         f"{', '.join(map(repr, missing))}")
+    return state
 
 
 class _DeferredInterrupt:
@@ -127,12 +170,14 @@ class Trainer:
                  optimizer: torch.optim.Optimizer | None = None, ema_decay: float | None = None,
                  callbacks: Sequence[Callable[[Trainer], None]] = (), callback_every: int = 50,
                  grad_clip: float | None = None):
+        _check_trainer_args(model, loss_fn, optimizer, callbacks)
         self.model, self.loss_fn = model, loss_fn
-        self.optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+        self.optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=check_positive(lr, "lr"))
         device = next(model.parameters()).device
-        self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.ema = EMA(model, ema_decay) if ema_decay else None
-        self.callbacks, self.callback_every, self.grad_clip = list(callbacks), callback_every, grad_clip
+        self.generator = torch.Generator(device=device).manual_seed(check_count(seed, "seed", minimum=0))
+        self.ema = EMA(model, ema_decay) if ema_decay is not None else None
+        self.callbacks, self.callback_every = list(callbacks), check_count(callback_every, "callback_every")
+        self.grad_clip = None if grad_clip is None else check_positive(grad_clip, "grad_clip")
         self.step, self.losses = 0, []
 
     @property
@@ -160,14 +205,22 @@ class Trainer:
         return save_atomic(self.state_dict(), path)
 
     def load(self, path: str | Path) -> None:
-        """Restore a checkpoint written by ``save`` (weights onto the model's device)."""
+        """Resume from ``path``; a checkpoint of another model or optimizer is refused with its name."""
         device = next(self.model.parameters()).device
-        self.load_state_dict(torch.load(path, map_location=device, weights_only=False))
+        state = load_checkpoint(path, ("model", "optimizer", "ema", "step", "losses", "generator"), device)
+        try:
+            self.load_state_dict(state)
+        except (RuntimeError, KeyError, TypeError) as e:
+            reason = str(e).strip().splitlines()[0]
+            raise ValueError(f"checkpoint {str(path)!r} does not fit this model or optimizer: {reason[:200]}") from e
 
     def train_step(self) -> float:
         """One optimizer step on a fresh batch; returns its loss (a non-finite loss raises)."""
         self.model.train()
         loss = self.loss_fn(self.model, self.generator)
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            what = f"shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__
+            raise TypeError(f"loss_fn must return a scalar tensor, got {what}")
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss.item()} at step {self.step}; lower the learning rate")
         self.optimizer.zero_grad(set_to_none=True)
@@ -188,9 +241,15 @@ class Trainer:
         With ``checkpoint``, resume from it when it exists, save every ``checkpoint_every`` steps,
         at the end, and on an interrupt between steps (then re-raise KeyboardInterrupt). A Ctrl-C
         during a step takes effect when the step is done; a second one stops without saving.
+        Every argument, and that the checkpoint can be written, is checked before the first step.
         """
-        if checkpoint is not None and Path(checkpoint).exists():
-            self.load(checkpoint)
+        train_steps = check_count(train_steps, "train_steps", minimum=0)
+        checkpoint_every = check_count(checkpoint_every, "checkpoint_every")
+        if checkpoint is not None:
+            check_writable(checkpoint, "checkpoint")
+            remove_stale_temporaries(checkpoint)
+            if Path(checkpoint).exists():
+                self.load(checkpoint)
         start, first = time.perf_counter(), self.step
         bar = tqdm(total=train_steps, initial=self.step, disable=not progress, desc="training")
         between_steps = True
@@ -224,3 +283,15 @@ class Trainer:
                 callback(self)
         if checkpoint is not None and self.step % checkpoint_every == 0:
             self.save(checkpoint)
+
+
+def _check_trainer_args(model: object, loss_fn: object, optimizer: object, callbacks: object) -> None:
+    """The kinds of ``Trainer``'s object arguments (the numbers are checked where they are used)."""
+    if not isinstance(model, nn.Module) or next(model.parameters(), None) is None:
+        raise TypeError(f"model must be a torch.nn.Module with parameters, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a callable loss_fn(model, generator), got {type(loss_fn).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer or None, got {type(optimizer).__name__}")
+    if isinstance(callbacks, (str, bytes)) or not all(callable(c) for c in callbacks):
+        raise TypeError("callbacks must be a sequence of callables callback(trainer)")

@@ -17,6 +17,8 @@ import torch
 from matplotlib import animation
 from torch import Tensor
 
+from .live_panel import live
+
 # to_jshtml links Font Awesome 4 from a CDN for its button icons; the book (and Jupyter) already
 # provide the icons, and a reader offline must not wait on the web, so the link is dropped.
 _CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*')
@@ -167,37 +169,6 @@ def _with_alt(html: str, alt: str) -> str:
     from html import escape
 
     return re.sub(r'<img id="(_anim_img\w+)">', lambda m: f'<img id="{m.group(1)}" alt="{escape(alt)}">', html, count=1)
-
-
-def live(update: Callable[..., None], fig: plt.Figure, **widgets):
-    """An ipywidgets panel: each control change calls ``update(**values)`` and shows ``fig`` again.
-
-    ``widgets`` maps the keyword names of ``update`` to ipywidgets controls. The figure is shown as a
-    PNG in an ``ipywidgets.Image`` rather than through an ``Output`` widget: a large figure displayed
-    inside an ``Output`` widget can stall notebook executors (nbclient, so ``jupyter nbconvert
-    --execute`` and the book build) until the cell's timeout. Returns the ``VBox`` of the controls
-    and the image; in a notebook write ``_ = live(...)`` to display it without a repr.
-    """
-    import io
-
-    import ipywidgets
-    from IPython.display import display
-
-    image = ipywidgets.Image(format="png")
-
-    def redraw(change: object = None) -> None:
-        update(**{name: w.value for name, w in widgets.items()})
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        image.value = buffer.getvalue()
-
-    for control in widgets.values():
-        control.observe(redraw, names="value")
-    redraw()
-    plt.close(fig)
-    panel = ipywidgets.VBox([*widgets.values(), image])
-    display(panel)
-    return panel
 
 
 class LossPlot:

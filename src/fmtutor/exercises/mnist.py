@@ -17,6 +17,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ..distributions import GaussianMixture
+from ..guidance import LabelledMixture, two_class_mixture
 from ..mnist.conditioning import NULL_LABEL, check_labels
 from ..mnist.dit import DiT
 from ..mnist.evaluate import frechet_gaussians, sqrtm_psd
@@ -24,7 +26,7 @@ from ..mnist.sample import guided_field
 from ..training import seeded
 from ._checker import Checker, Report
 
-__all__ = ["check_guided_velocity", "check_drop_labels", "check_frechet", "check_patchify"]
+__all__ = ["check_guided_velocity", "check_drop_labels", "check_frechet", "check_patchify", "check_tilted_density"]
 
 F64 = torch.float64
 
@@ -236,4 +238,41 @@ def check_patchify(fn: Callable[[Tensor, int], Tensor]) -> Report:
             return report.report()
         if report.close(value, reference, f"the tokens ({where})", atol=0, rtol=0, mistakes=_patch_mistakes(x, p)):
             report.check(torch.equal(dit.unpatchify(value), x), f"{where}: DiT.unpatchify does not give the image back")
+    return report.report()
+
+
+# -- 5. the tilted density that guidance aims at (2D mixture) ----------------------------------------
+
+def _tilted_cases() -> list[tuple[str, LabelledMixture, int, float]]:
+    three = LabelledMixture(GaussianMixture(torch.tensor([[0.0, 2.0], [2.0, -1.0], [-2.0, -1.0], [0.0, 0.0]]),
+                                            torch.tensor([0.6, 0.8, 0.5, 1.5]), torch.tensor([1.0, 2.0, 1.0, 4.0])),
+                            torch.tensor([0, 1, 2, 1]))
+    return [("two classes, y = 0, w = 3", two_class_mixture(), 0, 3.0), ("y = 1, w = 2.5", two_class_mixture(), 1, 2.5),
+            ("three classes, y = 1, w = 4", three, 1, 4.0), ("three classes, y = 2, w = 0.5", three, 2, 0.5)]
+
+
+def check_tilted_density(fn: Callable[[LabelledMixture, Tensor, int, float], Tensor]) -> Report:
+    """``fn(data, x, y, w)``: log p(x) + w log p(y | x) at points x (B, 2), up to one additive constant:
+    the log of the density that guidance with scale w aims to sample at t = 1."""
+    report = Checker("tilted log-density p(x) p(y | x)^w")
+    for seed, (where, data, y, w) in enumerate(_tilted_cases()):
+        x = 3 * torch.randn(50, 2, generator=torch.Generator().manual_seed(70 + seed), dtype=F64)
+        value = report.call(fn, data, x, y, w, case=where)
+        if report.not_attempted:
+            return report.report()
+        logp, post = data.mixture.log_density(x), data.log_posterior(x, y)
+        cond = data.conditional(y).log_density(x)
+        mistakes = ((logp + w * cond, "p(y | x) is the classifier's probability of y at x, p(x | y) p(y) / p(x); "
+                     "you used the class density p(x | y)"),
+                    (w * logp + post, "w is the exponent of p(y | x), not of p(x)"),
+                    (w * post, "the factor p(x) is missing: guidance tilts the data density, it does not replace it"),
+                    (logp + (1 + w) * post, "that is the (1 + w) convention; this book's w = 1 is the plain "
+                     "conditional density, so the exponent of p(y | x) is w"),
+                    ((logp + w * post).exp(), "return the log-density, not the density"))
+        centred = tuple((m - m.mean(), hint) for m, hint in mistakes)
+        if report.tensor(value, (50,), f"the log-density ({where})"):
+            value = value.detach().to(x)
+            expected = logp + w * post
+            report.close(value - value.mean(), expected - expected.mean(), f"the log-density ({where}, up to a "
+                         "constant)", atol=1e-6, rtol=1e-6, mistakes=centred)
     return report.report()

@@ -85,7 +85,7 @@ class DiT(nn.Module):
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
         """The prediction ``(B, 1, 28, 28)`` for images ``x`` ``(B, 1, 28, 28)`` at times ``t`` (a float or
         ``(B,)``) and labels ``y`` ``(B,)`` (``NULL_LABEL``: no label; ``None``: no label for any)."""
-        x, t, y = check_inputs(x, t, y)
+        x, t, y = check_inputs(x, t, y, self)
         emb = self.embed(t, y)
         h = self.embed_patches(x).flatten(2).transpose(1, 2) + self.position  # (B, N, dim)
         for block in self.blocks:

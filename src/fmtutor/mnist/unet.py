@@ -91,7 +91,7 @@ class UNet(nn.Module):
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
         """The prediction ``(B, 1, 28, 28)`` for images ``x`` ``(B, 1, 28, 28)`` at times ``t`` (a float or
         ``(B,)``) and labels ``y`` ``(B,)`` (``NULL_LABEL``: no label; ``None``: no label for any)."""
-        x, t, y = check_inputs(x, t, y)
+        x, t, y = check_inputs(x, t, y, self)
         emb = self.embed(t, y)
         h, skips = self.conv_in(x), []
         for i, block in enumerate(self.down):  # 28 -> 14 -> 7
