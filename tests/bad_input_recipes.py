@@ -140,6 +140,33 @@ def _idx_file() -> Path:
     return path
 
 
+def tanh_field(x, t, **cond):
+    """An elementwise field of any width and dtype: u_t(x) = t tanh(x)."""
+    return torch.tanh(x) * t.reshape(-1, *[1] * (x.ndim - 1))
+
+
+def gaussian_log_density(z):
+    return -0.5 * z.pow(2).sum(1)
+
+
+BACKWARD = torch.linspace(1.0, 0.0, 5)
+
+
+def _labelled():
+    return O("two_class_mixture")()
+
+
+def _guided():
+    return O("GuidedField")(_labelled(), _path(), 0, 2.0)
+
+
+def _weights() -> Path:
+    """A folder holding one stored network, 'tiny' (the tiny classifier), and its manifest."""
+    folder = _folder() / "weights"
+    O("store")("tiny", _classifier(), steps=1, command="", commit="", metrics={}, directory=folder)
+    return folder
+
+
 def R(target: str, make, /, names: dict | None = None, **kinds: str) -> Recipe:
     return Recipe(target, make, kinds, names or {})
 
@@ -393,4 +420,62 @@ RECIPES: list[Recipe] = [
     R("gradient_variance", lambda: (O("gradient_variance"), {"loss_fn": lambda m, g: m(X(), T()).pow(2).mean(),
                                                              "model": _net(), "n_batches": 2, "generator": G()}),
       loss_fn="object", model="object", n_batches="count"),
+    # -- likelihoods -------------------------------------------------------------------------------------
+    *[R(fn, lambda fn=fn: (O(fn), {"field": tanh_field, "x": X(), "t": T()}), field="field", x="batch", t="time")
+      for fn in ("jacobian", "divergence")],
+    R("hutchinson_divergence", lambda: (O("hutchinson_divergence"), {"field": tanh_field, "x": X(), "t": T(),
+                                                                     "probes": O("draw_probes")(X(), 2, generator=G())}),
+      field="field", x="batch", t="time", probes="probes"),
+    R("draw_probes", lambda: (O("draw_probes"), {"x": X(), "n": 2, "kind": "gaussian", "generator": G()}),
+      x="batch", n="count", kind="name"),
+    R("hutchinson_variance", lambda: (O("hutchinson_variance"), {"jacobian": torch.randn(4, 2, 2, generator=G()),
+                                                                 "kind": "rademacher"}), jacobian="batch_d", kind="name"),
+    R("log_likelihood", lambda: (O("log_likelihood"), {"field": tanh_field, "x": X(), "times": BACKWARD.clone(),
+                                                       "method": "euler", "estimator": "rademacher", "n_probes": 2,
+                                                       "generator": G(), "prior": gaussian_log_density}),
+      field="field", x="batch", times="grid", method="name", estimator="name", n_probes="count", prior="log_density"),
+    R("dequantize", lambda: (O("dequantize"), {"x": X().clamp(-1, 1), "generator": G(), "levels": 256, "low": -1.0,
+                                               "high": 1.0}), x="batch", levels="count", low="real", high="real"),
+    R("bits_per_dim", lambda: (O("bits_per_dim"), {"log_p": -torch.rand(4, generator=G()), "n_dims": 2,
+                                                   "bin_width": 2 / 256}),
+      log_p="values", n_dims="count", bin_width="positive"),
+    # -- guidance on a labelled mixture ----------------------------------------------------------------------
+    R("two_class_mixture", lambda: (O("two_class_mixture"), {})),
+    R("LabelledMixture", lambda: (O("LabelledMixture"), {"mixture": _mixture(), "labels": torch.tensor([0, 1])}),
+      mixture="object", labels="labels"),
+    R("LabelledMixture.prior", lambda: (_labelled().prior, {})),
+    R("LabelledMixture.conditional", lambda: (_labelled().conditional, {"y": 1}), y="class"),
+    R("LabelledMixture.log_posterior", lambda: (_labelled().log_posterior, {"x": X(), "y": 0}), x="batch_d", y="class"),
+    R("GuidedField", lambda: (O("GuidedField"), {"data": _labelled(), "path": _path(), "y": 0, "w": 2.0}),
+      data="object", path="path", y="class", w="real"),
+    *[R(f"GuidedField.{m}", lambda m=m: (getattr(_guided(), m), {"x": X(), "t": T()}), x="batch_d", t="time")
+      for m in ("__call__", "score", "log_posterior", "tilted_log_density")],
+    R("grid_density", lambda: (O("grid_density"), {"log_density": gaussian_log_density, "lo": -3.0, "hi": 3.0,
+                                                   "bins": 4}),
+      log_density="log_density", lo="real", hi="real", bins="count"),
+    R("GridDensity.sample", lambda: (O("grid_density")(gaussian_log_density, bins=4).sample, {"n": 5, "generator": G()}),
+      n="count"),
+    R("histogram", lambda: (O("histogram"), {"x": X(), "lo": -3.0, "hi": 3.0, "bins": 4}),
+      x="batch_d", lo="real", hi="real", bins="count"),
+    R("total_variation", lambda: (O("total_variation"), {"p": torch.full((3, 3), 1 / 9),
+                                                         "q": torch.rand(3, 3, generator=G()).softmax(0) / 3}),
+      p="masses", q="like"),
+    R("guidance_gap", lambda: (O("guidance_gap"), {"data": _labelled(), "path": _path(), "y": 0, "ws": [1.0], "n": 50,
+                                                   "nfe": 4, "generator_seed": 0, "bins": 4, "lim": 4.0}),
+      data="object", path="path", y="class", ws="reals", n="count", nfe="count", generator_seed="count0",
+      bins="count", lim="positive"),
+    # -- stored networks -------------------------------------------------------------------------------------
+    R("sha256_file", lambda: (O("sha256_file"), {"path": _idx_file()}), path="infile"),
+    *[R(fn, lambda fn=fn: (O(fn), {"directory": _weights()}), directory="folder")
+      for fn in ("read_manifest", "pretrained_names")],
+    *[R(fn, lambda fn=fn: (O(fn), {"name": "tiny", "directory": _weights()}), name="name", directory="folder")
+      for fn in ("verify", "annotate")],
+    R("load_pretrained", lambda: (O("load_pretrained"), {"name": "tiny", "directory": _weights(), "device": "cpu"}),
+      name="name", directory="folder", device="device_name"),
+    R("half_state", lambda: (O("half_state"), {"model": _classifier(), "dtype": torch.float16}), model="object",
+      dtype="float_dtype"),
+    R("store", lambda: (O("store"), {"name": "tiny", "model": _classifier(), "steps": 1, "command": "", "commit": "",
+                                     "metrics": {}, "config": None, "directory": _folder() / "w"}),
+      name="new_name", model="object", steps="count0", command="text", commit="text", metrics="object",
+      config="object", directory="file"),
 ]

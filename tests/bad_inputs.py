@@ -84,6 +84,14 @@ EXEMPT_MODULES = {
     "compare_plots": "plotting edge: draws arrays for the reader, no kernel",
     "plots": "plotting edge: draws arrays for the reader, no kernel",
     "edition": "build tool for the student edition, not a kernel",
+    "live_panel": "widget: draws a panel's own update for the values its controls send; covered by "
+                  "tests/test_viz_live.py",
+    "static": "build step: renders a panel's frames over its fixed control grid into the book's _static folder; "
+              "covered by tests/test_static.py",
+    "static_page": "build step: writes the HTML of a rendered static panel from its own spec; covered by "
+                   "tests/test_static.py",
+    "launch": "build tool: writes the install cell of every chapter from pyproject.toml and the git remote; "
+              "covered by tests/test_launch.py",
 }
 EXEMPT = {
     "main": "command line: walked by tests/test_demos.py and tests/mnist/test_mnist_cli.py",
@@ -105,6 +113,14 @@ EXEMPT = {
     "EMA": "walked by tests/test_training.py (ema_decay)",
     "train": "MNIST training: walked by tests/mnist/test_mnist_cli.py through check_train_args",
     "train_classifier": "MNIST training: its path and preset are walked by tests/mnist/test_mnist_cli.py",
+    "export": "command-line action (python -m fmtutor.mnist export): loads a trained run (load_run and "
+              "load_classifier, walked here) and measures it on the MNIST test set; stores it with store (walked)",
+    "reproduce": "command-line action (tasks.py reproduce): retrains a stored network from scratch (minutes); its "
+                 "name and folder go through verify (walked) before any work; run by tests/mnist/test_mnist_pretrained.py",
+    "generator_accuracy": "measurement inside export and reproduce: samples 200 digits from a trained Run with "
+                          "sample (walked) and scores them with the judge",
+    "add_commands": "argparse wiring: adds the export and reproduce subparsers to the MNIST command line; takes no "
+                    "values",
     **{step: "the per-step kernel of solve_ode's loop: solve_ode checks its inputs once (a check per step "
              "would cost a device sync per step)" for step in ("euler_step", "midpoint_step", "heun_step", "rk4_step")},
 }
@@ -182,6 +198,44 @@ BAD["labels"] = [  # digit labels, a long (B,) tensor in 0..10
 BAD["type_only"] = [("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
 BAD["infile"] = [("path", lambda v: Path(v).parent / "missing.gz", MUST), ("type", lambda v: 3, MUST)]
 BAD["file"] = [("path", lambda v: Path(v).parent / "file" / "x.pt", MUST), ("type", lambda v: 3, MUST)]
+BAD["probes"] = [  # Hutchinson probes (P, B, *D) for a batch x (B, *D), in x's dtype and device
+    ("shape", lambda v: v[0], MUST), ("shape", lambda v: v[:, :-1], MUST), ("width", _wider, MUST),
+    ("empty batch", lambda v: v[:0], MUST), ("nan", lambda v: _poke(v, NAN), MUST), ("inf", lambda v: _poke(v, INF), MUST),
+    ("dtype", lambda v: v.double(), MUST), ("dtype", lambda v: v.long(), MUST), ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST), ("type", lambda v: None, MUST)]
+BAD["log_density"] = [  # a callable mapping points (N, *D) to one log-density each (N,)
+    ("type", lambda v: 3, MUST), ("shape", lambda v: (lambda z: z), MUST), ("shape", lambda v: (lambda z: z.sum()), MUST),
+    ("type", lambda v: (lambda z: "p"), MUST), ("nan", lambda v: (lambda z: z[:, 0] * NAN), MUST),
+    ("inf", lambda v: (lambda z: z[:, 0] * 0 + INF), MUST)]
+BAD["values"] = [  # a (B,) tensor of finite numbers, one per sample
+    ("shape", lambda v: v[None], MUST), ("empty batch", lambda v: v[:0], MUST), ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, -INF), MUST), ("dtype", lambda v: v.long(), MUST), ("dtype", lambda v: v.double(), MAY),
+    ("device", lambda v: v.to("meta"), MUST), ("type", lambda v: v.tolist(), MUST), ("type", lambda v: None, MUST)]
+BAD["class"] = BAD["count0"] + [("range", lambda v: 7, MUST)]  # a class label of a labelled mixture
+BAD["masses"] = [  # an array of cell masses >= 0
+    ("nan", lambda v: _poke(v, NAN), MUST), ("inf", lambda v: _poke(v, INF), MUST),
+    ("negative", lambda v: _poke(v, -0.5), MUST), ("empty batch", lambda v: v[:0], MUST),
+    ("dtype", lambda v: v.long(), MUST), ("dtype", lambda v: v.double(), MUST), ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST), ("type", lambda v: None, MUST)]
+BAD["reals"] = [("nan", lambda v: [NAN], MUST), ("inf", lambda v: [INF], MUST), ("empty batch", lambda v: [], MUST),
+                ("type", lambda v: 3, MUST), ("type", lambda v: "1.0", MUST), ("type", lambda v: [None], MUST)]
+BAD["folder"] = [  # a folder that is read (it may not exist yet)
+    ("path", lambda v: Path(v) / "manifest.json", MUST), ("path", lambda v: _damaged(Path(v)), MUST),
+    ("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
+BAD["float_dtype"] = [("dtype", lambda v: torch.int8, MUST), ("dtype", lambda v: torch.bool, MUST),
+                      ("type", lambda v: "float16", MUST), ("type", lambda v: 3, MUST)]
+BAD["text"] = [("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
+BAD["new_name"] = [("path", lambda v: "a/b", MUST), ("path", lambda v: "", MUST), ("path", lambda v: "..", MUST),
+                   ("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
+BAD["device_name"] = [("device", lambda v: "no-such-device", MUST), ("type", lambda v: 3.5, MUST)]
+
+
+def _damaged(folder: Path) -> Path:
+    """A fresh folder beside ``folder`` whose manifest.json is not JSON (a damaged checkout)."""
+    damaged = folder.parent / "damaged"
+    damaged.mkdir(exist_ok=True)
+    (damaged / "manifest.json").write_text("{ not json")
+    return damaged
 
 
 @dataclass

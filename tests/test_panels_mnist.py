@@ -96,7 +96,7 @@ def test_slider_moves_reuse_the_cache(panel):
     assert panel.images(4.0, 3) is panel.images(4.0, 3)
 
 
-def test_scrubber_settings_and_refusals(panel):
+def test_settings_and_refusals(panel):
     assert panel.cross(4.0, 6) == [(0.0, 6), (1.0, 6), (4.0, 6), (4.0, 1), (4.0, 3)]
     with pytest.raises(ValueError, match=r"w must be one of \(0.0, 1.0, 4.0\), got 2.5"):
         panel.update(w=2.5, nfe=3)
@@ -104,7 +104,7 @@ def test_scrubber_settings_and_refusals(panel):
         panel.images(1.0, 50)
     with pytest.raises(ValueError, match="per_class must be a positive integer, got 0"):
         GuidancePanel(panel.model, per_class=0)
-    with pytest.raises(ValueError, match="unknown name 't'"):
+    with pytest.raises(ValueError, match=r"must name controls of GuidancePanel \(w, nfe\), got \['t'\]"):
         panel.scrub("t", [0.0, 1.0])
 
 
@@ -118,7 +118,7 @@ def test_the_grid_shows_the_first_samples_of_each_digit():
         GuidancePanel(GlyphField(), per_class=3, shown=4)
 
 
-def test_building_the_panel_shows_nothing_and_it_still_draws():
+def test_building_the_panel_shows_nothing_and_it_still_draws(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
@@ -130,8 +130,9 @@ def test_building_the_panel_shows_nothing_and_it_still_draws():
         panel.fig.canvas.draw()
         frames.append(np.asarray(panel.fig.canvas.buffer_rgba()).copy())
     assert frames[0].std() > 0 and not np.array_equal(frames[0], frames[1])
-    html = panel.scrub("w", panel.ws, nfe=1).data
-    assert html.count("data:image/jpeg;base64") == 2  # one frame per w
+    monkeypatch.setenv("FMTUTOR_FRAMES_DIR", str(tmp_path))
+    twin = panel.static()
+    assert sorted(p.name for p in twin.directory.glob("*.webp")) == ["w-0.0_nfe-1.webp", "w-1.0_nfe-1.webp"]
 
 
 def test_the_sliders_open_on_a_precomputed_setting():
@@ -141,6 +142,7 @@ def test_the_sliders_open_on_a_precomputed_setting():
     assert panel.opening() == (3.0, 2) and panel.defaults() == {"w": 3.0, "nfe": 2}
     other = GuidancePanel(GlyphField(), ws=(0.0, 1.0, 3.0), nfes=(1, 2, 4), per_class=1).precompute([(1.0, 1)])
     assert other.opening() == (1.0, 1)
+
 
 # --- guidance on the labelled 2D mixture (exact fields) --------------------------------------------
 

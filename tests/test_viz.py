@@ -100,16 +100,3 @@ def test_speed_colorbar_labels_the_speed():
     bar = speed_colorbar(fig, ax, 2.5)
     assert bar.ax.get_ylabel() == r"speed $\|u_t(x)\|$" and bar.extend == "max"
     plt.close(fig)
-
-
-def test_scrubber_frames_carry_an_alt_text():
-    from fmtutor.viz import scrubber
-
-    fig, ax = plt.subplots(figsize=(2, 2))
-    (line,) = ax.plot([0, 1], [0, 1])
-    ax.set_title("particles at t = 0")
-    html = scrubber(fig, lambda i: line.set_ydata([0, i]), 3).data
-    assert 'alt="Animated figure with 3 frames, moved by the slider below: particles at t = 0"' in html
-    fig, ax = plt.subplots(figsize=(2, 2))
-    html = scrubber(fig, lambda i: None, 2, alt='noise "to" data').data
-    assert 'alt="noise &quot;to&quot; data"' in html

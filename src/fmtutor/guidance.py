@@ -25,11 +25,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import check_batch
+from ._validate import (check_batch, check_callable, check_count, check_finite, check_like, check_n_samples,
+                        check_positive, check_real)
 from .distributions import GaussianMixture
 from .marginals import MarginalField
 from .paths import GaussianPath
 from .sampling import sample_ode
+from .solvers import steps_for_nfe
 
 __all__ = ["LabelledMixture", "GuidedField", "GridDensity", "grid_density", "histogram", "total_variation",
            "GuidanceGap", "guidance_gap", "two_class_mixture"]
@@ -41,7 +43,11 @@ class LabelledMixture:
     def __init__(self, mixture: GaussianMixture, labels: Tensor):
         if not isinstance(mixture, GaussianMixture):
             raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
-        labels = torch.as_tensor(labels, dtype=torch.long)
+        if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.is_complex() \
+                or labels.dtype == torch.bool:
+            what = f"dtype {labels.dtype}" if isinstance(labels, Tensor) else type(labels).__name__
+            raise TypeError(f"labels must be an integer tensor of shape (K,), one class per component, got {what}")
+        labels = labels.long()
         k = len(mixture.weights)
         if labels.shape != (k,) or (labels < 0).any():
             raise ValueError(f"labels must be {k} non-negative integers (one per component), got {labels.tolist()}")
@@ -54,7 +60,8 @@ class LabelledMixture:
         return f"LabelledMixture(K={len(self.labels)}, classes={self.classes})"
 
     def _check_class(self, y: int) -> int:
-        if isinstance(y, bool) or not isinstance(y, int) or not 0 <= y < self.classes:
+        y = check_count(y, "y", f"a class in 0..{self.classes - 1}", minimum=0)
+        if y >= self.classes:
             raise ValueError(f"y must be a class in 0..{self.classes - 1}, got {y!r}")
         return y
 
@@ -85,7 +92,9 @@ class GuidedField:
     """The exact guided field v_w(x, t | y) = u_t(x) + w (u_t(x | y) - u_t(x)) of ``data`` under ``path``."""
 
     def __init__(self, data: LabelledMixture, path: GaussianPath, y: int, w: float):
-        self.data, self.path, self.y, self.w = data, path, data._check_class(y), float(w)
+        if not isinstance(data, LabelledMixture):
+            raise TypeError(f"data must be a LabelledMixture, got {type(data).__name__}")
+        self.data, self.path, self.y, self.w = data, path, data._check_class(y), check_real(w, "w")
         self.unconditional = MarginalField(data.mixture, path)
         self.conditional = MarginalField(data.conditional(y), path)
 
@@ -125,6 +134,7 @@ class GridDensity:
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """n exact draws ``(n, 2)`` of the piecewise-constant density: a cell by its mass, then uniform in it."""
+        n = check_n_samples(n)
         cell = torch.multinomial(self.mass.flatten(), n, replacement=True, generator=generator)
         width = (self.hi - self.lo) / self.bins
         corner = torch.stack([cell % self.bins, cell // self.bins], -1).to(self.mass)
@@ -133,10 +143,19 @@ class GridDensity:
 
 def grid_density(log_density, lo: float = -5.0, hi: float = 5.0, bins: int = 60) -> GridDensity:
     """The normalised cell masses of exp(log_density) on [lo, hi]^2 (midpoint rule); ``log_density``
-    maps ``(N, 2)`` to ``(N,)``."""
+    maps ``(N, 2)`` float64 points to ``(N,)``; -inf marks a cell of zero density."""
+    check_callable(log_density, "log_density", "log_density(x) mapping (N, 2) points to (N,)")
+    lo, hi, bins = _check_cells(lo, hi, bins)
     centres = torch.linspace(lo, hi, 2 * bins + 1, dtype=torch.float64)[1::2]
     yy, xx = torch.meshgrid(centres, centres, indexing="ij")
-    logp = log_density(torch.stack([xx.flatten(), yy.flatten()], -1)).reshape(bins, bins)
+    logp = log_density(torch.stack([xx.flatten(), yy.flatten()], -1))
+    if not isinstance(logp, Tensor) or logp.shape != (bins * bins,):
+        shape = tuple(logp.shape) if isinstance(logp, Tensor) else type(logp).__name__
+        raise ValueError(f"log_density must map the ({bins * bins}, 2) cell centres to shape ({bins * bins},), got {shape}")
+    if logp.isnan().any() or (logp == torch.inf).any() or (logp == -torch.inf).all():
+        raise ValueError("log_density returned NaN or +inf, or -inf in every cell; expected finite log-densities "
+                         "(-inf only where the density is zero)")
+    logp = logp.double().reshape(bins, bins)
     return GridDensity(torch.softmax(logp.flatten(), 0).reshape(bins, bins), lo, hi)
 
 
@@ -144,16 +163,36 @@ def histogram(x: Tensor, lo: float = -5.0, hi: float = 5.0, bins: int = 60) -> T
     """Fractions of the points ``x`` (N, 2) in each cell (bins, bins) of [lo, hi]^2 (points outside
     count in no cell, so the fractions then sum to less than 1)."""
     x = check_batch(x, "x", 2)
+    lo, hi, bins = _check_cells(lo, hi, bins)
     idx = torch.floor((x - lo) / (hi - lo) * bins).long()
     inside = ((idx >= 0) & (idx < bins)).all(-1)
     flat = idx[inside, 1] * bins + idx[inside, 0]
     return torch.bincount(flat, minlength=bins * bins).reshape(bins, bins).double() / len(x)
 
 
+def _check_cells(lo: float, hi: float, bins: int) -> tuple[float, float, int]:
+    """The grid [lo, hi]^2 of bins x bins cells: lo < hi finite, bins a positive integer."""
+    lo, hi, bins = check_real(lo, "lo"), check_real(hi, "hi"), check_count(bins, "bins")
+    if not lo < hi:
+        raise ValueError(f"lo must be below hi, got lo = {lo} and hi = {hi}")
+    return lo, hi, bins
+
+
+def _check_masses(p: object, name: str) -> Tensor:
+    if not isinstance(p, Tensor) or not p.is_floating_point():
+        what = f"dtype {p.dtype}" if isinstance(p, Tensor) else type(p).__name__
+        raise TypeError(f"{name} must be a floating-point tensor of cell masses, got {what}")
+    if p.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(p.shape)}); expected at least one cell")
+    if (check_finite(p, name) < 0).any():
+        raise ValueError(f"{name} has negative masses (smallest {p.min().item():.4g}); expected masses >= 0")
+    return p
+
+
 def total_variation(p: Tensor, q: Tensor) -> float:
-    """Total variation 1/2 sum |p - q| of two arrays of cell masses of one shape."""
-    if p.shape != q.shape:
-        raise ValueError(f"p and q must have one shape, got {tuple(p.shape)} and {tuple(q.shape)}")
+    """Total variation 1/2 sum |p - q| of two arrays of cell masses (>= 0) of one shape, dtype and device."""
+    p = _check_masses(p, "p")
+    q = _check_masses(check_like(q, p, "q", "p"), "q")
     return 0.5 * float((p.double() - q.double()).abs().sum())
 
 
@@ -170,17 +209,30 @@ class GuidanceGap:
     log_posterior_exact: float
 
 
+def _check_weights(ws: object) -> list[float]:
+    if isinstance(ws, (str, bytes)) or not hasattr(ws, "__iter__"):
+        raise TypeError(f"ws must be a sequence of guidance weights, got {type(ws).__name__}")
+    ws = [check_real(w, "ws") for w in ws]
+    if not ws:
+        raise ValueError("ws is empty; expected at least one guidance weight")
+    return ws
+
+
 def guidance_gap(data: LabelledMixture, path: GaussianPath, y: int, ws, n: int = 20_000, nfe: int = 100,
                  generator_seed: int = 0, bins: int = 60, lim: float = 5.0) -> list[GuidanceGap]:
     """``GuidanceGap`` for each w in ``ws``: guided ODE (RK4, ``nfe`` / 4 steps, float64) from n
     standard normal points, against n exact draws of the tilted density; the same seed for every w."""
+    ws = _check_weights(ws)
+    n, steps = check_n_samples(n), steps_for_nfe("rk4", nfe)
+    generator_seed = check_count(generator_seed, "generator_seed", minimum=0)
+    bins, lim = check_count(bins, "bins"), check_positive(lim, "lim")
     out = []
     for w in ws:
         field = GuidedField(data, path, y, float(w))
         target = grid_density(field.tilted_log_density, -lim, lim, bins)
         g = torch.Generator().manual_seed(generator_seed)
         x0 = torch.randn(n, 2, generator=g, dtype=torch.float64)
-        guided = sample_ode(field, x0, n_steps=max(1, nfe // 4), method="rk4").final
+        guided = sample_ode(field, x0, n_steps=steps, method="rk4").final
         exact = target.sample(n, g)
         out.append(GuidanceGap(float(w), total_variation(histogram(guided, -lim, lim, bins), target.mass),
                                total_variation(histogram(exact, -lim, lim, bins), target.mass),

@@ -137,7 +137,7 @@ def plot_quality(curves: Mapping[str, Mapping[int, float]], floor: float | None 
 def generation_animation(paths: Mapping[str, Tensor], n_frames: int = 21, lim: float = LIM,
                          interval_ms: int = 120) -> animation.FuncAnimation:
     """Side-by-side particles moving from noise to data; save with ``.save("x.gif")`` or embed with
-    ``fmtutor.viz.scrubber``-style ``to_jshtml``. Each path ``(S + 1, B, 2)`` is sampled at
+    ``to_jshtml``. Each path ``(S + 1, B, 2)`` is sampled at
     ``n_frames`` evenly spaced steps, so methods with different step counts stay in step."""
     return _animated(paths, n_frames, lim, interval_ms)[1]
 

@@ -2,29 +2,23 @@
 
 One figure serves both readers. ``FieldPanel`` draws a vector field on a grid plus particles and
 ``update`` changes the arrows and dots in place; a live ipywidgets slider (``live``) and the static
-scrubber of the rendered book (``scrubber``, frames precomputed and embedded by ``to_jshtml``) call
-the same update function, so what a reader drags in the HTML book is what the slider shows.
+twin of the rendered book (``fmtutor.static``, frames drawn in advance over a grid of every control)
+call the same update function, so what a reader picks in the HTML book is what the slider shows.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib import animation
 from torch import Tensor
 
 from .live_panel import live
 
-# to_jshtml links Font Awesome 4 from a CDN for its button icons; the book (and Jupyter) already
-# provide the icons, and a reader offline must not wait on the web, so the link is dropped.
-_CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*')
-
 __all__ = ["to_numpy", "field_grid", "SPEED_CMAP", "unit_arrows", "quiver_by_speed", "speed_colorbar", "FieldPanel",
-           "scrubber", "live", "LossPlot", "scatter"]
+           "live", "LossPlot", "scatter"]
 
 SPEED_CMAP = "viridis"   # the colour of an arrow is the speed |u_t(x)| on a scale fixed per figure
 
@@ -134,41 +128,6 @@ class FieldPanel:
         self.ax.set_title(title if title is not None else f"t = {t:.2f}")
 
 
-def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
-             interval_ms: int = 150, dpi: int = 72, frame_format: str = "jpeg", alt: str | None = None):
-    """A kernel-free slider over precomputed frames for the HTML book.
-
-    Calls ``draw_frame(i)`` for i = 0..n_frames-1 (it should update ``fig`` in place), embeds each
-    frame as an image with matplotlib's ``to_jshtml`` and returns an ``IPython.display.HTML``.
-    Closes ``fig`` so the last frame is not shown twice. JPEG frames at 72 dpi keep 21 frames of a
-    4-inch figure near 0.6 MB (PNG is about 2.5 times larger); keep the whole under ~1 MB.
-    ``alt`` describes the frames for readers who cannot see them (default: built from the axes'
-    titles and the number of frames).
-    """
-    from IPython.display import HTML
-
-    old_dpi = fig.dpi
-    fig.set_dpi(dpi)
-    anim = animation.FuncAnimation(fig, draw_frame, frames=n_frames, interval=interval_ms, blit=False)
-    with mpl.rc_context({"animation.frame_format": frame_format, "savefig.dpi": dpi}):
-        html = _CDN_STYLESHEET.sub("", anim.to_jshtml(default_mode="once"))
-    html = _with_alt(html, alt if alt is not None else _default_alt(fig, n_frames))
-    fig.set_dpi(old_dpi)
-    plt.close(fig)
-    return HTML(html)
-
-
-def _default_alt(fig: plt.Figure, n_frames: int) -> str:
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    shown = "; ".join(titles) if titles else "the figure above"
-    return f"Animated figure with {n_frames} frames, moved by the slider below: {shown}"
-
-
-def _with_alt(html: str, alt: str) -> str:
-    """Give the scrubber's frame image an alt text (``to_jshtml`` writes none)."""
-    from html import escape
-
-    return re.sub(r'<img id="(_anim_img\w+)">', lambda m: f'<img id="{m.group(1)}" alt="{escape(alt)}">', html, count=1)
 
 
 class LossPlot:

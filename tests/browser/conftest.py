@@ -25,6 +25,7 @@ from . import install
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGE_TIMEOUT_MS = 120_000  # a loaded shared machine can take tens of seconds to open a long chapter
 # Console messages that do not matter to a reader; everything else logged as an error fails the test.
 IGNORED_CONSOLE = (
     re.compile(r"favicon\.ico"),  # the book has no favicon; browsers ask for one anyway
@@ -115,6 +116,7 @@ class Visit:
     console_errors: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
+    frame_requests: list[str] = field(default_factory=list)  # static panels' frames fetched, in order
     facts: dict = field(default_factory=dict)   # results of the page probes (see test_book.py)
 
 
@@ -124,9 +126,11 @@ def visits() -> dict[str, Visit]:
     return {}
 
 
-def open_page(browser, server: str, page: str, visit: Visit):
+def open_page(browser, server: str, page: str, visit: Visit, width: int = 1280, height: int = 900,
+              pixel_ratio: float = 1):
     """A new tab on ``page`` with every request outside the local server blocked and recorded."""
-    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    tab = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=pixel_ratio)
+    tab.set_default_timeout(PAGE_TIMEOUT_MS)
     local = urlsplit(server).netloc
 
     def route(r):
@@ -144,6 +148,7 @@ def open_page(browser, server: str, page: str, visit: Visit):
             visit.console_errors.append(text)
 
     tab.route("**/*", route)
+    tab.on("request", lambda req: visit.frame_requests.append(req.url) if "/_static/frames/" in req.url else None)
     tab.on("console", on_console)
     tab.on("pageerror", lambda err: None if any(p.search(f"uncaught: {err}") for p in IGNORED_CONSOLE)
            else visit.console_errors.append(f"uncaught: {err}"))

@@ -2,12 +2,14 @@
 
 Every page of _toc.yml is loaded once from a local server with every request to another host
 blocked; the tests then check what the visit found: no console errors, no request leaving the
-machine, math typeset by MathJax, every image and figure loaded, each scrubber moving to another
-frame, solutions folded until clicked, every internal link and anchor resolving, and (on chapters)
-the launch and download buttons; every image sharp on a screen with two device pixels per CSS pixel
-and described by its alt text; nothing cut off at desktop (1280 px) or phone (390 px) width outside a
-scroll container; and, on the student site, no solution anywhere. A full-page screenshot of each
-page at both widths goes to artifacts/screenshots/ (``NAME.png`` and ``NAME-390.png``).
+machine, math typeset by MathJax, every image and figure loaded, every control of every static panel
+moving the image to the frame of its values (and only panels near the screen fetching a frame when
+the page opens; sharp at device pixel ratio 2, usable at phone width), solutions folded until clicked,
+every internal link and anchor resolving, and (on chapters) the launch and download buttons; every
+image sharp on a screen with two device pixels per CSS pixel and described by its alt text; nothing
+cut off at desktop (1280 px) or phone (390 px) width outside a scroll container; and, on the student
+site, no solution anywhere. A full-page screenshot of each page at both widths goes to
+artifacts/screenshots/ (``NAME.png`` and ``NAME-390.png``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from .conftest import ROOT, Visit, is_student_site, open_page
+from .static_panels import move_controls, phone_view
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +47,7 @@ MATH_PROBE = """() => {
 IMAGE_PROBE = """() => [...document.querySelectorAll('main img')].filter(img => img.checkVisibility())
   .map(img => ({src: (img.getAttribute('src') || '').slice(0, 80), alt: img.getAttribute('alt'),
                 natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
-                scrubber: !!img.closest('.animation')}))"""
+                frame: !!img.closest('.fmt-static')}))"""
 # Every visible element of the article (the text column; the side drawers are off-canvas by design at
 # phone width) that reaches past the window or past an ancestor that clips
 # it, unless an ancestor between them scrolls sideways (a scroll container, where a reader can pan).
@@ -71,10 +74,14 @@ CUT_OFF_PROBE = """() => {
   }
   return {cut: found.slice(0, 12), page_scrolls: document.documentElement.scrollWidth > width + 1};
 }"""
+FIRST_FRAMES = """() => [...document.querySelectorAll('.fmt-static img.fmt-frame')].map(img => {
+  const box = img.getBoundingClientRect();
+  return {src: img.src, near: box.top < 3 * innerHeight && box.bottom > -2 * innerHeight};
+})"""
 IMAGES_LOADED = """() => Promise.all([...document.images].map(img => img.complete ? null :
   new Promise(done => { img.addEventListener('load', done); img.addEventListener('error', done); })))"""
 STATIC_PROBE = """() => ({
-  images: [...document.querySelectorAll('img')].filter(img => !img.closest('.animation'))
+  images: [...document.querySelectorAll('img')].filter(img => !img.closest('.fmt-static'))
             .map(img => ({src: img.getAttribute('src') || '', ok: img.complete && img.naturalWidth > 0})),
   figures: [...document.querySelectorAll('main figure')].map(f => ({
             id: f.id, img: !!f.querySelector('img') && [...f.querySelectorAll('img')].every(i => i.naturalWidth > 0),
@@ -95,20 +102,23 @@ STATIC_PROBE = """() => ({
 def visit(page: str, browser, server: str, html_dir: Path, screenshot_dir: Path, visits) -> Visit:
     """The visit of ``page``: made on first use, then shared by every test of that page."""
     if page not in visits:
-        visits[page] = make_visit(browser, server, page, screenshot_dir)
+        visits[page] = make_visit(browser, server, page, screenshot_dir, html_dir)
     return visits[page]
 
 
-def make_visit(browser, server: str, page: str, screenshot_dir: Path) -> Visit:
+def make_visit(browser, server: str, page: str, screenshot_dir: Path, html_dir: Path) -> Visit:
     visit = Visit(page)
     tab = open_page(browser, server, page, visit)
     try:
         facts = visit.facts
         facts["mathjax_loaded"] = wait_for_mathjax(tab)
         tab.evaluate(IMAGES_LOADED)
+        tab.wait_for_timeout(300)
+        facts["frames_at_open"] = list(visit.frame_requests)
+        facts["first_frames"] = tab.evaluate(FIRST_FRAMES)
         facts.update(tab.evaluate(STATIC_PROBE))
+        facts["static_panels"] = move_controls(tab, html_dir)
         tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}.png"), full_page=True)
-        facts["scrubbers"] = move_scrubbers(tab)
         facts["solutions"] = open_solutions(tab)
         facts["math"] = tab.evaluate(MATH_PROBE)  # with every solution open, their text is checked too
         facts["images_wide"] = tab.evaluate(IMAGE_PROBE)
@@ -135,23 +145,6 @@ def wait_for_mathjax(tab) -> bool | None:
         return True
     except Exception:  # noqa: BLE001 - a timeout means MathJax never arrived: reported by the test
         return False
-
-
-def move_scrubbers(tab) -> list[dict]:
-    """Click near the right end of each scrubber's slider, as a reader would drag it."""
-    found = []
-    for i in range(tab.locator(".animation").count()):
-        animation = tab.locator(".animation").nth(i)
-        slider, image = animation.locator("input[type=range]").first, animation.locator("img").first
-        slider.scroll_into_view_if_needed()
-        before = {"src": image.get_attribute("src"), "value": slider.input_value()}
-        box = slider.bounding_box()
-        tab.mouse.click(box["x"] + 0.9 * box["width"], box["y"] + box["height"] / 2)
-        tab.wait_for_timeout(100)
-        after = {"src": image.get_attribute("src"), "value": slider.input_value()}
-        found.append({"max": slider.get_attribute("max"), "before": before, "after": after,
-                      "loaded": image.evaluate("img => img.naturalWidth > 0")})
-    return found
 
 
 def open_solutions(tab) -> list[dict]:
@@ -202,12 +195,41 @@ def test_every_image_and_figure_loads(visit):
         assert figure["number"].startswith("Fig."), f"{visit.page}: figure {figure['id']!r} is not numbered"
 
 
-def test_scrubbers_move_to_another_frame(visit):
-    for i, s in enumerate(visit.facts["scrubbers"]):
-        assert int(s["max"]) >= 1, f"{visit.page}: scrubber {i} has a single frame"
-        assert s["loaded"], f"{visit.page}: scrubber {i} shows no image"
-        assert s["after"]["value"] != s["before"]["value"], f"{visit.page}: scrubber {i}'s slider did not move"
-        assert s["after"]["src"] != s["before"]["src"], f"{visit.page}: scrubber {i}'s image did not change"
+def test_every_control_of_every_static_panel_shows_the_frame_of_its_values(visit):
+    for panel in visit.facts["static_panels"]:
+        where = f"{visit.page}: static panel {panel['index']}"
+        assert panel["first_loaded"], f"{where} shows no image"
+        assert panel["first"] == panel["first_expected"], f"{where} opens on another frame than its controls name"
+        assert panel["natural"] >= 2 * panel["shown"] - 1, f"{where}: {panel['natural']} px for {panel['shown']} CSS px"
+        assert len(panel["moves"]) >= 1
+        for move in panel["moves"]:
+            assert move["values"] == move["target"], f"{where}: control {move['control']!r} did not move"
+            assert move["shown"] == move["expected"] and move["loaded"], (
+                f"{where}: after moving {move['control']!r} the image is {move['shown']}, not {move['expected']}")
+            assert move["changed"], f"{where}: moving {move['control']!r} left the picture unchanged"
+            assert move["readout"], f"{where}: the readout of {move['control']!r} does not show its value"
+
+
+def test_opening_a_chapter_fetches_only_the_frames_near_the_screen(visit):
+    first = visit.facts["first_frames"]
+    fetched = visit.facts["frames_at_open"]
+    allowed = {f["src"] for f in first if f["near"]}
+    assert set(fetched) <= {f["src"] for f in first}, f"{visit.page}: frames fetched that no panel shows: {fetched}"
+    assert set(fetched) <= allowed, f"{visit.page}: frames of panels far off screen fetched at open: {fetched}"
+
+
+def test_static_panels_fit_a_phone(notebook_page, browser, server, screenshot_dir):
+    visit = Visit(notebook_page)
+    tab = open_page(browser, server, notebook_page, visit, width=390, height=844, pixel_ratio=2)
+    try:
+        found = phone_view(tab, screenshot_dir / f"{Path(notebook_page).stem}-static-phone.png")
+    finally:
+        tab.close()
+    if found is None:
+        pytest.skip(f"{notebook_page} has no static panel")
+    assert found["right"] <= found["width"] + 0.5, found
+    assert max(found["controls"]) <= found["width"] + 0.5 and found["visible"], found
+    assert found["natural"] >= 2 * found["shown"] - 1, found  # sharp at device pixel ratio 2
 
 
 def test_solutions_hidden_until_clicked(visit):
@@ -269,22 +291,25 @@ def test_chapter_has_launch_and_download_buttons(notebook_page, visit):
         f"{notebook_page}: no .ipynb download button"
 
 
-def _unsharp(images: list[dict], scrubbers: bool) -> list[str]:
+def _unsharp(images: list[dict], frames: bool) -> list[str]:
+    """Images (static panels' frames, or the other figures) with fewer than SHARPNESS pixels per CSS
+    pixel; a static panel's frame counts once it has loaded (frames far from the screen load lazily)."""
     return [f"{i['src']}: {i['natural']} px shown at {i['shown']:.0f} px" for i in images
-            if i["scrubber"] == scrubbers and i["shown"] > 0 and i["natural"] < SHARPNESS * i["shown"]]
+            if i["frame"] == frames and i["shown"] > 0 and (i["natural"] > 0 or not frames)
+            and i["natural"] < SHARPNESS * i["shown"]]
 
 
 @pytest.mark.parametrize("width", ["wide", "phone"])
 def test_figures_are_sharp(visit, width):
     """A figure's PNG has at least 1.5 pixels per displayed CSS pixel: sharp on a high-density screen."""
-    blurred = _unsharp(visit.facts[f"images_{width}"], scrubbers=False)
+    blurred = _unsharp(visit.facts[f"images_{width}"], frames=False)
     assert not blurred, f"{visit.page} ({width}): images too coarse for a DPR-2 screen:\n" + "\n".join(blurred)
 
 
 @pytest.mark.parametrize("width", ["wide", "phone"])
-def test_scrubber_frames_are_sharp(visit, width):
-    blurred = _unsharp(visit.facts[f"images_{width}"], scrubbers=True)
-    assert not blurred, f"{visit.page} ({width}): scrubber frames too coarse for a DPR-2 screen:\n" + "\n".join(blurred)
+def test_static_panel_frames_are_sharp(visit, width):
+    blurred = _unsharp(visit.facts[f"images_{width}"], frames=True)
+    assert not blurred, f"{visit.page} ({width}): static panel frames too coarse for a DPR-2 screen:\n" + "\n".join(blurred)
 
 
 FILE_LIKE = re.compile(r"\.(png|jpe?g|gif|svg)$|_images/|^[0-9a-f]{16,}|^data:", re.I)

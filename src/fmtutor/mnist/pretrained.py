@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .._validate import as_path, check_count, check_writable
 from .classifier import Classifier, ClassifierResult
 from .models import build_model
 from .train import Run, TrainConfig
@@ -39,6 +40,9 @@ _MANIFEST = "manifest.json"
 
 def sha256_file(path: str | Path) -> str:
     """The hex sha256 of a file's bytes."""
+    path = as_path(path, "path")
+    if not path.is_file():
+        raise ValueError(f"path {str(path)!r} is not a file; expected a file to hash")
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -48,8 +52,21 @@ def sha256_file(path: str | Path) -> str:
 
 def read_manifest(directory: str | Path = WEIGHTS_DIR) -> dict:
     """The manifest: ``{name: entry}`` (an empty dict when there is none yet)."""
-    path = Path(directory) / _MANIFEST
-    return json.loads(path.read_text()) if path.exists() else {}
+    directory = as_path(directory, "directory")
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"directory {str(directory)!r} is a file; expected the folder of the stored networks")
+    path = directory / _MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"directory {str(directory)!r}: {_MANIFEST} is not valid JSON ({err}); "
+                         "restore it (git checkout)") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"directory {str(directory)!r}: {_MANIFEST} holds a {type(manifest).__name__}, "
+                         "not a mapping of names to entries; restore it (git checkout)")
+    return manifest
 
 
 def pretrained_names(directory: str | Path = WEIGHTS_DIR) -> list[str]:
@@ -58,6 +75,8 @@ def pretrained_names(directory: str | Path = WEIGHTS_DIR) -> list[str]:
 
 def _entry(name: str, directory: Path) -> dict:
     manifest = read_manifest(directory)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be the str name of a stored network, got {type(name).__name__}")
     if name not in manifest:
         raise ValueError(f"no stored network named {name!r} in {directory / _MANIFEST}; "
                          f"stored: {sorted(manifest) or 'none'}")
@@ -66,7 +85,7 @@ def _entry(name: str, directory: Path) -> dict:
 
 def verify(name: str, directory: str | Path = WEIGHTS_DIR) -> Path:
     """The path of ``name``'s weights after checking its size and sha256 against the manifest."""
-    directory = Path(directory)
+    directory = as_path(directory, "directory")
     entry = _entry(name, directory)
     path = directory / entry["file"]
     if not path.is_file():
@@ -103,6 +122,10 @@ def load_pretrained(name: str, directory: str | Path = WEIGHTS_DIR, device: str 
     ``ClassifierResult`` (the judge), like ``load_run`` and ``load_classifier`` return."""
     path = verify(name, directory)
     entry = _entry(name, Path(directory))
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device; expected e.g. 'cpu' or 'cuda'") from None
     model = _build(entry)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()}
     model.load_state_dict(state)
@@ -114,6 +137,10 @@ def load_pretrained(name: str, directory: str | Path = WEIGHTS_DIR, device: str 
 
 def half_state(model: nn.Module, dtype: torch.dtype = torch.float16) -> dict:
     """The model's state dict with floating tensors cast to ``dtype`` (contiguous, on the CPU)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype (e.g. torch.float16), got {dtype!r}")
     return {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
             for k, v in model.state_dict().items()}
 
@@ -124,15 +151,15 @@ def store(name: str, model: nn.Module, *, steps: int, command: str, commit: str,
 
     ``config`` is the generator's ``TrainConfig``; without it ``model`` must be a ``Classifier``.
     """
-    directory = Path(directory)
+    _check_store(name, model, steps, command, commit, metrics, config)
+    directory = check_writable(directory, "directory", directory=True)
+    read_manifest(directory)  # a damaged manifest is refused before anything is written
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.safetensors"
     save_file(half_state(model), str(path), metadata={"name": name, "commit": commit})
     entry = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path), "dtype": "float16",
              "steps": int(steps), "command": command, "commit": commit, "metrics": metrics}
     if config is None:
-        if not isinstance(model, Classifier):
-            raise TypeError(f"a generator needs its TrainConfig; got config=None for {type(model).__name__}")
         entry.update(kind="classifier", widths=list(model.widths))
     else:
         entry.update(kind="generator", config=json.loads(json.dumps(asdict(config))))
@@ -145,6 +172,25 @@ def store(name: str, model: nn.Module, *, steps: int, command: str, commit: str,
     return entry
 
 
+def _check_store(name: str, model: nn.Module, steps: int, command: str, commit: str, metrics: dict,
+                 config: TrainConfig | None) -> None:
+    """Refuse ``store``'s arguments before anything is written."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
+        raise ValueError(f"name must be a plain file name for the weights (no folder, not hidden), got {name!r}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_count(steps, "steps", minimum=0)
+    for value, what in ((command, "command"), (commit, "commit")):
+        if not isinstance(value, str):
+            raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    if not isinstance(metrics, dict):
+        raise TypeError(f"metrics must be a dict of names to numbers, got {type(metrics).__name__}")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be the generator's TrainConfig or None, got {type(config).__name__}")
+    if config is None and not isinstance(model, Classifier):
+        raise TypeError(f"a generator needs its TrainConfig; got config=None for {type(model).__name__}")
+
+
 def _write_manifest(manifest: dict, directory: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
@@ -154,7 +200,7 @@ def _write_manifest(manifest: dict, directory: Path) -> None:
 
 def annotate(name: str, directory: str | Path = WEIGHTS_DIR, **fields) -> dict:
     """Add or replace fields (metrics, how to retrain) of ``name``'s manifest entry; return the entry."""
-    directory = Path(directory)
+    directory = as_path(directory, "directory")
     manifest = {**read_manifest(directory), name: {**_entry(name, directory), **fields}}
     _write_manifest(manifest, directory)
     return manifest[name]

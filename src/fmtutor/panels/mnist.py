@@ -59,7 +59,7 @@ class GuidancePanel(Panel):
         self._images: dict[tuple[float, int], Tensor] = {}
         self._grids: dict[tuple[float, int], np.ndarray] = {}
         # A figure outside pyplot, so a notebook does not show it (a blank grid) under the cell that
-        # builds the panel; show_live and scrub draw it themselves. Agg draws it, as for any panel.
+        # builds the panel; show_live and static draw it themselves. Agg draws it, as for any panel.
         self.fig = Figure(figsize=figsize)
         FigureCanvasAgg(self.fig)
         self.ax = self.fig.subplots()
@@ -103,7 +103,7 @@ class GuidancePanel(Panel):
         return self
 
     def cross(self, w: float, nfe: int) -> list[tuple[float, int]]:
-        """The settings of the two scrubbers: every w at ``nfe`` and every NFE at ``w``."""
+        """A cross of settings through (w, nfe): every w at ``nfe`` and every NFE at ``w``."""
         return [(v, int(nfe)) for v in self.ws] + [(float(w), n) for n in self.nfes if n != int(nfe)]
 
     def controls(self) -> dict:
@@ -128,10 +128,6 @@ class GuidancePanel(Panel):
         self.image.set_data(self.grid(w, nfe))
         kind = {0.0: "unconditional", 1.0: "conditional"}.get(float(w), "guided")
         self.ax.set_title(f"w = {float(w):g} ({kind}), NFE = {int(nfe)} ({self.solver})", fontsize=9)
-
-    def scrub(self, name: str, values: Sequence, **fixed) -> object:
-        check_choice("name", name, ("w", "nfe"))
-        return super().scrub(name, values, **fixed)
 
     @classmethod
     def demo(cls) -> GuidancePanel:
