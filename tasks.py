@@ -11,6 +11,8 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
               project's environment; reading and experimenting there never touch book/
     notebook  the same working copy in Jupyter Notebook 7
     student   write the student edition (solutions removed) to ./student
+    student-site  build the rendered student site (solutions removed, checkers kept, every chapter
+              executed) into _build/student/_build/html, warnings as errors like the main book
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
     reproduce retrain a stored network (judge, unet-cpu, ...) from scratch under the pinned kernels
@@ -26,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import venv
@@ -102,7 +105,9 @@ def build_book(execute: bool = True) -> Path:
         override = ROOT / "_build" / "_config.noexec.yml"
         override.parent.mkdir(exist_ok=True)
         text = (ROOT / "_config.yml").read_text()
-        override.write_text(text.replace("execute_notebooks: force", "execute_notebooks: \"off\""))
+        text = text.replace("execute_notebooks: force", "execute_notebooks: \"off\"")
+        # local extension paths are read relative to the config file, which now lives in _build/
+        override.write_text(text.replace("fmtutor_book: _ext", f"fmtutor_book: {ROOT / '_ext'}"))
         cmd += ["--config", override]
     run(*cmd, env=env)
     index = ROOT / "_build" / "html" / "index.html"
@@ -110,8 +115,34 @@ def build_book(execute: bool = True) -> Path:
     return index
 
 
+STUDENT = ROOT / "_build" / "student"
+BOOK_FILES = ("_config.yml", "_toc.yml", "_ext", "book/intro.md", "book/notation.md", "book/instructors.md",
+              "book/references.bib")
+
+
+def student_site() -> Path:
+    """The student edition as a rendered site: the chapters with their solutions removed (by
+    ``tools/edition.py``, which refuses a copy that leaks one), executed, so that every checker shows
+    what a student sees first ("not attempted yet"); built like the main book (warnings are errors)."""
+    if STUDENT.exists():
+        shutil.rmtree(STUDENT)
+    for name in BOOK_FILES:
+        (STUDENT / name).parent.mkdir(parents=True, exist_ok=True)
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
+        copy(ROOT / name, STUDENT / name)
+    config = STUDENT / "_config.yml"
+    config.write_text(config.read_text().replace('title: "', 'title: "Student edition: ', 1))
+    env = environment()
+    run(PY, ROOT / "tools" / "edition.py", "book", STUDENT / "book", env=env)
+    run(BIN / "jupyter-book", "build", STUDENT, "-W", "-n", "--keep-going", env=env)
+    index = STUDENT / "_build" / "html" / "index.html"
+    print(f"\nThe student site is built: open {index.as_uri()}", flush=True)
+    return index
+
+
 def test() -> None:
-    """The linter, unit tests, then nbval over every chapter, then the browser test over the built book."""
+    """The linter, unit tests, then nbval over every chapter, then the browser tests over the built book
+    (and chapters in JupyterLab) and over the student site (which must hold no solution)."""
     env = environment()
     run(BIN / "ruff", "check", *LINTED, env=env)
     run(PY, "-m", "pytest", "tests", "-q", "-m", "not browser", env=env)
@@ -123,6 +154,10 @@ def test() -> None:
         build_book(execute=False)
         # the built book page by page, and chapters 1-3 and 5 in JupyterLab (all chapters: -m browser)
         run(PY, "-m", "pytest", "-q", "-m", "browser and not slow", str(browser.relative_to(ROOT)), env=env)
+        student_site()   # the student site, page by page: it must hold no solution
+        student_env = {**env, "FMTUTOR_HTML_DIR": str(STUDENT / "_build" / "html"), "FMTUTOR_EDITION": "student",
+                       "FMTUTOR_SCREENSHOTS": str(ROOT / "artifacts" / "screenshots" / "student")}
+        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT) / "test_book.py"), env=student_env)
 
 
 def student() -> None:
@@ -167,8 +202,8 @@ def reproduce(name: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute,
-                "diff": diff, "reproduce": reproduce, "lab": lambda *a: jupyter("lab", *a),
+    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "student-site": student_site,
+                "execute": execute, "diff": diff, "reproduce": reproduce, "lab": lambda *a: jupyter("lab", *a),
                 "notebook": lambda *a: jupyter("notebook", *a)}
     takes_arguments = {"execute": None, "diff": 1, "reproduce": 1, "lab": None, "notebook": None}  # None: any number
     limit = takes_arguments.get(argv[0], 0) if argv else 0

@@ -293,6 +293,13 @@ def test_real_chapter_student_copy_is_clean(path):
     assert [c.source for c in student.cells if c.cell_type == "code" and "check_" in c.source] == checkers
 
 
+def _python(source: str) -> str:
+    """A cell's source as plain Python: IPython's magics (the install cell's ``%pip``) translated."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_real_chapter_checkers_say_not_attempted_on_the_stubs(path):
     nb = nbformat.read(path, as_version=4)
@@ -301,7 +308,7 @@ def test_real_chapter_checkers_say_not_attempted_on_the_stubs(path):
         pytest.skip(f"{path.name} has no coding exercise yet")
     for i in cells:
         imports = [ast.unparse(n) for c in nb.cells[:i] if c.cell_type == "code"
-                   for n in ast.parse(c.source).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+                   for n in ast.parse(_python(c.source)).body if isinstance(n, (ast.Import, ast.ImportFrom))]
         stub = stub_source(nb.cells[i].source)
         for name in stubbed_functions(stub):
             checker = checker_cell_for(nb, name, i)

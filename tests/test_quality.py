@@ -4,7 +4,7 @@ import torch
 
 from fmtutor.generators import exact_model
 from fmtutor.metrics import noise_floor
-from fmtutor.quality import nfe_to_reach, plateau, sliced_w2_vs_nfe, solver_error_vs_nfe
+from fmtutor.quality import nfe_to_reach, plateau, sliced_w2_spread, sliced_w2_vs_nfe, solver_error_vs_nfe
 
 
 @pytest.mark.parametrize("kind,sampler,nfe", [("flow-matching", "euler", 128), ("flow-matching", "heun", 64),
@@ -38,3 +38,20 @@ def test_solver_error_shrinks_at_the_solvers_order(mixture):
     assert 3.0 < heun[32] / heun[64] < 5.0, heun
     with pytest.raises(ValueError, match="needs a deterministic sampler"):
         solver_error_vs_nfe(exact_model("diffusion", mixture), "ancestral", [4], x0, limit)
+
+
+def test_the_spread_over_seeds_is_the_sd_of_the_seeded_curves_and_about_the_noise_floors(mixture, reference):
+    """The error bar of a quality curve: the standard deviation over seeds of the same measurement; for
+    an exact sampler it is the sampling noise of the metric, a fraction of the noise floor."""
+    model = exact_model("flow-matching", mixture)
+    spread = sliced_w2_spread(model, "heun", [2, 32], reference, seeds=(0, 1, 2))
+    runs = [sliced_w2_vs_nfe(model, "heun", [2, 32], reference, seed=s) for s in (0, 2, 4)]
+    for nfe in (2, 32):
+        assert spread[nfe] == pytest.approx(float(torch.tensor([r[nfe] for r in runs]).std()))
+    floor = float(noise_floor(mixture, len(reference), generator=torch.Generator().manual_seed(0)))
+    assert 0 < spread[32] < floor
+
+
+def test_the_spread_needs_two_seeds(mixture, reference):
+    with pytest.raises(ValueError, match=r"seeds: need at least 2 seeds for a spread, got \[3\]"):
+        sliced_w2_spread(exact_model("flow-matching", mixture), "euler", [4], reference, seeds=(3,))

@@ -125,6 +125,16 @@ def test_the_html_holds_a_control_per_grid_control_and_the_first_frames_address(
     assert repr(twin) == "<static twin of LinePanel: 12 frames over gain (3) x kind (2) x n (2)>"
 
 
+def test_the_frame_has_an_alt_text_with_the_figures_title_and_the_settings(book):
+    panel = LinePanel()
+    panel.ax.set_title("a power law")
+    page = panel.static(GRID, gain=2.0)._repr_html_()
+    alt = re.search(r'<img class="fmt-frame"[^>]* alt="([^"]+)"', page).group(1)
+    assert alt == ("Figure drawn in advance for the settings of the controls above (a power law): "
+                   "gain 2.00, kind solid red, points 4")
+    assert 'img.alt = img.dataset.alt + ": "' in page   # the script keeps it in words as a control moves
+
+
 def test_scrub_is_a_one_control_grid(book):
     panel = LinePanel()
     twin = panel.scrub("gain", [0.0, 2.0], kind="b")

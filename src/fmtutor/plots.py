@@ -14,15 +14,17 @@ import torch
 from matplotlib import animation, ticker
 from torch import Tensor
 
-from .viz import field_grid, quiver_by_speed, scatter, to_numpy
+from .viz import field_grid, quiver_by_speed, scatter, speed_colorbar, to_numpy
 
 __all__ = ["plot_samples", "plot_trajectories", "plot_snapshots", "plot_fields", "plot_quality",
            "generation_animation", "write_gif"]
 
 LIM = 5.0
+MAX_WIDTH = 8.0   # inches: at the book's 100 dpi a figure fits the text column without being shrunk
 
 
 def _row(n: int, size: float = 3.2) -> tuple[plt.Figure, np.ndarray]:
+    size = min(size, MAX_WIDTH / n)
     fig, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
     return fig, axes[0]
 
@@ -54,12 +56,13 @@ def plot_trajectories(paths: Mapping[str, Tensor], n_show: int = 60, lim: float 
 def plot_snapshots(paths: Mapping[str, Tensor], fractions: Sequence[float] = (0, 0.25, 0.5, 0.75, 1),
                    lim: float = LIM) -> plt.Figure:
     """A grid: one row per method, one column per fraction of the way from noise to data."""
-    fig, axes = plt.subplots(len(paths), len(fractions), figsize=(2.4 * len(fractions), 2.4 * len(paths)),
+    size = min(2.4, MAX_WIDTH / len(fractions))
+    fig, axes = plt.subplots(len(paths), len(fractions), figsize=(size * len(fractions), size * len(paths)),
                              squeeze=False)
     for row, (name, path) in zip(axes, paths.items()):
         for ax, f in zip(row, fractions):
             scatter(ax, path[round(f * (len(path) - 1))], lim=lim)
-            ax.set_title(f"{name}: {f:.0%}", fontsize=8)
+            ax.set_title(f"{name}: {f:.0%}", fontsize=8 if size < 2 else 9)
             ax.set(xticks=[], yticks=[])
     fig.tight_layout()
     return fig
@@ -67,27 +70,45 @@ def plot_snapshots(paths: Mapping[str, Tensor], fractions: Sequence[float] = (0,
 
 @torch.no_grad()
 def plot_fields(fields: Mapping[str, Callable[[Tensor, Tensor], Tensor]], ts: Sequence[float],
-                lim: float = 4.0, n_grid: int = 15, size: float = 2.4) -> plt.Figure:
-    """Quivers of each velocity field (rows) at times ``ts`` (columns): unit arrows coloured by speed,
-    each panel ``size`` inches square. Arrows are drawn without antialiasing, which makes the PNG of
-    a many-panel figure about three times smaller."""
+                lim: float = 4.0, n_grid: int = 15, size: float = 2.4, vmax: float | None = None,
+                density: Callable[[Tensor, float], Tensor] | None = None) -> plt.Figure:
+    """Quivers of each velocity field (rows) at times ``ts`` (columns): unit arrows coloured by speed
+    on one scale for the whole figure (``vmax``, default the largest speed shown) with its colour
+    bar, each panel ``size`` inches square. ``density(x, t)`` (e.g. ``MarginalField.density``), when
+    given, is drawn in grey behind the arrows, so that the arrows can be read against the mass they move.
+    Arrows are drawn without antialiasing, which makes the PNG of a many-panel figure about three
+    times smaller.
+    """
     grid = field_grid(lim, n_grid)
-    fig, axes = plt.subplots(len(fields), len(ts), figsize=(size * len(ts), size * len(fields)), squeeze=False)
-    for row, (name, f) in zip(axes, fields.items()):
+    vectors = {(name, t): f(grid, torch.full((len(grid),), float(t))) for name, f in fields.items() for t in ts}
+    top = vmax if vmax is not None else max(float(v.norm(dim=1).max()) for v in vectors.values())
+    fig, axes = plt.subplots(len(fields), len(ts), figsize=(size * len(ts) + 0.8, size * len(fields)),
+                             squeeze=False, layout="constrained")
+    for row, name in zip(axes, fields):
         for ax, t in zip(row, ts):
-            v = f(grid, torch.full((len(grid),), float(t)))
-            quiver_by_speed(ax, grid, v, angles="xy", scale=1.5 * n_grid, width=0.007, antialiased=False)
+            if density is not None:
+                _density_image(ax, density, t, lim + 0.4)
+            quiver_by_speed(ax, grid, vectors[name, t], vmax=top, scale=1.3 * n_grid, width=0.006, antialiased=False)
             ax.set(xticks=[], yticks=[], aspect="equal", xlim=(-lim - 0.4, lim + 0.4), ylim=(-lim - 0.4, lim + 0.4),
                    title=f"{name}, t = {t:.2f}")
-            ax.title.set_fontsize(8)
-    fig.tight_layout()
+    speed_colorbar(fig, axes, top)
     return fig
 
 
+def _density_image(ax: plt.Axes, density: Callable[[Tensor, float], Tensor], t: float, lim: float,
+                   n: int = 64) -> None:
+    """The density ``density(x, t)`` on an ``n x n`` grid over [-lim, lim]^2, in greys."""
+    p = to_numpy(density(field_grid(lim, n), t)).reshape(n, n)
+    ax.imshow(p, origin="lower", extent=(-lim, lim, -lim, lim), cmap="Greys", vmax=1.4 * p.max())
+
+
 def plot_quality(curves: Mapping[str, Mapping[int, float]], floor: float | None = None,
-                 title: str = "sample quality against cost") -> plt.Figure:
+                 title: str = "sample quality against cost",
+                 spread: Mapping[str, Mapping[int, float]] | None = None) -> plt.Figure:
     """Sliced W2 against NFE on log-log axes, one line per method; a curve whose name contains
-    "exact" (an exact-field limit) is dashed, in the colour of the trained curve it belongs to."""
+    "exact" (an exact-field limit) is dashed, in the colour of the trained curve it belongs to.
+    ``spread`` (name -> NFE -> standard deviation over seeds, see ``quality.sliced_w2_spread``) adds
+    error bars of one standard deviation to the curves it names."""
     fig, ax = plt.subplots(figsize=(7.0, 3.8), layout="constrained")
     colours: dict[str, str] = {}
     for name, curve in curves.items():
@@ -95,7 +116,9 @@ def plot_quality(curves: Mapping[str, Mapping[int, float]], floor: float | None 
         base = name.split(", exact")[0].split(" (exact")[0]
         colour = colours.setdefault(base, f"C{len(colours) % 10}")
         style = "--" if "exact" in name else "-"
-        ax.plot(nfe, [curve[n] for n in nfe], style, marker="o", ms=3, color=colour, label=name)
+        bars = [spread[name][n] for n in nfe] if spread and name in spread else None
+        ax.errorbar(nfe, [curve[n] for n in nfe], yerr=bars, fmt=style, marker="o", ms=3, capsize=2,
+                    color=colour, label=name)
     if floor is not None:
         ax.axhline(floor, color="grey", lw=1, ls=":", label="noise floor")
     ax.set_xscale("log", base=2)
@@ -107,7 +130,7 @@ def plot_quality(curves: Mapping[str, Mapping[int, float]], floor: float | None 
     ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set(xlabel="NFE (network evaluations)", ylabel="sliced W2 to data", title=title)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 

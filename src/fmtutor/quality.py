@@ -13,7 +13,7 @@ from ._validate import check_count, check_real
 from .generators import TrainedModel
 from .metrics import sliced_w2_to
 
-__all__ = ["sliced_w2_vs_nfe", "nfe_to_reach", "plateau", "solver_error_vs_nfe"]
+__all__ = ["sliced_w2_vs_nfe", "sliced_w2_spread", "nfe_to_reach", "plateau", "solver_error_vs_nfe"]
 
 
 def sliced_w2_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor,
@@ -26,6 +26,16 @@ def sliced_w2_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], ref
         x0 = torch.randn(reference.shape, generator=g)
         out[nfe] = distance(model.sample(x0, nfe, sampler, generator=g).final)
     return out
+
+
+def sliced_w2_spread(model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor,
+                     seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> dict[int, float]:
+    """The standard deviation over ``seeds`` (fresh noise, sampler noise and projections) of
+    ``sliced_w2_vs_nfe`` at each NFE: the error bar of a quality curve, to tell a ranking from noise."""
+    if len(seeds) < 2:
+        raise ValueError(f"seeds: need at least 2 seeds for a spread, got {list(seeds)}")
+    runs = [sliced_w2_vs_nfe(model, sampler, nfes, reference, seed=2 * s) for s in seeds]
+    return {n: float(torch.tensor([run[n] for run in runs]).std()) for n in nfes}
 
 
 def _check_curve(curve: object) -> None:

@@ -158,7 +158,12 @@ class StaticTwin:
     def _repr_html_(self) -> str:
         width, height = self.css_size()
         return static_page.html(self.spec(), self.source(), width, height, self.folder,
-                                alt=f"{type(self.panel).__name__}: {frame_name(self.start)}")
+                                alt=self.alt())
+
+    def alt(self) -> str:
+        """What every frame shows, for readers who cannot see it: the figure's titles (the settings follow)."""
+        titles = "; ".join(ax.get_title() for ax in self.panel.fig.axes if ax.get_title())
+        return f"Figure drawn in advance for the settings of the controls above ({titles or type(self.panel).__name__})"
 
     def __repr__(self) -> str:
         sizes = " x ".join(f"{name} ({len(v)})" for name, v in self.grid.items())

@@ -44,7 +44,9 @@ SCRIPT = """<script>
     });
     var file = parts.join("_") + "." + spec.format;
     img.src = img.src.replace(/[^/?#]*([?#].*)?$/, function (_, rest) { return file + (rest || ""); });
-    img.alt = file;
+    img.alt = img.dataset.alt + ": " + spec.controls.map(function (c, i) {
+      return c.label + " " + c.labels[Number(inputs[i].value)];
+    }).join(", ");
     root.dataset.frame = file;
   }
   inputs.forEach(function (input) { input.addEventListener("input", show); input.addEventListener("change", show); });
@@ -68,6 +70,11 @@ def _control(index: int, control: dict, uid: str) -> str:
     return f'<div class="fmt-control"><label for="{ident}">{label}</label>{field}</div>'
 
 
+def _settings(spec: dict) -> str:
+    """The controls' current values in words, e.g. "time t 0.50, solver Euler" (the frame's alt text)."""
+    return ", ".join(f'{c["label"]} {c["labels"][c["index"]]}' for c in spec["controls"])
+
+
 def html(spec: dict, src: str, width: int, height: int, uid: str, alt: str = "") -> str:
     """The twin's HTML: style, control row, first frame ``src`` shown at ``width`` x ``height`` CSS px."""
     uid = "fmt-" + uid
@@ -76,5 +83,6 @@ def html(spec: dict, src: str, width: int, height: int, uid: str, alt: str = "")
     return (f'{STYLE}<div class="fmt-static" id="{uid}" data-frames="{data}">'
             f'<div class="fmt-controls">{controls}</div>'
             f'<img class="fmt-frame" src="{_html.escape(src)}" width="{width}" height="{height}" '
-            f'loading="lazy" alt="{_html.escape(alt)} (run the chapter to draw the frames)"></div>'
+            f'loading="lazy" data-alt="{_html.escape(alt)}" alt="{_html.escape(alt)}: {_html.escape(_settings(spec))}">'
+            '</div>'
             + SCRIPT % {"id": json.dumps(uid)})

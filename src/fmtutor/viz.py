@@ -7,8 +7,9 @@ call the same update function, so what a reader picks in the HTML book is what t
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -16,7 +17,10 @@ from torch import Tensor
 
 from .live_panel import live
 
-__all__ = ["to_numpy", "field_grid", "unit_arrows", "quiver_by_speed", "FieldPanel", "live", "LossPlot", "scatter"]
+__all__ = ["to_numpy", "field_grid", "SPEED_CMAP", "unit_arrows", "quiver_by_speed", "speed_colorbar", "FieldPanel",
+           "live", "LossPlot", "scatter"]
+
+SPEED_CMAP = "viridis"   # the colour of an arrow is the speed |u_t(x)| on a scale fixed per figure
 
 
 def to_numpy(x: Tensor | np.ndarray) -> np.ndarray:
@@ -42,12 +46,21 @@ def unit_arrows(v: Tensor | np.ndarray, zero_below: float = 1e-12) -> tuple[np.n
 
 
 def quiver_by_speed(ax: plt.Axes, points: Tensor | np.ndarray, v: Tensor | np.ndarray, zero_below: float = 1e-12,
-                    **kwargs):
-    """Draw ``v`` ``(N, 2)`` at ``points`` ``(N, 2)`` as unit arrows coloured by speed (viridis); the
-    keyword arguments go to ``ax.quiver`` (e.g. ``scale``, ``width``). Returns the ``Quiver``."""
+                    *, vmax: float | None = None, **kwargs):
+    """Draw ``v`` ``(N, 2)`` at ``points`` ``(N, 2)`` as unit arrows (``unit_arrows``) coloured by the
+    speed ``|v|`` in ``SPEED_CMAP``; the keyword arguments go to ``ax.quiver`` (e.g. ``scale``, ``width``).
+
+    With ``vmax`` the colour scale is fixed to [0, ``vmax``] (faster than ``vmax``: the top colour):
+    every panel of a figure passes the same ``vmax`` so that one colour means one speed, and
+    ``speed_colorbar`` draws the scale once per figure. Without it matplotlib spans the colours over
+    the speeds drawn. Returns the ``Quiver``.
+    """
     p = to_numpy(points)
     unit, speed = unit_arrows(v, zero_below)
-    return ax.quiver(p[:, 0], p[:, 1], unit[:, 0], unit[:, 1], speed, **{"cmap": "viridis", "pivot": "mid", **kwargs})
+    style = {"cmap": SPEED_CMAP, "angles": "xy", "pivot": "mid"}
+    if vmax is not None:
+        style["clim"] = (0.0, vmax)
+    return ax.quiver(p[:, 0], p[:, 1], unit[:, 0], unit[:, 1], speed, **{**style, **kwargs})
 
 
 def scatter(ax: plt.Axes, x: Tensor, lim: float | None = 4.5, **kwargs) -> None:
@@ -59,23 +72,33 @@ def scatter(ax: plt.Axes, x: Tensor, lim: float | None = 4.5, **kwargs) -> None:
         ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
 
 
+def speed_colorbar(fig: plt.Figure, axes, vmax: float, label: str = r"speed $\|u_t(x)\|$"):
+    """One colour bar for every ``quiver_by_speed`` of ``fig`` drawn with ``vmax``, beside ``axes``."""
+    mappable = mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0.0, vmax), cmap=SPEED_CMAP)
+    return fig.colorbar(mappable, ax=axes, label=label, extend="max", fraction=0.03, pad=0.02)
+
+
 class FieldPanel:
     """A quiver plot of a 2D field on a fixed grid, with optional particles, updated in place.
 
     ``update(field, t, particles)`` evaluates ``field(grid, t)`` and moves the arrows (normalised
     to unit length, coloured by magnitude) and the particle dots; nothing is re-created, so an
-    update costs one field evaluation and one redraw.
+    update costs one field evaluation and one redraw. With ``vmax`` the colour scale is fixed to
+    [0, vmax] (``colorbar()`` draws it), so that colours compare across updates and panels; without
+    it each update rescales the colours to its own largest speed.
     """
 
     def __init__(self, lim: float = 4.0, n_grid: int = 20, ax: plt.Axes | None = None,
-                 figsize: tuple[float, float] = (4.5, 4.5), particle_color: str = "tab:orange"):
+                 figsize: tuple[float, float] = (4.5, 4.5), particle_color: str = "tab:orange",
+                 vmax: float | None = None):
         if ax is None:
             self.fig, self.ax = plt.subplots(figsize=figsize)
         else:
             self.fig, self.ax = ax.figure, ax
         self.grid = field_grid(lim, n_grid)
         g = to_numpy(self.grid)
-        self.quiver = quiver_by_speed(self.ax, g, np.zeros_like(g), angles="xy", scale=n_grid * 1.3, width=0.004)
+        self.vmax = vmax
+        self.quiver = quiver_by_speed(self.ax, g, np.zeros_like(g), vmax=vmax or 1.0, scale=n_grid * 1.3, width=0.004)
         self.dots = self.ax.scatter([], [], s=3, c=particle_color, alpha=0.6, linewidths=0)
         self.ax.set(xlim=(-lim - 0.5, lim + 0.5), ylim=(-lim - 0.5, lim + 0.5), aspect="equal")
 
@@ -84,7 +107,14 @@ class FieldPanel:
         (``unit_arrows``: none for a vector shorter than ``zero_below``)."""
         unit, norm = unit_arrows(v, zero_below)
         self.quiver.set_UVC(unit[:, 0], unit[:, 1], norm)
-        self.quiver.set_clim(0, max(float(norm.max()), 1e-12))
+        if self.vmax is None:
+            self.quiver.set_clim(0, max(float(norm.max()), 1e-12))
+
+    def colorbar(self, label: str = r"speed $\|u_t(x)\|$"):
+        """The colour bar of a panel with a fixed scale (``vmax``)."""
+        if self.vmax is None:
+            raise ValueError("colorbar: this FieldPanel has no fixed colour scale; pass vmax=... to FieldPanel")
+        return speed_colorbar(self.fig, self.ax, self.vmax, label)
 
     def set_particles(self, x: Tensor | np.ndarray | None) -> None:
         self.dots.set_offsets(np.empty((0, 2)) if x is None else to_numpy(x))
@@ -114,9 +144,15 @@ class LossPlot:
         smoothed = np.convolve(y, np.ones(k) / k, mode="valid")
         return np.arange(k, len(y) + 1), smoothed
 
-    def figure(self, losses: Sequence[float]) -> plt.Figure:
+    def figure(self, losses: Sequence[float] | Mapping[str, Sequence[float]]) -> plt.Figure:
+        """The running-mean loss on a log scale; a mapping ``{name: losses}`` draws one labelled
+        curve per entry on the same axes."""
+        runs = losses if isinstance(losses, Mapping) else {"": losses}
         fig, ax = plt.subplots(figsize=self.figsize)
-        ax.semilogy(*self.curve(losses))
+        for name, run in runs.items():
+            ax.semilogy(*self.curve(run), label=name or None)
+        if len(runs) > 1:
+            ax.legend()
         ax.set(xlabel="step", ylabel="loss (running mean)", title=self.title)
         fig.tight_layout()
         plt.close(fig)

@@ -4,6 +4,8 @@ Playwright, and one visit per page whose findings the tests in test_book.py chec
     FMTUTOR_HTML_DIR      the built HTML book (default: _build/html)
     FMTUTOR_SCREENSHOTS   where full-page screenshots go (default: artifacts/screenshots)
     FMTUTOR_CHROMIUM      a Chromium binary (default: chromium on PATH, apt-get installed if missing)
+    FMTUTOR_EDITION       "student" when FMTUTOR_HTML_DIR is the student site (python3 tasks.py
+                          student-site): then no page may hold a solution
 """
 from __future__ import annotations
 
@@ -27,9 +29,6 @@ PAGE_TIMEOUT_MS = 120_000  # a loaded shared machine can take tens of seconds to
 # Console messages that do not matter to a reader; everything else logged as an error fails the test.
 IGNORED_CONSOLE = (
     re.compile(r"favicon\.ico"),  # the book has no favicon; browsers ask for one anyway
-    # Jupyter Book 1.0.4 emits sphinx-thebe's inline configuration script twice; the second copy
-    # re-declares a const and throws. Thebe (live code in the page) is not used by this book.
-    re.compile(r"^uncaught: Identifier 'THEBE_JS_URL' has already been declared"),
 )
 
 
@@ -38,6 +37,10 @@ def book_pages() -> list[str]:
     toc = (ROOT / "_toc.yml").read_text()
     names = re.findall(r"^\s*(?:root|-\s*file):\s*(\S+)", toc, flags=re.M)
     return [f"{name.removesuffix('.md').removesuffix('.ipynb')}.html" for name in names]
+
+
+def is_student_site() -> bool:
+    return os.environ.get("FMTUTOR_EDITION", "") == "student"
 
 
 def is_notebook_page(page: str) -> bool:

@@ -5,8 +5,11 @@ blocked; the tests then check what the visit found: no console errors, no reques
 machine, math typeset by MathJax, every image and figure loaded, every control of every static panel
 moving the image to the frame of its values (and only panels near the screen fetching a frame when
 the page opens; sharp at device pixel ratio 2, usable at phone width), solutions folded until clicked,
-every internal link and anchor resolving, and (on chapters) the launch and download buttons. A
-full-page screenshot of each page goes to artifacts/screenshots/.
+every internal link and anchor resolving, and (on chapters) the launch and download buttons; every
+image sharp on a screen with two device pixels per CSS pixel and described by its alt text; nothing
+cut off at desktop (1280 px) or phone (390 px) width outside a scroll container; and, on the student
+site, no solution anywhere. A full-page screenshot of each page at both widths goes to
+artifacts/screenshots/ (``NAME.png`` and ``NAME-390.png``).
 """
 from __future__ import annotations
 
@@ -16,12 +19,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from .conftest import ROOT, Visit, open_page
+from .conftest import ROOT, Visit, is_student_site, open_page
 from .static_panels import move_controls, phone_view
 
 pytestmark = pytest.mark.browser
 
 MATHJAX_TIMEOUT_MS = 30_000
+PHONE = {"width": 390, "height": 844}
+SHARPNESS = 1.5   # natural width / displayed width: sharp at a device pixel ratio of 2 (and 1.5)
 RAW_TEX = re.compile(r"\$\$|\\(begin\{|frac|mathbb|mathcal|alpha|beta|sigma|nabla)")
 
 MATH_PROBE = """() => {
@@ -38,6 +43,36 @@ MATH_PROBE = """() => {
           containers: document.querySelectorAll('mjx-container').length,
           errors: [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent),
           text: text};
+}"""
+IMAGE_PROBE = """() => [...document.querySelectorAll('main img')].filter(img => img.checkVisibility())
+  .map(img => ({src: (img.getAttribute('src') || '').slice(0, 80), alt: img.getAttribute('alt'),
+                natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+                frame: !!img.closest('.fmt-static')}))"""
+# Every visible element of the article (the text column; the side drawers are off-canvas by design at
+# phone width) that reaches past the window or past an ancestor that clips
+# it, unless an ancestor between them scrolls sideways (a scroll container, where a reader can pan).
+CUT_OFF_PROBE = """() => {
+  const width = document.documentElement.clientWidth, found = [];
+  const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string'
+      ? '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
+  const article = document.querySelector('main article') || document.querySelector('main');  // not the drawers
+  for (const el of article.querySelectorAll('*')) {
+    const math = el.closest('mjx-container');
+    if ((math && math !== el) || !el.checkVisibility()) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    let clipper = null;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if (o === 'auto' || o === 'scroll') { clipper = 'scrolls'; break; }
+      if ((o === 'hidden' || o === 'clip') && box.right > a.getBoundingClientRect().right + 1) { clipper = a; break; }
+    }
+    if (clipper === 'scrolls') continue;
+    if (clipper || box.right > width + 1 || box.left < -1)
+      found.push(`${name(el)} "${(el.textContent || el.getAttribute('src') || '').trim().slice(0, 60)}"` +
+                 ` reaches ${Math.round(box.right)} px` + (clipper ? `, clipped by ${name(clipper)}` : ` of ${width}`));
+  }
+  return {cut: found.slice(0, 12), page_scrolls: document.documentElement.scrollWidth > width + 1};
 }"""
 FIRST_FRAMES = """() => [...document.querySelectorAll('.fmt-static img.fmt-frame')].map(img => {
   const box = img.getBoundingClientRect();
@@ -86,6 +121,14 @@ def make_visit(browser, server: str, page: str, screenshot_dir: Path, html_dir: 
         tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}.png"), full_page=True)
         facts["solutions"] = open_solutions(tab)
         facts["math"] = tab.evaluate(MATH_PROBE)  # with every solution open, their text is checked too
+        facts["images_wide"] = tab.evaluate(IMAGE_PROBE)
+        facts["cut_wide"] = tab.evaluate(CUT_OFF_PROBE)
+        tab.set_viewport_size(PHONE)
+        tab.wait_for_timeout(300)
+        facts["images_phone"] = tab.evaluate(IMAGE_PROBE)
+        facts["cut_phone"] = tab.evaluate(CUT_OFF_PROBE)
+        tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}-390.png"), full_page=True)
+        facts["solution_nodes"] = tab.locator(".solution, [id$='-solution']").count()
     finally:
         tab.close()
     return visit
@@ -246,3 +289,51 @@ def test_chapter_has_launch_and_download_buttons(notebook_page, visit):
     assert any("colab.research.google.com/github/" in u for u in launch), launch
     assert any(d.endswith(Path(notebook_page).stem + ".ipynb") for d in visit.facts["downloads"]), \
         f"{notebook_page}: no .ipynb download button"
+
+
+def _unsharp(images: list[dict], frames: bool) -> list[str]:
+    """Images (static panels' frames, or the other figures) with fewer than SHARPNESS pixels per CSS
+    pixel; a static panel's frame counts once it has loaded (frames far from the screen load lazily)."""
+    return [f"{i['src']}: {i['natural']} px shown at {i['shown']:.0f} px" for i in images
+            if i["frame"] == frames and i["shown"] > 0 and (i["natural"] > 0 or not frames)
+            and i["natural"] < SHARPNESS * i["shown"]]
+
+
+@pytest.mark.parametrize("width", ["wide", "phone"])
+def test_figures_are_sharp(visit, width):
+    """A figure's PNG has at least 1.5 pixels per displayed CSS pixel: sharp on a high-density screen."""
+    blurred = _unsharp(visit.facts[f"images_{width}"], frames=False)
+    assert not blurred, f"{visit.page} ({width}): images too coarse for a DPR-2 screen:\n" + "\n".join(blurred)
+
+
+@pytest.mark.parametrize("width", ["wide", "phone"])
+def test_static_panel_frames_are_sharp(visit, width):
+    blurred = _unsharp(visit.facts[f"images_{width}"], frames=True)
+    assert not blurred, f"{visit.page} ({width}): static panel frames too coarse for a DPR-2 screen:\n" + "\n".join(blurred)
+
+
+FILE_LIKE = re.compile(r"\.(png|jpe?g|gif|svg)$|_images/|^[0-9a-f]{16,}|^data:", re.I)
+
+
+def test_images_have_descriptive_alt_texts(visit):
+    """Every image says what it shows: an alt text of a few words, not a file name or a hash."""
+    bad = [f"{i['src']}: alt={i['alt']!r}" for i in visit.facts["images_wide"]
+           if not i["alt"] or len(i["alt"].split()) < 4 or FILE_LIKE.search(i["alt"].strip())]
+    assert not bad, f"{visit.page}: images without a descriptive alt text:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("width", ["wide", "phone"])
+def test_nothing_cut_off(visit, width):
+    """At 1280 px and at 390 px nothing reaches past the window or a clipping box, except inside a
+    box that scrolls sideways (display equations, tables, code)."""
+    found = visit.facts[f"cut_{width}"]
+    assert not found["page_scrolls"], f"{visit.page} ({width}): the whole page scrolls sideways: " + "; ".join(found["cut"])
+    assert not found["cut"], f"{visit.page} ({width}): content cut off:\n" + "\n".join(found["cut"])
+
+
+def test_student_site_has_no_solution(visit):
+    """The student site holds no solution; the main site has them (folded) on every exercise page."""
+    if is_student_site():
+        assert visit.facts["solution_nodes"] == 0, f"{visit.page}: the student site shows a solution"
+    elif visit.facts["exercises"]:
+        assert visit.facts["solution_nodes"] > 0, f"{visit.page}: exercises without any solution"

@@ -1,6 +1,9 @@
 """The checker framework behind every exercise: run a learner's function on cases they did not
 see, compare with the reference, and say in plain words what is wrong. A broken attempt (an
-exception, a wrong type or shape, NaN) becomes a message, never a crash.
+exception, a wrong type or shape, NaN) becomes a message, never a crash. An untouched exercise (the
+function still raises ``NotImplementedError``) reports "not attempted yet", and when the cell that
+defines the function failed to run (a syntax error, say), the checker says so instead of checking the
+previous definition that is still in memory.
 
     report = Checker("Euler step")
     y = report.call(my_step, field, x, 0.0, 0.1, case="one step of dx/dt = -x")
@@ -9,13 +12,14 @@ exception, a wrong type or shape, NaN) becomes a message, never a crash.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-__all__ = ["Checker", "Report", "NOT_RUN", "CountedField", "seeded_draws"]
+__all__ = ["Checker", "Report", "NOT_RUN", "CountedField", "seeded_draws", "failed_definition"]
 
 
 class _NotRun:
@@ -64,15 +68,21 @@ class Report:
     exercise: str
     n_checks: int
     problems: tuple[str, ...]
+    status: str = "checked"   # "checked", "not attempted" (NotImplementedError) or "stale" (cell failed)
 
     @property
     def passed(self) -> bool:
-        """At least one check ran and none failed."""
-        return not self.problems and self.n_checks > 0
+        """The checks ran (the exercise was attempted and its cell ran), at least one, and none failed."""
+        return self.status == "checked" and not self.problems and self.n_checks > 0
 
     def __str__(self) -> str:
         if self.passed:
             return f"✓ {self.exercise}: all {self.n_checks} checks passed."
+        if self.status == "not attempted":
+            return (f"· {self.exercise}: not attempted yet (the function still raises NotImplementedError). "
+                    "Write it, run its cell, then this one.")
+        if self.status == "stale":
+            return f"✗ {self.exercise}: not checked. {self.problems[0]}"
         lines = [f"✗ {self.exercise}: {len(self.problems)} of {self.n_checks} checks failed."]
         return "\n".join(lines + [f"  - {p}" for p in self.problems])
 
@@ -86,12 +96,13 @@ class Checker:
         self.exercise = exercise
         self.n_checks = 0
         self.problems: list[str] = []
+        self.status = "checked"
 
     @property
     def not_attempted(self) -> bool:
-        """Whether the last call found the learner's function still raising NotImplementedError (then
-        one message is enough: a checker stops there)."""
-        return bool(self.problems) and self.problems[-1].startswith("not attempted yet")
+        """Whether the last call found the learner's function still raising NotImplementedError, or its
+        cell failed to run (then one message is enough: a checker stops there)."""
+        return self.status != "checked" or (bool(self.problems) and self.problems[-1].startswith("not attempted yet"))
 
     def fail(self, message: str) -> bool:
         """Record a problem without counting a check (``check`` counts one)."""
@@ -106,10 +117,18 @@ class Checker:
     def call(self, fn: Callable, *args, case: str = "", **kwargs):
         """Call the learner's ``fn``; an exception becomes a problem and the result ``NOT_RUN``."""
         where = f" ({case})" if case else ""
+        if self.status != "checked":
+            return NOT_RUN
+        if failed := failed_definition(fn):
+            self.status = "stale"
+            self.fail(failed)
+            return NOT_RUN
         self.n_checks += 1
         try:
             return fn(*args, **kwargs)
         except NotImplementedError:
+            if self.n_checks == 1:   # the very first call: nothing of the exercise is written yet
+                self.status = "not attempted"
             self.fail(f"not attempted yet{where}: the function still raises NotImplementedError")
         except Exception as err:  # a learner's bug is reported, not raised
             self.fail(f"your function raised {type(err).__name__}{where}: {err}")
@@ -159,4 +178,27 @@ class Checker:
 
     def report(self) -> Report:
         """The verdict so far."""
-        return Report(self.exercise, self.n_checks, tuple(self.problems))
+        return Report(self.exercise, self.n_checks, tuple(self.problems), self.status)
+
+
+def failed_definition(fn: Callable) -> str | None:
+    """In IPython: if the cell run just before this one defines ``fn`` (``def <name>``) and failed
+    (a syntax error, or an exception), the sentence that says so; else None.
+
+    A cell that fails to compile leaves the previous definition of ``fn`` in memory, so checking it
+    would report on code the learner no longer sees. Outside IPython there is no such cell: None.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    result = getattr(shell, "last_execution_result", None) if shell is not None else None
+    if result is None or result.success or result.info is None:
+        return None
+    name = getattr(fn, "__name__", "")
+    if not name or not re.search(rf"^\s*(async\s+)?def\s+{re.escape(name)}\s*\(", result.info.raw_cell or "", re.M):
+        return None
+    error = result.error_before_exec or result.error_in_exec
+    return (f"The cell that defines `{name}` did not run ({type(error).__name__}: {error}), so `{name}` "
+            "is still your previous version. Fix the error, run that cell again, then this one.")

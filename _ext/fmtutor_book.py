@@ -1,0 +1,70 @@
+"""Sphinx extension of the book (``sphinx.local_extensions`` in _config.yml): the book's own CSS,
+and each page's scripts without duplicates.
+
+Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page
+declared ``const THEBE_JS_URL`` twice and the browser logged "Identifier 'THEBE_JS_URL' has already
+been declared". The second copy of any identical script is dropped from each page: from the
+page's script list, and (since another extension's page handler may end the event before this one
+runs) from the ``<head>`` of every written page at the end of the build.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _static_path(app) -> None:
+    app.config.html_static_path.append(str(STATIC))
+
+
+def _unique_scripts(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        key = (str(script), tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique
+
+
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
+
+
+def unique_head_scripts(html: str) -> str:
+    """``html`` with every repeated, identical ``<script>`` element of its ``<head>`` removed."""
+    end = html.find("</head>")
+    if end < 0:
+        return html
+    seen: set[str] = set()
+
+    def keep_first(match: re.Match) -> str:
+        tag = match.group(0)
+        if tag in seen:
+            return ""
+        seen.add(tag)
+        return tag
+
+    return _SCRIPT.sub(keep_first, html[:end]) + html[end:]
+
+
+def _dedupe_written_pages(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        new = unique_head_scripts(text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+
+
+def setup(app):
+    app.connect("builder-inited", _static_path)
+    app.connect("html-page-context", _unique_scripts, priority=990)   # after every extension added its own
+    app.connect("build-finished", _dedupe_written_pages)
+    app.add_css_file("fmtutor.css")
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
