@@ -68,7 +68,7 @@ def exact_assignment(cost: Tensor) -> Tensor:
         shape = tuple(cost.shape) if isinstance(cost, Tensor) else type(cost).__name__
         raise ValueError(f"cost must be a square (N, N) tensor, got {shape}")
     n = cost.shape[0]
-    weights = np.full(n, 1.0 / n)
+    weights = np.ones(n)  # unit masses: the plan's entries are exactly 0 or 1
     plan = ot.emd(weights, weights, cost.detach().cpu().double().numpy(), numItermax=1_000_000)
     return torch.as_tensor(plan.argmax(axis=1), dtype=torch.long, device=cost.device)
 
