@@ -18,14 +18,14 @@ import torch
 from torch import Tensor
 
 from .cfm import train_cfm
-from .compare import TrainedModel, sliced_w2_vs_nfe
+from .compare import TrainedModel, nfe_to_reach, sliced_w2_vs_nfe
 from .couplings import IndependentCoupling, MinibatchOTCoupling, coupled_cfm_loss
 from .distributions import Sampleable, StandardGaussian
 from .reflow import distillation_loss, reflow_pairs
-from .solvers import time_grid, solve_ode
+from .solvers import solve_ode, time_grid
 from .trajectories import velocity_deviation
 
-__all__ = ["Budget", "Method", "train_methods", "measure", "Measured"]
+__all__ = ["Budget", "Method", "train_methods", "measure", "Measured", "Row", "summarize", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,46 @@ def measure(method: Method, reference: Tensor, nfes: Sequence[int], x0_paths: Te
     times = time_grid(fine_steps, dtype=x0_paths.dtype)
     path = solve_ode(method.model.velocity, x0_paths, times, keep_path=True).path
     return Measured(curve, float(velocity_deviation(path, times).mean()))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One method over seeds: mean and standard deviation of each figure (``None`` where undefined)."""
+
+    name: str
+    cpu_seconds: tuple[float, float]
+    steps: int
+    straightness: tuple[float, float] | None
+    sliced_w2: dict[int, tuple[float, float]]
+    nfe_to_reach: tuple[int | None, ...]
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    v = torch.tensor(values, dtype=torch.float64)
+    return float(v.mean()), float(v.std()) if len(v) > 1 else 0.0
+
+
+def summarize(runs: Sequence[tuple[dict[str, Method], dict[str, Measured]]], quality: float) -> list[Row]:
+    """Rows over the seeds of ``runs`` (one ``(methods, measured)`` per seed, same keys); the NFE to
+    reach ``quality`` is ``compare.nfe_to_reach`` of each seed's curve (None: not within its NFE)."""
+    rows = []
+    for name, first in runs[0][0].items():
+        curves = [measured[name].curve for _, measured in runs]
+        s = [measured[name].straightness for _, measured in runs]
+        rows.append(Row(name, _mean_std([methods[name].cpu_seconds for methods, _ in runs]), first.steps,
+                        None if s[0] is None else _mean_std(s),
+                        {n: _mean_std([c[n] for c in curves]) for n in curves[0]},
+                        tuple(nfe_to_reach(c, quality) for c in curves)))
+    return rows
+
+
+def format_table(rows: Sequence[Row], nfes: Sequence[int]) -> str:
+    """A plain-text table: CPU seconds, steps, S, sliced W2 at ``nfes`` (mean ± std) and NFE to reach."""
+    head = f"{'method':28s} {'CPU s':>9s} {'steps':>5s} {'S':>11s}" + "".join(f"{'NFE ' + str(n):>13s}" for n in nfes)
+    lines = [head + "  NFE to reach"]
+    for r in rows:
+        s = "-" if r.straightness is None else f"{r.straightness[0]:.2f}±{r.straightness[1]:.2f}"
+        w2 = "".join(f"{r.sliced_w2[n][0]:7.3f}±{r.sliced_w2[n][1]:.3f}" if n in r.sliced_w2 else f"{'':13s}" for n in nfes)
+        reach = ", ".join("-" if n is None else str(n) for n in r.nfe_to_reach)
+        lines.append(f"{r.name:28s} {r.cpu_seconds[0]:5.1f}±{r.cpu_seconds[1]:3.1f} {r.steps:5d} {s:>11s}{w2}  {reach}")
+    return "\n".join(lines)

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ._validate import as_time, check_batch
 
-__all__ = ["sqrtm_psd", "AffineMap", "gaussian_ot_map", "gaussian_w2", "GaussianCouplingField"]
+__all__ = ["Gaussian", "sqrtm_psd", "AffineMap", "gaussian_ot_map", "gaussian_w2", "GaussianCouplingField"]
 
 
 def sqrtm_psd(cov: Tensor) -> Tensor:
@@ -132,3 +132,15 @@ class GaussianCouplingField:
         gain = torch.linalg.solve(cov_t, cross_t.transpose(1, 2)).transpose(1, 2)  # cross_t cov_t^{-1}
         u = (self.mean1 - self.mean0) + (gain @ (x.to(self.mean0) - m_t)[:, :, None]).squeeze(-1)
         return u.to(x)
+
+
+class Gaussian:
+    """N(mean, cov) as a ``Sampleable``: x = mean + L z with L the Cholesky factor of cov."""
+
+    def __init__(self, mean: Tensor, cov: Tensor):
+        self.mean, cov = _moments(mean, cov, "Gaussian")
+        self.root, self.dim = torch.linalg.cholesky(cov), self.mean.shape[0]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        z = torch.randn(n, self.dim, generator=generator, dtype=self.mean.dtype)
+        return self.mean + z @ self.root.T

@@ -13,13 +13,15 @@ profile into an N-step grid. A small floor keeps a step where the profile vanish
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
 from ._validate import check_batch
-from .solvers import Field, solve_ode, time_grid
+from .solvers import Field, Solution, solve_ode, time_grid
 
-__all__ = ["acceleration_profile", "grid_from_profile", "adapted_grid"]
+__all__ = ["acceleration_profile", "grid_from_profile", "adapted_grid", "GridSampler"]
 
 
 @torch.no_grad()
@@ -61,3 +63,26 @@ def grid_from_profile(edges: Tensor, accel: Tensor, n_steps: int, floor: float =
 def adapted_grid(velocity: Field, x0: Tensor, n_steps: int, n_fine: int = 64, floor: float = 0.05) -> Tensor:
     """``grid_from_profile(*acceleration_profile(velocity, x0, n_fine), n_steps, floor)``."""
     return grid_from_profile(*acceleration_profile(velocity, x0, n_fine), n_steps, floor=floor)
+
+
+@dataclass(frozen=True)
+class GridSampler:
+    """A sampler on grids fitted to ``velocity``'s measured profile (``acceleration_profile``), with the
+    ``sample(x0, nfe, sampler)`` call of ``compare.TrainedModel`` so quality curves treat it alike."""
+
+    velocity: Field
+    edges: Tensor
+    accel: Tensor
+
+    @classmethod
+    def fit(cls, velocity: Field, x0: Tensor, n_fine: int = 64) -> "GridSampler":
+        return cls(velocity, *acceleration_profile(velocity, x0, n_fine))
+
+    @torch.no_grad()
+    def sample(self, x0: Tensor, nfe: int, sampler: str = "euler", generator: torch.Generator | None = None,
+               keep_path: bool = False) -> Solution:
+        """Euler (one evaluation per step) with ``nfe`` steps on the fitted grid; ``generator`` is unused."""
+        if sampler != "euler":
+            raise ValueError(f"GridSampler fits grids for Euler's method, got sampler {sampler!r}")
+        grid = grid_from_profile(self.edges, self.accel, nfe).to(x0)
+        return solve_ode(self.velocity, x0, grid, keep_path=keep_path)

@@ -20,7 +20,7 @@ from torch import Tensor
 from .._validate import check_choice
 from ..couplings import IndependentCoupling, MinibatchOTCoupling, split_pairs
 from ..distributions import Sampleable, StandardGaussian
-from ..gaussian_ot import GaussianCouplingField
+from ..gaussian_ot import Gaussian, GaussianCouplingField
 from ..solvers import Field, Solution, solve_ode, time_grid
 from ..viz import FieldPanel, to_numpy
 from . import Panel
@@ -126,7 +126,7 @@ class StraighterFlowsPanel(Panel):
     def demo(cls) -> "StraighterFlowsPanel":
         """Exact fields between N(0, I) and an elongated Gaussian: independent and OT couplings."""
         mean, cov = torch.tensor([2.0, 1.0]), torch.tensor([[3.0, 1.2], [1.2, 0.8]])
-        target = _Gaussian(mean, cov)
+        target = Gaussian(mean, cov)
         eye, zero = torch.eye(2), torch.zeros(2)
         models = {"independent": GaussianCouplingField.independent(zero, eye, mean, cov),
                   "exact OT": GaussianCouplingField.optimal(zero, eye, mean, cov)}
@@ -137,12 +137,3 @@ class StraighterFlowsPanel(Panel):
         panel.update(**panel.defaults())
         return panel
 
-
-class _Gaussian:
-    """N(mean, cov) as a Sampleable (the demo's target)."""
-
-    def __init__(self, mean: Tensor, cov: Tensor):
-        self.mean, self.root, self.dim = mean, torch.linalg.cholesky(cov), mean.shape[0]
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return self.mean + torch.randn(n, self.dim, generator=generator) @ self.root.T
