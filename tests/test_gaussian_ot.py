@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fmtutor.distributions import GaussianMixture
-from fmtutor.gaussian_ot import GaussianCouplingField, gaussian_ot_map, gaussian_w2, sqrtm_psd
+from fmtutor.gaussian_ot import Gaussian, GaussianCouplingField, gaussian_ot_map, gaussian_w2, sqrtm_psd
 from fmtutor.marginals import MarginalField
 from fmtutor.paths import GaussianPath
 from fmtutor.solvers import solve_ode, time_grid
@@ -105,3 +105,8 @@ def test_bad_shapes_are_named():
         GaussianCouplingField(M0, S0, M1, S1, torch.zeros(3, 3))
     with pytest.raises(ValueError, match="source: mean must be"):
         gaussian_ot_map(torch.zeros(3), S0, M1, S1)
+
+
+def test_gaussian_sampler_has_its_moments(gen):
+    x = Gaussian(M1, S1).sample(40000, gen)
+    assert torch.allclose(x.mean(0), M1, atol=0.03) and torch.allclose(torch.cov(x.T), S1, atol=0.05)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fmtutor.solvers import solve_ode, time_grid
-from fmtutor.time_grids import acceleration_profile, adapted_grid, grid_from_profile
+from fmtutor.time_grids import GridSampler, acceleration_profile, adapted_grid, grid_from_profile
 
 F64 = torch.float64
 
@@ -63,3 +63,12 @@ def test_bad_profiles_are_refused():
         grid_from_profile(time_grid(2, dtype=F64), torch.tensor([1.0, -1.0], dtype=F64), 2)
     with pytest.raises(ValueError, match="edges must be increasing"):
         grid_from_profile(time_grid(2, dtype=F64), torch.ones(3, dtype=F64), 2)
+
+
+def test_grid_sampler_runs_euler_on_the_fitted_grid(gen):
+    x0 = torch.randn(64, 2, generator=gen, dtype=F64)
+    sampler = GridSampler.fit(late_turn, x0, n_fine=100)
+    grid = grid_from_profile(sampler.edges, sampler.accel, 6)
+    assert torch.equal(sampler.sample(x0, 6).final, solve_ode(late_turn, x0, grid).final)
+    with pytest.raises(ValueError, match="Euler"):
+        sampler.sample(x0, 6, "heun")
