@@ -31,8 +31,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_positive
+from ._validate import check_positive
 from .distributions import Sampleable, _check_n
+from .metrics import _pair
 from .noisy_path import NoisyLinearPath
 from .paths import GaussianPath
 from .solvers import Field
@@ -43,16 +44,9 @@ __all__ = ["squared_distances", "exact_assignment", "sinkhorn_plan", "sample_pla
 LINEAR = GaussianPath("linear")
 
 
-def _pair_check(x0: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:
-    x0, x1 = check_batch(x0, "x0"), check_batch(x1, "x1")
-    if x0.ndim != 2 or x1.ndim != 2 or x0.shape[1] != x1.shape[1]:
-        raise ValueError(f"x0 and x1 must be (N, D) and (M, D) with the same D, got {tuple(x0.shape)} and {tuple(x1.shape)}")
-    return x0, x1.to(x0)
-
-
 def squared_distances(x0: Tensor, x1: Tensor) -> Tensor:
     """The cost matrix C_ij = |x0_i - x1_j|^2, ``(N, D), (M, D) -> (N, M)``."""
-    x0, x1 = _pair_check(x0, x1)
+    x0, x1 = _pair(x0, x1, ("x0", "x1"))
     return (x0[:, None, :] - x1[None, :, :]).pow(2).sum(-1)
 
 
@@ -112,7 +106,7 @@ def ot_pair(x0: Tensor, x1: Tensor, reg: float = 0.0, generator: torch.Generator
     ``reg = 0``: the exact plan, a permutation (``x1`` must have N points too). ``reg > 0``: the
     Sinkhorn plan with that regularisation, partners drawn row by row (a point may be used twice).
     """
-    x0, x1 = _pair_check(x0, x1)
+    x0, x1 = _pair(x0, x1, ("x0", "x1"))
     cost = squared_distances(x0, x1)
     if reg == 0:
         if x0.shape[0] != x1.shape[0]:
@@ -164,7 +158,7 @@ class PairedData:
     """A fixed set of pairs ``x0[i] -> x1[i]`` ``(N, D)``, resampled with replacement."""
 
     def __init__(self, x0: Tensor, x1: Tensor):
-        x0, x1 = _pair_check(x0, x1)
+        x0, x1 = _pair(x0, x1, ("x0", "x1"))
         if x0.shape != x1.shape:
             raise ValueError(f"x0 and x1 must have the same shape, got {tuple(x0.shape)} and {tuple(x1.shape)}")
         self.pairs, self.dim = torch.stack([x0, x1], dim=1), x0.shape[1]
