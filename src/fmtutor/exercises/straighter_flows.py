@@ -59,7 +59,7 @@ def check_ot_pairing(fn: Callable[[Tensor, Tensor], Tensor]) -> Report:
                     (x1[torch.argsort(perm)], "the permutation is applied the wrong way round: x0[i] goes with x1[col[i]] "
                      "where col is the column matched to row i"),
                     (x1[exact_assignment(cost.sqrt())], "the cost must be the squared distance |x0 - x1|^2, not the distance"),
-                    (x1[exact_assignment(-cost)], "this pairing maximises the total cost; the plan minimises it"))
+                    (x1[exact_assignment(cost.max() - cost)], "this pairing maximises the total cost; the plan minimises it"))
         value = report.call(fn, x0.clone(), x1.clone(), case=what)
         if report.tensor(value, tuple(x1.shape), f"the reordered x1 ({what})"):
             used = squared_distances(value.to(x1), x1).argmin(1)
