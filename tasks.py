@@ -5,11 +5,18 @@ Needs nothing but Python 3.11. Each command first makes ``.venv`` (if missing) a
 pinned ``requirements.txt`` and the package (skipped when nothing changed since the last install).
 
     book      set up, then build the HTML book with every chapter executed (warnings are errors)
-    test      set up, then run the unit tests, nbval over every chapter, and the browser test
+    test      set up, then run the linter (ruff), the unit tests, nbval over every chapter, and the browser tests
     setup     only the set-up
+    lab       open a working copy of the book (./lab, made on first use) in JupyterLab, with the
+              project's environment; reading and experimenting there never touch book/
+    notebook  the same working copy in Jupyter Notebook 7
     student   write the student edition (solutions removed) to ./student
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
+    reproduce retrain a stored network (judge, unet-cpu, ...) from scratch under the pinned kernels
+              and compare it with the stored weights (bitwise, else its metric within a tolerance)
+    diff      the chapters' changes against a revision (default HEAD) as readable text: sources and
+              the text outputs nbval checks (tools/nbtext.py), e.g. ``python3 tasks.py diff main``
 
 Environment: FMTUTOR_MNIST_DIR names the folder holding the four MNIST ``.gz`` files (see the
 README); when it is unset and ``../shared/data/mnist`` exists beside the checkout, that is used.
@@ -30,6 +37,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".setup-stamp"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+LAB = ROOT / "lab"   # the reader's working copy of book/ (git ignores it)
+LINTED = ("src", "tests", "benchmarks", "tools", "tasks.py")
 
 
 def run(*cmd: str | Path, env: dict | None = None) -> None:
@@ -70,7 +79,7 @@ def environment() -> dict:
 
 def setup() -> None:
     """Create .venv and install the pinned requirements plus the package (editable)."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this file runs under any python3, to say so)
         sys.exit(f"fmtutor needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"creating virtual environment in {VENV}", flush=True)
@@ -102,8 +111,9 @@ def build_book(execute: bool = True) -> Path:
 
 
 def test() -> None:
-    """Unit tests, then nbval over every chapter, then the browser test over the built book."""
+    """The linter, unit tests, then nbval over every chapter, then the browser test over the built book."""
     env = environment()
+    run(BIN / "ruff", "check", *LINTED, env=env)
     run(PY, "-m", "pytest", "tests", "-q", "-m", "not browser", env=env)
     if CHAPTERS:
         run(PY, "-m", "pytest", "-q", "--nbval", "--nbval-sanitize-with", "book/nbval_sanitize.cfg",
@@ -111,11 +121,12 @@ def test() -> None:
     browser = ROOT / "tests" / "browser"
     if browser.is_dir():
         build_book(execute=False)
-        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT)), env=env)
+        # the built book page by page, and chapters 1-3 and 5 in JupyterLab (all chapters: -m browser)
+        run(PY, "-m", "pytest", "-q", "-m", "browser and not slow", str(browser.relative_to(ROOT)), env=env)
 
 
 def student() -> None:
-    run(PY, "-m", "fmtutor.edition", "book", "student", env=environment())
+    run(PY, ROOT / "tools" / "edition.py", "book", "student", env=environment())
 
 
 def execute(*notebooks: str) -> None:
@@ -123,13 +134,49 @@ def execute(*notebooks: str) -> None:
     for path in notebooks or [str(c.relative_to(ROOT)) for c in CHAPTERS]:
         run(BIN / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
             "--ExecutePreprocessor.timeout=1200", path, env=env)
-        run(PY, "-m", "fmtutor.edition", "--strip-widgets", path, env=env)
+        run(PY, ROOT / "tools" / "edition.py", "--strip-widgets", path, env=env)
+
+
+def diff(revision: str = "HEAD") -> None:
+    """``git diff`` of the chapters against ``revision``, each notebook shown as text (tools/nbtext.py)."""
+    textconv = f"diff.ipynb.textconv={sys.executable} {ROOT / 'tools' / 'nbtext.py'}"
+    run("git", "-c", textconv, "diff", revision, "--", "book/*.ipynb")
+
+
+def working_copy(book: Path = ROOT / "book", lab: Path = LAB) -> Path:
+    """Copy the files of ``book`` missing from ``lab`` (a reader's edits there are kept)."""
+    import shutil
+
+    for src in sorted(book.iterdir()):
+        if src.is_file() and not (lab / src.name).exists():
+            lab.mkdir(exist_ok=True)
+            shutil.copy2(src, lab / src.name)
+    return lab
+
+
+def jupyter(app: str, *args: str) -> None:
+    """JupyterLab or Notebook 7 on the working copy, with the threads, CPU kernels and MNIST folder
+    of ``environment()`` (the kernels inherit them)."""
+    lab = working_copy()
+    print(f"Working copy of the book: {lab} (delete a notebook there to get the original back)", flush=True)
+    run(BIN / "jupyter", app, f"--ServerApp.root_dir={lab}", *args, env=environment())
+
+
+def reproduce(name: str) -> None:
+    run(PY, "-m", "fmtutor.mnist", "reproduce", "--name", name, env=environment())
 
 
 def main(argv: list[str]) -> None:
-    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute}
-    if not argv or argv[0] not in commands or (argv[0] != "execute" and len(argv) != 1):
+    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "execute": execute,
+                "diff": diff, "reproduce": reproduce, "lab": lambda *a: jupyter("lab", *a),
+                "notebook": lambda *a: jupyter("notebook", *a)}
+    takes_arguments = {"execute": None, "diff": 1, "reproduce": 1, "lab": None, "notebook": None}  # None: any number
+    limit = takes_arguments.get(argv[0], 0) if argv else 0
+    if not argv or argv[0] not in commands or (limit is not None and len(argv) - 1 > limit) \
+            or (argv[0] == "reproduce" and len(argv) != 2):
         sys.exit(__doc__)
+    if argv[0] == "diff":  # needs git and the standard library only
+        return diff(*argv[1:])
     setup()
     if argv[0] != "setup":
         commands[argv[0]](*argv[1:])

@@ -2,10 +2,10 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/cfm_quality.py [--steps 2000] [--every 250]
 
-Trains ``cfm.train_cfm`` (MLP 128 x 3, batch 512, Adam 3e-3, EMA 0.995, seed 0) on one CPU thread.
+Trains ``train2d.train_2d`` (MLP 128 x 3, batch 512, Adam 3e-3, EMA 0.995, seed 0) on one CPU thread.
 Every ``--every`` steps the EMA model draws 20,000 samples with Euler at NFE 32 from fixed noise,
 compared by sliced W2 (fixed projections) with 20,000 fresh data points; the exact marginal field
-(``compare.exact_model``) is measured on the same noise, points and projections. Evaluation time is
+(``generators.exact_model``) is measured on the same noise, points and projections. Evaluation time is
 not counted as training time. Target: ratio learned / exact <= 1.5 within 60 s of training.
 The noise floor (data against fresh data, 20,000 points each) is printed beside the figures: the
 exact field sits at it, so ratios near 1 are within sampling noise.
@@ -17,10 +17,11 @@ import time
 
 import torch
 
-from fmtutor.cfm import train_cfm
-from fmtutor.compare import TrainedModel, exact_model, sliced_w2_vs_nfe
+from fmtutor.generators import TrainedModel, exact_model
 from fmtutor.metrics import noise_floor
+from fmtutor.quality import sliced_w2_vs_nfe
 from fmtutor.toy_data import eight_gaussians
+from fmtutor.train2d import train_2d
 
 N_EVAL, NFE, TARGET = 20_000, 32, 1.5
 
@@ -55,7 +56,7 @@ def main() -> None:
     floors = torch.stack([noise_floor(data, N_EVAL, repeats=1, generator=torch.Generator().manual_seed(s))
                           for s in range(10)])
     probe = Probe(reference)
-    trained = train_cfm(data, n_steps=args.steps, callbacks=[probe], callback_every=args.every, progress=False)
+    trained = train_2d(data, train_steps=args.steps, callbacks=[probe], callback_every=args.every, progress=False)
     print(f"{'steps':>6s} {'wall s':>7s} {'CPU s':>7s} {'SW2':>7s} {'ratio':>6s}")
     for step, wall, cpu, sw2 in probe.rows:
         print(f"{step:6d} {wall:7.1f} {cpu:7.1f} {sw2:7.4f} {sw2 / exact:6.2f}")

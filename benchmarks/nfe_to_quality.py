@@ -4,9 +4,9 @@
         [--steps 4000] [--exact-only | --learned-only] [--seed 0] [--json out.json]
 
 Flow matching (Euler, Heun) against diffusion (DDPM ancestral, DDIM, and the probability-flow ODE with
-Euler and Heun), trained by ``compare.train_model`` with the same MLP (hidden 128, depth 3), the same
+Euler and Heun), trained by ``train2d.train_2d`` with the same MLP (hidden 128, depth 3), the same
 training points, steps, batches, learning rate, seed and EMA, and the same samplers run on the
-*exact* fields of the mixture (``compare.exact_model``): the limit of perfect training.
+*exact* fields of the mixture (``generators.exact_model``): the limit of perfect training.
 
 For each sampler and NFE in 1, 2, 3, 4, 6, 8, ..., 128 (Heun: even NFE only), ``--n`` samples from
 fixed noise are compared with ``--n`` data points by sliced W2 (fixed projections), and the table gives
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 
@@ -35,11 +34,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from fmtutor.compare import (SAMPLERS, TrainedModel, exact_model, nfe_to_reach, plateau,  # noqa: E402
-                             sliced_w2_vs_nfe, solver_error_vs_nfe, train_model)
 from fmtutor.distributions import GaussianMixture  # noqa: E402
+from fmtutor.generators import SAMPLERS, TrainedModel, exact_model  # noqa: E402
 from fmtutor.metrics import noise_floor  # noqa: E402
+from fmtutor.quality import nfe_to_reach, plateau, sliced_w2_vs_nfe, solver_error_vs_nfe  # noqa: E402
 from fmtutor.toy_data import get_dataset  # noqa: E402
+from fmtutor.train2d import train_2d  # noqa: E402
 
 NFES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 FINE = {"flow-matching": "heun", "diffusion": "pf-heun"}
@@ -75,10 +75,9 @@ def _models(args: argparse.Namespace, data: GaussianMixture) -> dict[str, Traine
     if args.exact_only:
         return models
     train_set = data.sample(args.n_train, torch.Generator().manual_seed(args.seed + 10))
-    epochs = max(1, round(args.steps / math.ceil(args.n_train / args.batch_size)))
     for kind in SAMPLERS:
-        m = train_model(kind, train_set, n_epochs=epochs, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
-                        hidden=args.hidden, ema_decay=args.ema or None, progress=False)
+        m = train_2d(train_set, args.steps, kind=kind, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
+                     hidden=args.hidden, ema_decay=args.ema or None, progress=False)
         print(f"trained {kind}: {len(m.losses)} steps in {m.seconds:.0f} s, "
               f"final loss (mean of last 200) {sum(m.losses[-200:]) / len(m.losses[-200:]):.3g}", flush=True)
         models[f"{kind}, learned"] = m

@@ -6,7 +6,8 @@ For each ``fmtutor.panels`` panel: the median and 90th percentile over its defau
 slider settings (repeated), counting the in-place update and one full redraw of the figure, in wall
 time and in this process's CPU time (on a shared, loaded machine the wall time also counts waiting
 for a core; the CPU time is what the update costs). The first call of each setting fills the
-panel's caches (a new simulation or solve) and is timed too. Target: under 50 ms median for a
+panel's caches (a new simulation or solve) and is timed too. "live frame" is one picture of the
+live panel (update, draw and PNG at its live size, see fmtutor.live_panel). Target: under 50 ms median for a
 20x20 quiver plus 500 particles.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ matplotlib.use("Agg")
 import torch  # noqa: E402
 
 import fmtutor.panels as panels  # noqa: E402
+from fmtutor.live_panel import LiveView  # noqa: E402
 
 
 def discover() -> list[type]:
@@ -32,6 +34,22 @@ def discover() -> list[type]:
         found += [c for _, c in inspect.getmembers(module, inspect.isclass)
                   if issubclass(c, panels.Panel) and c is not panels.Panel and c.__module__ == module.__name__]
     return found
+
+
+def time_live_frames(cls: type, repeats: int = 3) -> list[float]:
+    """Wall milliseconds of one live picture (``LiveView.png``: update, draw, PNG at the live size
+    with two pixels per CSS pixel) over every setting: what the kernel spends per slider move."""
+    panel = cls.demo()
+    view = LiveView(panel.update, panel.fig)
+    cases = [panel.defaults(), *panel.extremes()]
+    view.png(**cases[0])
+    wall = []
+    for _ in range(repeats):
+        for values in cases:
+            w0 = time.perf_counter()
+            view.png(**values)
+            wall.append(1000 * (time.perf_counter() - w0))
+    return wall
 
 
 def time_panel(cls: type, repeats: int = 5) -> tuple[list[float], list[float]]:
@@ -58,12 +76,14 @@ def _p90(values: list[float]) -> float:
 
 def main() -> None:
     torch.set_num_threads(1)
-    print(f"{'panel':34s} {'wall median':>11s} {'wall p90':>9s} {'CPU median':>11s} {'CPU p90':>8s} {'n':>4s}  (ms)")
+    print(f"{'panel':34s} {'wall median':>11s} {'wall p90':>9s} {'CPU median':>11s} {'CPU p90':>8s} {'n':>4s}"
+          f" {'live frame':>10s} {'p90':>6s}  (ms)")
     for cls in discover():
         wall, cpu = time_panel(cls)
+        frames = time_live_frames(cls)
         name = cls.__module__.split(".")[-1] + "." + cls.__name__
         print(f"{name:34s} {statistics.median(wall):11.1f} {_p90(wall):9.1f} {statistics.median(cpu):11.1f} "
-              f"{_p90(cpu):8.1f} {len(wall):4d}")
+              f"{_p90(cpu):8.1f} {len(wall):4d} {statistics.median(frames):10.1f} {_p90(frames):6.1f}")
 
 
 if __name__ == "__main__":

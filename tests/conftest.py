@@ -20,3 +20,17 @@ settings.load_profile("fmtutor")
 def gen() -> torch.Generator:
     """A fresh CPU generator seeded with 0."""
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    """Three Gaussian clusters (std 0.4): a target whose exact fields are known."""
+    from fmtutor.toy_data import three_clusters
+
+    return three_clusters()
+
+
+@pytest.fixture(scope="module")
+def reference(mixture):
+    """2,000 points of ``mixture`` to measure samples against."""
+    return mixture.sample(2000, torch.Generator().manual_seed(1))

@@ -124,7 +124,7 @@ def test_ddim_maps_noise_to_gaussian_data():
     x_T = torch.tensor([[0.0, 0.0], [1.0, 1.0], [3.0, 3.0]], dtype=F64)
     errors = []
     for n_steps in (ddpm.T, 100):
-        x = ddpm.sample(gaussian_eps(ddpm), x_T, n_steps=n_steps, eta=0.0)
+        x = ddpm.sample(gaussian_eps(ddpm), x_T, n_steps=n_steps, eta=0.0).final
         A, K = x[0], x[1] - x[0]
         torch.testing.assert_close((x[2] - x[0]) / 3, K, rtol=1e-9, atol=1e-12)  # affine indeed
         tol = 5e-3 if n_steps == ddpm.T else 5e-2
@@ -138,7 +138,7 @@ def test_ancestral_sampling_of_gaussian_data():
     """eta = 1 over the whole (shorter) chain: mean within 0.05, std within 6 % (bias of the fixed variance
     plus 4 standard errors); without its noise the output would be far too narrow."""
     ddpm, gen = DDPM(250, 4e-4, 0.08), torch.Generator().manual_seed(0)
-    x = ddpm.sample(gaussian_eps(ddpm), torch.randn(6000, 2, generator=gen, dtype=F64), eta=1.0, generator=gen)
+    x = ddpm.sample(gaussian_eps(ddpm), torch.randn(6000, 2, generator=gen, dtype=F64), eta=1.0, generator=gen).final
     torch.testing.assert_close(x.mean(0), MEAN, rtol=0, atol=0.05)
     torch.testing.assert_close(x.std(0), torch.full((2,), STD, dtype=F64), rtol=0.06, atol=0)
 
@@ -148,15 +148,18 @@ def test_timesteps_and_paths():
     taus = ddpm.timesteps(7)
     assert len(taus) == 8 and taus[0] == 1000 and taus[-1] == 0 and all(a > b for a, b in zip(taus, taus[1:]))
     assert ddpm.timesteps(1000) == list(range(1000, -1, -1))
-    path = ddpm.sample(gaussian_eps(ddpm), torch.zeros(3, 2, dtype=F64), n_steps=5, eta=0.0, keep_path=True)
-    assert path.shape == (6, 3, 2) and torch.equal(path[0], torch.zeros(3, 2, dtype=F64))
+    sol = ddpm.sample(gaussian_eps(ddpm), torch.zeros(3, 2, dtype=F64), n_steps=5, eta=0.0, keep_path=True)
+    assert sol.path.shape == (6, 3, 2) and torch.equal(sol.path[0], torch.zeros(3, 2, dtype=F64))
+    assert torch.equal(sol.path[-1], sol.final) and sol.nfe == 5
+    torch.testing.assert_close(sol.times, 1 - torch.tensor(ddpm.timesteps(5)) / ddpm.T)  # the book's times
+    assert ddpm.sample(gaussian_eps(ddpm), torch.zeros(3, 2, dtype=F64), n_steps=5, eta=0.0).path is None
     run = lambda seed: ddpm.sample(gaussian_eps(ddpm), torch.zeros(3, 2, dtype=F64), n_steps=5, eta=1.0,  # noqa: E731
-                                   generator=torch.Generator().manual_seed(seed))
+                                   generator=torch.Generator().manual_seed(seed)).final
     assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"^n_steps \(T\) must be a positive integer, got 0$"):
+    with pytest.raises(ValueError, match=r"^T \(the chain's length\) must be a positive integer, got 0$"):
         DDPM(0)
     with pytest.raises(ValueError, match=r"^need 0 < beta_start <= beta_end < 1, got 0.1, 1.0$"):
         DDPM(10, 0.1, 1.0)
@@ -167,7 +170,7 @@ def test_bad_inputs():
         ddpm.index_to_time(-1)
     with pytest.raises(ValueError, match=r"^t must lie in \[0, 1\], got 1.5..1.5$"):
         ddpm.time_to_index(1.5)
-    with pytest.raises(ValueError, match=r"^DDPM index n must lie in 0..1000$"):
+    with pytest.raises(ValueError, match=r"^DDPM index n must lie in 0..1000, got 1001..1001$"):
         ddpm.q_sample(x, 1001, x)
     with pytest.raises(ValueError, match=r"^forward_step needs n in 1..1000, got 0$"):
         ddpm.forward_step(x, 0, x)
@@ -179,3 +182,26 @@ def test_bad_inputs():
         ddpm.ddim_step(lambda x_, t: x_, x, 1001, 0)
     with pytest.raises(ValueError, match=r"^x_T must have shape \(B, \*D\)"):
         ddpm.sample(lambda x_, t: x_, torch.zeros(3))
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=0), ValueError, r"^n_steps must be a positive integer, got 0$"),
+    (lambda d, x: d.sample(lambda x, t: x[:, :1], x, n_steps=2), ValueError,
+     r"^eps_model returned \(4, 1\) for x of shape \(4, 2\); expected the shape of x$"),
+    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=2, eta=float("nan")), ValueError,
+     r"^eta must be a finite number in \[0, 1\], got nan$"),
+    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=2, eta=5.0), ValueError,
+     r"^eta must be a finite number in \[0, 1\], got 5.0$"),
+    (lambda d, x: d.sample(lambda x, t: x * float("nan"), x, n_steps=2), ValueError,
+     r"^the sample \(is eps_model finite\?\) has 8 non-finite value\(s\)"),
+    (lambda d, x: d.q_sample(x, 3, x[:, :1]), ValueError, r"^noise must have the shape of x_clean \(4, 2\), got \(4, 1\)$"),
+    (lambda d, x: d.q_sample(x, 3, x * float("nan")), ValueError, r"^noise has 8 non-finite value\(s\)"),
+    (lambda d, x: d.q_sample(x, torch.tensor([1, 2]), x), ValueError,
+     r"^n must be one index or one per sample, shape \(4,\), got \(2,\)$"),
+    (lambda d, x: d.q_sample(x, 2.5, x), TypeError, r"^n must be an integer DDPM index or an integer tensor, got 2.5$"),
+    (lambda d, x: d.index_to_time(torch.tensor([1.5])), TypeError, r"^n must hold integer DDPM indices, got dtype"),
+    (lambda d, x: d.time_to_index(float("nan")), ValueError, r"^t has 1 non-finite value\(s\)"),
+])
+def test_every_bad_input_of_the_issue_is_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call(DDPM(10), torch.randn(4, 2, generator=torch.Generator().manual_seed(0)))

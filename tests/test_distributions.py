@@ -103,7 +103,7 @@ def test_protocols_and_seeding():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"^means must have shape \(K, D\), got \(3,\)$"):
+    with pytest.raises(ValueError, match=r"^means must have shape \(K, D\) with K, D >= 1, got \(3,\)$"):
         GaussianMixture(torch.zeros(3))
     with pytest.raises(ValueError, match=r"^stds must be > 0$"):
         GaussianMixture(torch.zeros(2, 2), torch.tensor([1.0, 0.0]))
@@ -120,5 +120,5 @@ def test_bad_inputs():
         mixture.log_density(torch.zeros(4, 3))
     with pytest.raises(ValueError, match=r"^x has 1 non-finite value\(s\)"):
         mixture.score(torch.tensor([[0.0, float("inf")]]))
-    with pytest.raises(ValueError, match=r"^dim must be > 0, got 0$"):
+    with pytest.raises(ValueError, match=r"^dim must be a positive integer, got 0$"):
         StandardGaussian(0)

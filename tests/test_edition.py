@@ -21,8 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from fmtutor.edition import (STUB_MESSAGE, leaks, main, strip_solution_markdown, strip_widget_state,
-                             student_notebook, stub_source, write_edition)
+from edition import (STUB_MESSAGE, leaks, main, strip_solution_markdown, strip_widget_state, student_notebook,
+                     stub_source, write_edition)
 from fmtutor.exercises import Report
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
@@ -323,5 +323,5 @@ def test_real_chapter_has_no_saved_widget_state(path):
     """Saved ipywidgets state makes the HTML page fetch the widget JavaScript from a CDN."""
     nb = nbformat.read(path, as_version=4)
     assert "widgets" not in nb.metadata, (
-        f"{path.name} stores ipywidgets state: run `python -m fmtutor.edition --strip-widgets {path.name}` "
+        f"{path.name} stores ipywidgets state: run `python tools/edition.py --strip-widgets {path.name}` "
         "(or execute with --ExecutePreprocessor.store_widget_state=False)")

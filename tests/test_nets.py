@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from fmtutor.nets import MLPField, SinusoidalEmbedding
+from fmtutor.solvers import solve_ode, time_grid
 
 
 def test_embedding_closed_form():
@@ -82,9 +83,37 @@ def test_mlp_bad_inputs():
     model = MLPField()
     with pytest.raises(ValueError, match=r"^x must have shape \(B, 2\), got \(4, 3\)$"):
         model(torch.zeros(4, 3), 0.5)
-    with pytest.raises(ValueError, match=r"^t must lie in \[0.0, 1.0\], got values from 1.5 to 1.5$"):
-        model(torch.zeros(4, 2), 1.5)
     with pytest.raises(ValueError, match=r"^t must be a scalar or have shape \(4,\) to match the batch, got \(4, 1\)$"):
         model(torch.zeros(4, 2), torch.zeros(4, 1))
+    with pytest.raises(ValueError, match=r"^x must have shape \(B, 2\), got \(2,\)$"):
+        model(torch.zeros(2), 0.5)
+
+
+def test_sampling_an_mlp_checks_values_once_not_per_step(monkeypatch):
+    """The solver checks x0 and the grid at its start and reads finiteness once at its end: the
+    number of host reads (each a device sync on a GPU) does not grow with the number of steps."""
+    model, x0 = MLPField(hidden=8), torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    real_item, reads = torch.Tensor.item, []
+
+    def counted_item(self):
+        reads.append(1)
+        return real_item(self)
+
+    monkeypatch.setattr(torch.Tensor, "item", counted_item)
+    counts = []
+    for steps in (4, 64):
+        reads.clear()
+        with torch.no_grad():
+            solve_ode(model, x0, time_grid(steps), method="heun")
+        counts.append(len(reads))
+    assert counts[0] == counts[1], counts
     with pytest.raises(ValueError, match=r"^x has 1 non-finite value"):
-        model(torch.tensor([[math.nan, 0.0]]), 0.5)
+        solve_ode(model, torch.tensor([[math.nan, 0.0]]), time_grid(4))
+
+
+def test_mixed_dtypes_are_refused_not_promoted():
+    net = MLPField(hidden=8, depth=1, time_dim=4)
+    with pytest.raises(TypeError, match=r"^x has dtype torch.float64 and the network's parameters dtype torch.float32; "
+                                        r"mixed dtypes are refused, convert one of them"):
+        net(torch.zeros(3, 2, dtype=torch.float64), 0.5)
+    assert net.double()(torch.zeros(3, 2, dtype=torch.float64), 0.5).dtype == torch.float64

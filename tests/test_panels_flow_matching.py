@@ -11,8 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from fmtutor.nets import MLPField  # noqa: E402
-from fmtutor.panels.flow_matching import FlowMatchingPanel, interpolate  # noqa: E402
-from fmtutor.solvers import Solution  # noqa: E402
+from fmtutor.panels.flow_matching import FlowMatchingPanel  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +67,6 @@ def test_trajectories_are_cached_per_solver_and_nfe(panel):
     assert first.path.shape == (9, 200, 2) and first.nfe == 16  # Heun: 2 evaluations per step
     assert panel.trajectory("euler", 16).path.shape == (17, 200, 2)
     assert panel.trajectory("heun", 2).path.shape == (2, 200, 2)
-
-
-def test_interpolate_is_piecewise_linear():
-    times = torch.tensor([0.0, 0.5, 1.0])
-    path = torch.tensor([[[0.0, 0.0]], [[1.0, 2.0]], [[3.0, 2.0]]])
-    sol = Solution(times=times, final=path[-1], nfe=2, path=path)
-    torch.testing.assert_close(interpolate(sol, 0.5), path[1])
-    torch.testing.assert_close(interpolate(sol, 0.25), torch.tensor([[0.5, 1.0]]))
-    torch.testing.assert_close(interpolate(sol, 0.75), torch.tensor([[2.0, 2.0]]))
-    torch.testing.assert_close(interpolate(sol, 1.0), path[2])
-    torch.testing.assert_close(interpolate(sol, -1.0), path[0])
 
 
 def test_refusals():

@@ -49,7 +49,7 @@ def test_extremes_draw_without_error_or_nan(panel):
         panel.fig.canvas.draw()
         pixels = _pixels(panel)
         assert pixels.shape == (10 * 30 + 2, 2 * 30 + 2) and np.isfinite(pixels).all()
-        assert 0.0 <= pixels.min() and pixels.max() <= 1.0
+        assert pixels.min() >= 0.0 and pixels.max() <= 1.0
 
 
 @pytest.mark.parametrize("name, a, b", [("w", 0.0, 4.0), ("nfe", 1, 6)])
@@ -132,3 +132,48 @@ def test_building_the_panel_shows_nothing_and_it_still_draws():
     assert frames[0].std() > 0 and not np.array_equal(frames[0], frames[1])
     html = panel.scrub("w", panel.ws, nfe=1).data
     assert html.count("data:image/jpeg;base64") == 2  # one frame per w
+
+
+def test_the_sliders_open_on_a_precomputed_setting():
+    panel = GuidancePanel(GlyphField(), ws=(0.0, 1.0, 3.0), nfes=(1, 2, 4), per_class=1)
+    assert panel.opening() == (3.0, 4)  # nothing computed yet: the largest NFE
+    panel.precompute(panel.cross(3.0, 2))  # every w at NFE 2, every NFE at w = 3
+    assert panel.opening() == (3.0, 2) and panel.defaults() == {"w": 3.0, "nfe": 2}
+    other = GuidancePanel(GlyphField(), ws=(0.0, 1.0, 3.0), nfes=(1, 2, 4), per_class=1).precompute([(1.0, 1)])
+    assert other.opening() == (1.0, 1)
+
+# --- guidance on the labelled 2D mixture (exact fields) --------------------------------------------
+
+@pytest.fixture(scope="module")
+def mixture_panel():
+    from fmtutor.panels.mnist import GuidedMixturePanel
+    return GuidedMixturePanel(ws=(0.0, 1.0, 4.0), n_particles=300, steps=20, bins=40)
+
+
+@pytest.mark.parametrize("a, b", [({"w": 1.0, "t": 1.0}, {"w": 4.0, "t": 1.0}), ({"w": 4.0, "t": 0.2}, {"w": 4.0, "t": 0.9})])
+def test_mixture_panel_sliders_change_density_and_particles(mixture_panel, a, b):
+    pictures = []
+    for setting in (a, b):
+        mixture_panel.update(**setting)
+        mixture_panel.fig.canvas.draw()
+        pictures.append((mixture_panel.image.get_array().copy(), mixture_panel.dots.get_offsets().copy()))
+    assert not np.allclose(pictures[0][0], pictures[1][0]) and not np.allclose(pictures[0][1], pictures[1][1])
+    assert np.isfinite(pictures[1][0]).all() and abs(pictures[1][0].sum() - 1) < 1e-9
+
+
+def test_mixture_panel_particles_start_as_noise_and_w1_lands_on_class(mixture_panel):
+    from fmtutor.guidance import two_class_mixture
+    torch.testing.assert_close(mixture_panel.particles(4.0, 0.0), mixture_panel.x0)
+    data = two_class_mixture()
+    at_one = mixture_panel.particles(1.0, 1.0)
+    assert data.log_posterior(at_one, 0).exp().mean() > 0.9  # class 0 samples: p(y = 0 | x) near 1
+    half = mixture_panel.particles(1.0, 0.525)  # between grid times 0.5 and 0.55: linear interpolation
+    path = mixture_panel._paths[1.0]
+    torch.testing.assert_close(half, 0.5 * (path[10] + path[11]))
+
+
+def test_mixture_panel_refusals(mixture_panel):
+    with pytest.raises(ValueError, match=r"w must be one of \(0.0, 1.0, 4.0\), got 2.0"):
+        mixture_panel.update(w=2.0, t=1.0)
+    with pytest.raises(ValueError, match="name"):
+        mixture_panel.scrub("nfe", [1, 2])

@@ -7,9 +7,8 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
-from fmtutor.panels.odes import SolverFlowPanel, interpolate_path  # noqa: E402
+from fmtutor.panels.odes import SolverFlowPanel  # noqa: E402
 from fmtutor.solvers import solve_ode, time_grid  # noqa: E402
 
 
@@ -60,16 +59,6 @@ def test_particles_are_the_solver_output_against_the_exact_flow(panel):
 def test_trajectories_are_cached_per_solver_and_steps(panel):
     first = panel.trajectories("midpoint", 5)
     assert panel.trajectories("midpoint", 5) is first
-    assert first[1].shape == (6, 500, 2)
+    assert first.path.shape == (6, 500, 2)
     direct = solve_ode(panel.ode.field, panel.x0, time_grid(5), method="midpoint", keep_path=True).path
-    np.testing.assert_allclose(first[1], direct.numpy(), atol=1e-6)
-
-
-def test_interpolation_is_piecewise_linear():
-    times = np.array([0.0, 0.5, 1.0])
-    path = np.array([[[0.0, 0.0]], [[1.0, 2.0]], [[3.0, 2.0]]])
-    for t, expected, index in [(0.0, [0, 0], 0), (0.25, [0.5, 1.0], 0), (0.5, [1, 2], 1), (0.75, [2, 2], 1),
-                               (1.0, [3, 2], 1)]:
-        x, i = interpolate_path(path, times, t)
-        np.testing.assert_allclose(x[0], expected)
-        assert i == index
+    np.testing.assert_allclose(first.path.numpy(), direct.numpy(), atol=1e-6)

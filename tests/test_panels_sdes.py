@@ -44,8 +44,8 @@ def test_t_scrubs_one_cached_simulation(panel):
     assert np.abs(end - start).mean() > 0.5
     np.testing.assert_allclose(start, panel.start(d["target"]).numpy())
     path = panel.simulate(d["target"], d["sigma"], d["steps"])
-    np.testing.assert_allclose(end, path[-1].numpy())
-    np.testing.assert_allclose(state(panel)[2], panel.simulate(d["target"], d["sigma"], d["steps"])[-1].numpy())
+    np.testing.assert_allclose(end, path.final.numpy())
+    np.testing.assert_allclose(state(panel)[2], panel.simulate(d["target"], d["sigma"], d["steps"]).final.numpy())
 
 
 def test_sigma_scales_the_langevin_drift_and_zero_freezes_it(panel):

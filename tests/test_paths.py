@@ -162,3 +162,11 @@ def test_bad_inputs():
         path.convert(x, x, 0.5, source="x1", target="eps")
     with pytest.raises(ValueError, match=r"^x and prediction must have the same shape"):
         path.convert(torch.zeros(4, 3), x, 0.5, source="x1", target="score")
+
+
+def test_sample_checks_x0_like_x1():
+    path, x1 = GaussianPath("linear"), torch.zeros(3, 2)
+    with pytest.raises(ValueError, match=r"^x0 has 1 non-finite value\(s\)"):
+        path.sample(x1, 0.5, x0=torch.tensor([[0.0, float("nan")], [0.0, 0.0], [0.0, 0.0]]))
+    with pytest.raises(TypeError, match=r"^x0 has dtype torch.float64 and x1 dtype torch.float32; mixed dtypes are refused"):
+        path.sample(x1, 0.5, x0=torch.zeros(3, 2, dtype=torch.float64))

@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from fmtutor.solvers import NFE_PER_STEP, STEPPERS, Solution, euler_maruyama, solve_ode, time_grid
+from fmtutor.solvers import (NFE_PER_STEP, SOLVERS, DivergenceError, Solution, euler_maruyama, solve_ode,
+                             steps_for_nfe, time_grid)
 
 F64 = torch.float64
 ORDERS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
@@ -38,7 +39,7 @@ PROBLEMS = {"forced-decay": (forced_decay, forced_decay_exact), "spinning": (spi
 
 @pytest.mark.parametrize("problem", list(PROBLEMS))
 @pytest.mark.parametrize("direction", ["forward", "backward"])
-@pytest.mark.parametrize("method", list(STEPPERS))
+@pytest.mark.parametrize("method", list(SOLVERS))
 def test_convergence_order(method, direction, problem):
     """The slope of log(error) against log(step) is the method's order (within 0.2)."""
     field, exact = PROBLEMS[problem]
@@ -57,7 +58,7 @@ def test_convergence_order(method, direction, problem):
     assert last == pytest.approx(ORDERS[method], abs=0.1), errors
 
 
-@pytest.mark.parametrize("method", list(STEPPERS))
+@pytest.mark.parametrize("method", list(SOLVERS))
 def test_nfe_counts_field_calls_and_path_is_kept(method):
     calls = []
 
@@ -166,3 +167,53 @@ def test_blowup_is_reported_with_step_and_time():
         solve_ode(lambda x, t: x**2 * 1e10, torch.full((1, 1), 1e3), time_grid(4))
     with pytest.raises(ValueError, match=r"^the solution became non-finite at step"):
         euler_maruyama(lambda x, t: x**2 * 1e10, 0.1, torch.full((1, 1), 1e3), time_grid(4))
+
+
+@pytest.mark.parametrize("method, nfe, steps", [("euler", 7, 7), ("heun", 8, 4), ("midpoint", 2, 1), ("rk4", 12, 3)])
+def test_steps_for_nfe_spends_exactly_the_nfe(method, nfe, steps):
+    assert steps_for_nfe(method, nfe) == steps
+    field = lambda x, t: -x  # noqa: E731
+    assert solve_ode(field, torch.ones(2, 1), time_grid(steps), method=method).nfe == nfe
+
+
+def test_steps_for_nfe_refuses_what_cannot_be_matched():
+    with pytest.raises(ValueError, match="nfe must be a positive multiple of 2 for solver 'heun', got 5"):
+        steps_for_nfe("heun", 5)
+    with pytest.raises(ValueError, match="nfe must be a positive multiple of 1 for solver 'euler', got 0"):
+        steps_for_nfe("euler", 0)
+    with pytest.raises(ValueError, match="nfe must be a positive multiple of 4 for solver 'rk4', got 2"):
+        steps_for_nfe("rk4", 2)
+    with pytest.raises(ValueError, match="unknown solver 'ddim'"):
+        steps_for_nfe("ddim", 4)
+
+
+@pytest.mark.parametrize("increasing", [True, False])
+def test_solution_at_any_time_is_linear_between_grid_states(increasing):
+    """On a grid (either direction) the state at t is the line between the two grid states around it,
+    the grid state itself at a grid time, and the end state beyond the grid; nearest picks a grid state."""
+    times = torch.tensor([0.0, 0.25, 0.5, 1.0], dtype=torch.float64)
+    times = times if increasing else times.flip(0)
+    path = torch.stack([torch.full((3, 2), float(10 * k)) for k in range(4)]).double()
+    sol = Solution(times=times, final=path[-1], nfe=3, path=path)
+    value = lambda t: float(sol.at(t)[0, 0])  # noqa: E731
+    on_grid = {float(t): 10.0 * k for k, t in enumerate(times)}
+    for t, expected in on_grid.items():
+        assert value(t) == expected
+    k = 2 if increasing else 0  # the interval [0.5, 1.0]
+    assert value(0.75) == pytest.approx((10 * k + 10 * (k + 1)) / 2)
+    assert sol.index(0.75) == k
+    assert value(5.0) == on_grid[1.0] and value(-5.0) == on_grid[0.0]
+    assert float(sol.nearest(0.3)[0, 0]) == on_grid[0.25] and float(sol.nearest(0.9)[0, 0]) == on_grid[1.0]
+
+
+def test_solution_without_a_path_says_how_to_keep_one():
+    sol = solve_ode(lambda x, t: -x, torch.ones(2, 1), time_grid(4))
+    with pytest.raises(ValueError, match="keep_path=True"):
+        sol.at(0.5)
+
+
+def test_divergence_raises_its_own_error_type():
+    blow_up = lambda x, t: x**3  # noqa: E731  finite-time blow-up, which Euler's big steps overshoot to inf
+    with pytest.raises(DivergenceError, match="non-finite at step"):
+        solve_ode(blow_up, torch.full((1, 1), 10.0), time_grid(4, 0.0, 10.0))
+    assert issubclass(DivergenceError, ValueError)

@@ -189,6 +189,111 @@ def test_nan_loss_raises():
     assert trainer.step == 0 and trainer.losses == []
 
 
-def test_bad_ema_decay():
-    with pytest.raises(ValueError, match=r"^ema_decay must lie in \(0, 1\), got 1.0$"):
-        make_trainer(ema_decay=1.0)
+# -- bad inputs and damaged checkpoints -------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"train_steps": -5}, ValueError, r"^train_steps must be a non-negative integer, got -5$"),
+    ({"train_steps": 2.5}, ValueError, r"^train_steps must be a non-negative integer, got 2.5$"),
+    ({"train_steps": "3"}, TypeError, r"^train_steps must be a non-negative integer, got '3' \(str\)$"),
+    ({"train_steps": 3, "checkpoint_every": 0}, ValueError, r"^checkpoint_every must be a positive integer, got 0$"),
+])
+def test_fit_refuses_bad_counts_before_any_step(kwargs, error, message):
+    trainer = make_trainer()
+    with pytest.raises(error, match=message):
+        trainer.fit(progress=False, **kwargs)
+    assert trainer.step == 0 and trainer.losses == []
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"lr": float("nan")}, ValueError, r"^lr must be > 0, got nan$"),
+    ({"lr": -1.0}, ValueError, r"^lr must be > 0, got -1.0$"),
+    ({"lr": float("inf")}, ValueError, r"^lr must be a finite number > 0, got inf$"),
+    ({"seed": -1}, ValueError, r"^seed must be a non-negative integer, got -1$"),
+    ({"ema_decay": 1.0}, ValueError, r"^ema_decay must be a finite number in \(0, 1\), got 1.0$"),
+    ({"ema_decay": float("nan")}, ValueError, r"^ema_decay must be a finite number in \(0, 1\), got nan$"),
+    ({"callback_every": 0}, ValueError, r"^callback_every must be a positive integer, got 0$"),
+    ({"grad_clip": -1.0}, ValueError, r"^grad_clip must be > 0, got -1.0$"),
+    ({"callbacks": [1]}, TypeError, r"^callbacks must be a sequence of callables callback\(trainer\)$"),
+])
+def test_trainer_refuses_bad_settings(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Trainer(MLPField(hidden=16, depth=2, time_dim=8), loss_fn, **kwargs)
+
+
+def test_trainer_refuses_a_model_without_parameters_and_a_non_scalar_loss():
+    with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module with parameters, got ReLU$"):
+        Trainer(nn.ReLU(), loss_fn)
+    trainer = Trainer(nn.Linear(2, 2), lambda model, gen: model(torch.zeros(3, 2)))
+    with pytest.raises(TypeError, match=r"^loss_fn must return a scalar tensor, got shape \(3, 2\)$"):
+        trainer.fit(1, progress=False)
+
+
+def test_an_unwritable_checkpoint_is_refused_before_the_first_step(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    trainer = make_trainer()
+    with pytest.raises(ValueError, match=r"^checkpoint '.*file/run.pt' cannot be written: '.*file' is a file, not a folder$"):
+        trainer.fit(3, checkpoint=blocker / "run.pt", progress=False)
+    assert trainer.step == 0
+
+
+def test_a_killed_save_leaves_temporaries_that_the_next_run_removes(tmp_path):
+    ckpt = tmp_path / "run.pt"
+    make_trainer().fit(2, checkpoint=ckpt, progress=False)
+    stale = [tmp_path / f".run.pt.{i}abc.tmp" for i in range(3)]  # what a SIGKILL during torch.save leaves
+    for f in stale:
+        f.write_bytes(b"\0" * 1000)
+    other = tmp_path / ".other.pt.x.tmp"
+    other.write_bytes(b"")
+    result = make_trainer().fit(4, checkpoint=ckpt, progress=False)
+    assert result.steps == 4 and not any(f.exists() for f in stale) and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.x.tmp", "run.pt"]
+
+
+def test_a_save_killed_mid_write_is_cleaned_up_by_the_next_run(tmp_path):
+    """A real kill: a child process is SIGKILLed inside torch.save; the resume removes its temporary."""
+    import subprocess
+    import sys
+    ckpt = tmp_path / "run.pt"
+    code = ("import os, signal, torch, fmtutor.training as t\n"
+            "def killed(obj, f): f.write(b'x' * 100); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+            "torch.save = killed\n"
+            f"t.save_atomic({{'a': 1}}, {str(ckpt)!r})\n")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == -signal.SIGKILL
+    assert [p.name for p in tmp_path.iterdir()][0].startswith(".run.pt.") and not ckpt.exists()
+    make_trainer().fit(2, checkpoint=ckpt, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
+
+
+@pytest.mark.parametrize("content,reason", [
+    (b"garbage, not a checkpoint", r"cannot be read \(corrupt, truncated or not a torch checkpoint\)"),
+    (None, r"cannot be read \(corrupt, truncated or not a torch checkpoint\)"),  # truncated
+])
+def test_a_corrupt_checkpoint_is_refused_with_its_name(tmp_path, content, reason):
+    ckpt = tmp_path / "run.pt"
+    make_trainer().fit(2, checkpoint=ckpt, progress=False)
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(content if content is not None else data[: len(data) // 2])
+    with pytest.raises(ValueError, match=rf"^checkpoint '{ckpt}' {reason}: "):
+        make_trainer().fit(4, checkpoint=ckpt, progress=False)
+
+
+def test_a_foreign_checkpoint_is_refused_with_its_name_and_what_is_wrong(tmp_path):
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match=rf"^checkpoint '{other}' is not a checkpoint of this kind: it lacks "
+                                         r"'model', 'optimizer', 'ema', 'step', 'losses', 'generator'$"):
+        make_trainer().fit(4, checkpoint=other, progress=False)
+    wider = tmp_path / "wider.pt"
+    torch.manual_seed(0)
+    Trainer(MLPField(hidden=32, depth=2, time_dim=8), loss_fn).fit(1, checkpoint=wider, progress=False)
+    with pytest.raises(ValueError, match=rf"^checkpoint '{wider}' does not fit this model or optimizer: "
+                                         r"Error\(s\) in loading state_dict for MLPField:"):
+        make_trainer().fit(4, checkpoint=wider, progress=False)
+
+
+def test_a_pickled_object_is_never_unpickled(tmp_path):
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": {}, "optimizer": {}, "ema": None, "step": 0, "losses": [], "generator": EMA}, evil)
+    with pytest.raises(ValueError, match=rf"^checkpoint '{evil}' cannot be read .*: UnpicklingError: "):
+        make_trainer().load(evil)

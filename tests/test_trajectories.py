@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fmtutor.distributions import GaussianMixture
-from fmtutor.compare import exact_model
+from fmtutor.generators import exact_model
 from fmtutor.paths import GaussianPath
 from fmtutor.solvers import time_grid
 from fmtutor.trajectories import path_length, straightness_ratio, velocity_deviation

@@ -1,19 +1,31 @@
-"""viz.live: the live panel shows the figure as a PNG image widget and redraws it on every control change."""
+"""viz.live: controls beside a sharp, fitted PNG of the figure, redrawn for the latest setting only."""
 from __future__ import annotations
+
+import struct
+import threading
+import time
 
 import matplotlib
 
 matplotlib.use("Agg")
 import ipywidgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
 
+from fmtutor.live_panel import MAX_CSS, Latest, LiveView  # noqa: E402
 from fmtutor.viz import live  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def test_live_redraws_the_image_on_each_change_and_closes_the_figure(capsys):
-    fig, ax = plt.subplots(figsize=(2, 2))
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    assert bytes(data).startswith(PNG)
+    return struct.unpack(">II", bytes(data)[16:24])
+
+
+def test_live_shows_controls_beside_the_image_and_redraws_on_each_change(capsys):
+    fig, ax = plt.subplots(figsize=(2, 2), dpi=80)
     (line,) = ax.plot([0, 1], [0, 0])
     seen = []
 
@@ -23,12 +35,83 @@ def test_live_redraws_the_image_on_each_change_and_closes_the_figure(capsys):
 
     slider, menu = ipywidgets.FloatSlider(value=0.5, min=0, max=1), ipywidgets.Dropdown(options=["x", "y"])
     panel = live(update, fig, a=slider, kind=menu)
-    image = panel.children[-1]
-    assert isinstance(panel, ipywidgets.VBox) and list(panel.children[:2]) == [slider, menu]
-    assert isinstance(image, ipywidgets.Image) and bytes(image.value).startswith(PNG)
-    assert seen == [(0.5, "x")] and fig.number not in plt.get_fignums()
-    first = image.value
+    column, image = panel.children
+    assert isinstance(panel, ipywidgets.HBox) and list(column.children[:2]) == [slider, menu]
+    assert isinstance(image, ipywidgets.Image) and seen == [(0.5, "x")]
+    assert fig.number not in plt.get_fignums()
+    first = bytes(image.value)
     slider.value = 1.0
+    assert panel.wait(10)
     menu.value = "y"
+    assert panel.wait(10)
     assert seen == [(0.5, "x"), (1.0, "x"), (1.0, "y")]
-    assert bytes(image.value).startswith(PNG) and bytes(image.value) != bytes(first)
+    assert bytes(image.value) != first and png_size(image.value) == png_size(first)
+
+
+def test_the_picture_is_shown_at_figure_size_with_two_pixels_per_css_pixel():
+    fig = plt.figure(figsize=(4, 3), dpi=80)
+    view = LiveView(lambda: None, fig)
+    assert view.css_size == (320, 240)
+    assert png_size(view.png()) == (640, 480)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("inches", [(12, 3), (4, 10)])
+def test_a_large_figure_is_scaled_down_to_fit_beside_the_controls(inches):
+    fig = plt.figure(figsize=inches, dpi=100)
+    view = LiveView(lambda: None, fig)
+    width, height = view.css_size
+    scale = min(MAX_CSS[0] / (inches[0] * 100), MAX_CSS[1] / (inches[1] * 100))
+    assert (width, height) == (round(inches[0] * 100 * scale), round(inches[1] * 100 * scale))
+    assert width <= MAX_CSS[0] and height <= MAX_CSS[1]
+    assert png_size(view.png()) == (2 * width, 2 * height)
+    plt.close(fig)
+
+
+def test_an_error_in_update_is_shown_under_the_controls_and_the_last_image_kept():
+    fig, ax = plt.subplots(figsize=(2, 2))
+
+    def update(a: int) -> None:
+        if a == 3:
+            raise ValueError("a must not be 3")
+        ax.set_title(str(a))
+
+    slider = ipywidgets.IntSlider(value=1, min=0, max=5)
+    panel = live(update, fig, a=slider)
+    error, image = panel.children[0].children[-1], panel.children[1]
+    before = bytes(image.value)
+    slider.value = 3
+    assert panel.wait(10)
+    assert "ValueError: a must not be 3" in error.value and bytes(image.value) == before
+    slider.value = 4
+    assert panel.wait(10)
+    assert error.value == "" and bytes(image.value) != before
+
+
+def test_latest_skips_values_submitted_while_working_and_ends_on_the_last():
+    started, release, done = threading.Event(), threading.Event(), []
+
+    def work(value: int) -> None:
+        if value == 0:
+            started.set()
+            release.wait(10)
+        done.append(value)
+
+    latest = Latest(work)
+    latest.submit(0)
+    assert started.wait(10)
+    for value in range(1, 20):  # a drag: all arrive while the first draw is running
+        latest.submit(value)
+    assert not latest.wait(0.05)
+    release.set()
+    assert latest.wait(10)
+    assert done == [0, 19]
+
+
+def test_latest_waits_for_slow_work_and_then_goes_idle():
+    done = []
+    latest = Latest(lambda v: (time.sleep(0.05), done.append(v)))
+    latest.submit("a")
+    assert latest.wait(10) and done == ["a"]
+    latest.submit("b")
+    assert latest.wait(10) and done == ["a", "b"]

@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ._validate import check_batch, check_positive
-from .solvers import Field
+from ._validate import (check_batch, check_callable, check_count, check_finite, check_like, check_positive,
+                        check_real)
+from .solvers import Field, Solution
 
 __all__ = ["DDPM"]
 
@@ -25,57 +26,68 @@ __all__ = ["DDPM"]
 class DDPM:
     """The discrete forward chain and its samplers. Buffers are indexed by n = 0..T (``abar[0] = 1``)."""
 
-    def __init__(self, n_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
-        if not isinstance(n_steps, int) or n_steps < 1:
-            raise ValueError(f"n_steps (T) must be a positive integer, got {n_steps!r}")
+    def __init__(self, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
+        self.T = check_count(T, "T (the chain's length)")
         check_positive(beta_start, "beta_start")
+        check_positive(beta_end, "beta_end")
         if not beta_start <= beta_end < 1:
             raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
-        self.T = n_steps
-        self.betas = torch.cat([torch.zeros(1), torch.linspace(beta_start, beta_end, n_steps)]).double()
+        self.betas = torch.cat([torch.zeros(1), torch.linspace(beta_start, beta_end, T)]).double()
         self.alpha_bars = torch.cumprod(1 - self.betas, dim=0)
 
     def __repr__(self) -> str:
         return f"DDPM(T={self.T})"
 
+    def _index(self, n: Tensor | int, name: str = "n", low: int = 0) -> Tensor:
+        """``n`` as a long tensor of DDPM indices in low..T; fractional, NaN or other types are refused."""
+        if isinstance(n, bool) or not isinstance(n, (int, Tensor)):
+            raise TypeError(f"{name} must be an integer DDPM index or an integer tensor, got {n!r}")
+        n = torch.as_tensor(n)
+        if n.is_floating_point() or n.is_complex() or n.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer DDPM indices, got dtype {n.dtype}")
+        if n.numel() and ((n < low).any() or (n > self.T).any()):
+            raise ValueError(f"DDPM index {name} must lie in {low}..{self.T}, got {n.min().item()}..{n.max().item()}")
+        return n
+
     # -- the one place where DDPM's index meets the book's time ---------------------------------
     def index_to_time(self, n: Tensor | int) -> Tensor:
         """Book time t = 1 - n / T for DDPM index n (n = 0 clean -> t = 1; n = T noise -> t = 0)."""
-        n = torch.as_tensor(n)
-        if (n < 0).any() or (n > self.T).any():
-            raise ValueError(f"DDPM index n must lie in 0..{self.T}, got {n.min().item()}..{n.max().item()}")
-        return 1.0 - n.to(torch.get_default_dtype()) / self.T
+        return 1.0 - self._index(n).to(torch.get_default_dtype()) / self.T
 
     def time_to_index(self, t: Tensor | float) -> Tensor:
         """DDPM index n = round(T (1 - t)) for book time t in [0, 1]."""
-        t = torch.as_tensor(t, dtype=torch.get_default_dtype())
+        if isinstance(t, bool) or not isinstance(t, (int, float, Tensor)):
+            raise TypeError(f"t must be a float or a tensor of times in [0, 1], got {type(t).__name__}")
+        t = check_finite(torch.as_tensor(t, dtype=torch.get_default_dtype()), "t")
         if (t < 0).any() or (t > 1).any():
             raise ValueError(f"t must lie in [0, 1], got {t.min().item():.4g}..{t.max().item():.4g}")
         return torch.round(self.T * (1 - t)).long()
 
     # -- the forward chain --------------------------------------------------------------------------
-    def _abar(self, n: Tensor, x: Tensor) -> Tensor:
-        n = torch.as_tensor(n, device=self.alpha_bars.device).long().expand(x.shape[0])
-        if (n < 0).any() or (n > self.T).any():
-            raise ValueError(f"DDPM index n must lie in 0..{self.T}")
-        return self.alpha_bars[n].to(x).reshape(-1, *([1] * (x.ndim - 1)))
+    def _abar(self, n: Tensor | int, x: Tensor) -> Tensor:
+        n = self._index(n).to(self.alpha_bars.device)
+        if n.numel() != 1 and n.shape != (x.shape[0],):
+            raise ValueError(f"n must be one index or one per sample, shape ({x.shape[0]},), got {tuple(n.shape)}")
+        return self.alpha_bars[n.reshape(-1).expand(x.shape[0])].to(x).reshape(-1, *([1] * (x.ndim - 1)))
 
     def q_sample(self, x_clean: Tensor, n: Tensor | int, noise: Tensor) -> Tensor:
         """x_n = sqrt(abar_n) x_0 + sqrt(1 - abar_n) noise (closed form of the forward chain)."""
         a = self._abar(n, check_batch(x_clean, "x_clean"))
+        check_like(noise, x_clean, "noise", "x_clean")
         return a.sqrt() * x_clean + (1 - a).sqrt() * noise
 
     def forward_step(self, x_prev: Tensor, n: int, noise: Tensor) -> Tensor:
         """One step of the chain: x_n = sqrt(1 - b_n) x_{n-1} + sqrt(b_n) noise, for n in 1..T."""
-        if not 1 <= n <= self.T:
-            raise ValueError(f"forward_step needs n in 1..{self.T}, got {n}")
+        check_like(noise, check_batch(x_prev, "x_prev"), "noise", "x_prev")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.T:
+            raise ValueError(f"forward_step needs n in 1..{self.T}, got {n!r}")
         b = self.betas[n].to(x_prev)
         return (1 - b).sqrt() * x_prev + b.sqrt() * noise
 
     # -- sampling ---------------------------------------------------------------------------------
     def timesteps(self, n_steps: int) -> list[int]:
         """Indices T = tau_K > ... > tau_1 > tau_0 = 0 of a sampler with ``n_steps`` network calls."""
-        if not 1 <= n_steps <= self.T:
+        if check_count(n_steps, "n_steps") > self.T:
             raise ValueError(f"n_steps must lie in 1..{self.T}, got {n_steps}")
         taus = torch.linspace(self.T, 0, n_steps + 1).round().long().tolist()
         return taus
@@ -89,11 +101,25 @@ class DDPM:
         s = eta sqrt((1 - abar_prev) / (1 - abar_n)) sqrt(1 - abar_n / abar_prev).
         eta = 0 is deterministic DDIM; eta = 1 is DDPM's ancestral step with the posterior variance.
         """
+        check_callable(eps_model, "eps_model", "eps_model(x, t, **cond)")
+        x = check_batch(x, "x")
+        for value, name in ((n, "n"), (n_prev, "n_prev")):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer DDPM index, got {value!r}")
         if not 0 <= n_prev < n <= self.T:
             raise ValueError(f"ddim_step needs indices 0 <= n_prev < n <= {self.T}, got n = {n}, n_prev = {n_prev}")
+        out = self._step(eps_model, x, n, n_prev, check_real(eta, "eta", 0.0, 1.0), generator, cond)
+        return check_finite(out, "the DDIM step's result (is eps_model finite?)")
+
+    def _step(self, eps_model: Field, x: Tensor, n: int, n_prev: int, eta: float,
+              generator: torch.Generator | None, cond: dict) -> Tensor:
+        """``ddim_step`` without input checks; only the model's output shape is checked."""
         a, a_prev = self.alpha_bars[n].to(x), self.alpha_bars[n_prev].to(x)
-        t = self.index_to_time(n).to(x).expand(x.shape[0])
+        t = (1.0 - torch.tensor(n).to(torch.get_default_dtype()) / self.T).to(x).expand(x.shape[0])  # index_to_time
         eps = eps_model(x, t, **cond)
+        if not isinstance(eps, Tensor) or eps.shape != x.shape:
+            shape = tuple(eps.shape) if isinstance(eps, Tensor) else type(eps).__name__
+            raise ValueError(f"eps_model returned {shape} for x of shape {tuple(x.shape)}; expected the shape of x")
         x0_hat = (x - (1 - a).sqrt() * eps) / a.sqrt()
         s = eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).clamp(min=0).sqrt()
         out = a_prev.sqrt() * x0_hat + (1 - a_prev - s**2).clamp(min=0).sqrt() * eps
@@ -103,17 +129,22 @@ class DDPM:
 
     def sample(self, eps_model: Field, x_T: Tensor, n_steps: int | None = None, eta: float = 1.0,
                generator: torch.Generator | None = None, keep_path: bool = False,
-               progress: bool = False, **cond) -> Tensor:
+               progress: bool = False, **cond) -> Solution:
         """Run the reverse chain from noise ``x_T`` over ``n_steps`` evenly spaced indices (default T).
 
-        eta = 1: ancestral sampling (respaced when n_steps < T); eta = 0: DDIM. Returns the clean
-        sample, or with ``keep_path`` every state stacked to ``(n_steps + 1, B, *D)``.
+        eta = 1: ancestral sampling (respaced when n_steps < T); eta = 0: DDIM. Returns a ``Solution``
+        like every solver's: ``final`` the clean sample, ``times`` the book's times of the indices
+        (``index_to_time``), ``nfe = n_steps``, and with ``keep_path`` every state ``(n_steps + 1, B, *D)``.
         """
+        check_callable(eps_model, "eps_model", "eps_model(x, t, **cond)")
         x = check_batch(x_T, "x_T")
-        taus = self.timesteps(n_steps or self.T)
+        eta = check_real(eta, "eta", 0.0, 1.0)
+        taus = self.timesteps(self.T if n_steps is None else n_steps)
         path = [x]
         for n, n_prev in tqdm(list(zip(taus[:-1], taus[1:])), disable=not progress, desc="DDPM steps"):
-            x = self.ddim_step(eps_model, x, n, n_prev, eta=eta, generator=generator, **cond)
+            x = self._step(eps_model, x, n, n_prev, eta, generator, cond)
             if keep_path:
                 path.append(x)
-        return torch.stack(path) if keep_path else x
+        check_finite(x, "the sample (is eps_model finite?)")
+        times = self.index_to_time(torch.tensor(taus)).to(device=x.device)
+        return Solution(times=times, final=x, nfe=len(taus) - 1, path=torch.stack(path) if keep_path else None)

@@ -1,12 +1,14 @@
 """Command line: train diffusion and/or flow matching on 2D data and write the comparison figures.
 
-    python -m fmtutor.demos comparison --n-epochs 200 --batch-size 128 --n-samples 1000
+    python -m fmtutor.demos comparison --train-steps 8000 --batch-size 128 --n-samples 1000
     python -m fmtutor.demos diffusion --data moons
     python -m fmtutor.demos flow-matching --out figures/
 
 Writes PNG figures (samples, trajectories, snapshots, vector fields, quality against NFE) and an
 animated GIF of the generation process (unless ``--no-gif``) into ``--out``, and prints the sliced W2
 of each sampler. Both methods share the network, training points, steps, batch size and noise.
+Every argument and ``--out`` are checked before any training; an error is one line (exit status 2 for
+a bad argument, 1 for a failure during the work); ``--debug`` shows the traceback.
 """
 from __future__ import annotations
 
@@ -21,11 +23,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from . import compare_plots as plots  # noqa: E402
-from .compare import SAMPLERS, TrainedModel, exact_model, sliced_w2_vs_nfe, train_model  # noqa: E402
+from . import plots  # noqa: E402
+from .generators import SAMPLERS, TrainedModel, exact_model  # noqa: E402
+from ._cli import OneLineParser, add_debug, run_command  # noqa: E402
+from ._validate import check_count, check_positive, check_real, check_writable  # noqa: E402
 from .distributions import GaussianMixture  # noqa: E402
 from .metrics import noise_floor  # noqa: E402
+from .quality import sliced_w2_vs_nfe  # noqa: E402
 from .toy_data import DATASETS, get_dataset  # noqa: E402
+from .train2d import train_2d  # noqa: E402
 
 __all__ = ["main", "parse_args"]
 
@@ -33,12 +39,12 @@ MAIN_SAMPLER = {"flow-matching": "euler", "diffusion": "ancestral"}
 LABEL = {"flow-matching": "flow matching", "diffusion": "diffusion"}
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m fmtutor.demos", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def _parser() -> OneLineParser:
+    p = OneLineParser(prog="python -m fmtutor.demos", description=__doc__.split("\n\n")[0],
+                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("demo", choices=["comparison", "diffusion", "flow-matching"], help="what to train and draw")
     p.add_argument("--data", default="three-clusters", choices=sorted(DATASETS), help="2D data set")
-    p.add_argument("--n-epochs", type=int, default=200, help="passes over the training points")
+    p.add_argument("--train-steps", type=int, default=8000, help="Adam steps (8000 of 128: 200 passes over 5000 points)")
     p.add_argument("--batch-size", type=int, default=128, help="training batch size")
     p.add_argument("--n-samples", type=int, default=1000, help="samples to generate and plot")
     p.add_argument("--n-train", type=int, default=5000, help="training points drawn from the data set")
@@ -52,12 +58,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for the figures")
     p.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
+    add_debug(p)
+    return p
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Every argument and the output folder, before any work."""
+    for name in ("train_steps", "batch_size", "n_samples", "n_train", "nfe", "n_quality", "hidden"):
+        check_count(getattr(args, name), f"--{name.replace('_', '-')}")
+    check_count(args.seed, "--seed", minimum=0)
+    check_positive(args.lr, "--lr")
+    check_real(args.ema, "--ema", 0.0, 1.0, open_high=True)
+    check_writable(args.out, "--out", directory=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check ``argv``; a bad argument exits with status 2 and one line on stderr."""
+    p = _parser()
     args = p.parse_args(argv)
-    for name in ("n_epochs", "batch_size", "n_samples", "n_train", "nfe", "n_quality", "hidden"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be a positive integer")
-    if not 0.0 <= args.ema < 1.0:
-        p.error(f"--ema must lie in [0, 1), got {args.ema}")
+    try:
+        _check(args)
+    except (ValueError, TypeError) as e:
+        if args.debug:
+            raise
+        p.error(str(e))
     return args
 
 
@@ -81,13 +105,14 @@ def _save(fig: plt.Figure, path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, dict]:
+    """Train, draw every figure into ``args.out`` and print the quality table; returns the curves (name -> NFE -> sliced W2)."""
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(args.seed)
     data = get_dataset(args.data)
     train_set, reference = data.sample(args.n_train, g), data.sample(args.n_samples, g)
     kinds = ["flow-matching", "diffusion"] if args.demo == "comparison" else [args.demo]
-    models = {k: train_model(k, train_set, args.n_epochs, args.batch_size, seed=args.seed, lr=args.lr,
-                             hidden=args.hidden, ema_decay=args.ema or None) for k in kinds}
+    models = {k: train_2d(train_set, args.train_steps, kind=k, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
+                          hidden=args.hidden, ema_decay=args.ema or None) for k in kinds}
     x0 = torch.randn(args.n_samples, 2, generator=g)
     paths = {LABEL[k]: m.sample(x0, args.nfe, MAIN_SAMPLER[k], generator=torch.Generator().manual_seed(args.seed),
                                 keep_path=True).path for k, m in models.items()}
@@ -108,7 +133,9 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    run(parse_args(argv))
+    """Parse and check ``argv``, then train and draw; errors are one line (see the module doc)."""
+    args = parse_args(argv)
+    run_command(_parser(), args.debug, lambda: None, lambda _: run(args))
     return 0
 
 

@@ -25,6 +25,10 @@ def gradient_variance(loss_fn: Callable[[nn.Module, torch.Generator | None], Ten
     draws its own batch from ``generator``, as for ``Trainer``), over ``n_batches`` draws."""
     if isinstance(n_batches, bool) or not isinstance(n_batches, int) or n_batches < 2:
         raise ValueError(f"n_batches must be an integer >= 2 (a variance needs two draws), got {n_batches!r}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a callable loss_fn(model, generator), got {type(loss_fn).__name__}")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no parameters that require gradients")

@@ -11,7 +11,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_positive
+from ._validate import check_batch, check_count, check_finite, check_n_samples
 
 __all__ = ["Sampleable", "Density", "StandardGaussian", "GaussianMixture"]
 
@@ -34,20 +34,25 @@ class Density(Protocol):
     def score(self, x: Tensor) -> Tensor: ...
 
 
-def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer number of samples, got {n!r}")
-    return n
+def _parameter(value: object, name: str, dtype: torch.dtype | None = None) -> Tensor:
+    """A mixture parameter as a finite floating tensor (numbers and nested lists are accepted)."""
+    if isinstance(value, bool) or not isinstance(value, (Tensor, int, float, list, tuple)):
+        raise TypeError(f"{name} must be a tensor or numbers, got {type(value).__name__}")
+    try:
+        value = torch.as_tensor(value, dtype=dtype or torch.get_default_dtype())
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name} must be a tensor or numbers, got {value!r}") from e
+    return check_finite(value, name)
 
 
 class StandardGaussian:
     """N(0, I) in ``dim`` dimensions: the source p_0 of every path in the book."""
 
     def __init__(self, dim: int = 2):
-        self.dim = int(check_positive(dim, "dim"))
+        self.dim = check_count(dim, "dim")
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(_check_n(n), self.dim, generator=generator)
+        return torch.randn(check_n_samples(n), self.dim, generator=generator)
 
     def log_density(self, x: Tensor) -> Tensor:
         x = check_batch(x, "x", self.dim)
@@ -65,15 +70,17 @@ class GaussianMixture:
     """
 
     def __init__(self, means: Tensor, stds: Tensor | float = 1.0, weights: Tensor | None = None):
-        means = torch.as_tensor(means, dtype=torch.get_default_dtype())
-        if means.ndim != 2:
-            raise ValueError(f"means must have shape (K, D), got {tuple(means.shape)}")
+        means = _parameter(means, "means")
+        if means.ndim != 2 or means.numel() == 0:
+            raise ValueError(f"means must have shape (K, D) with K, D >= 1, got {tuple(means.shape)}")
         k, d = means.shape
-        stds = torch.as_tensor(stds, dtype=means.dtype)
-        stds = stds.reshape(k, 1).expand(k, d) if stds.ndim == 1 else stds.expand(k, d)
+        stds = _parameter(stds, "stds", means.dtype)
+        if stds.shape not in ((), (k,), (k, d), (1,), (1, d), (d,)):
+            raise ValueError(f"stds must be a float or have shape ({k},) or ({k}, {d}), got {tuple(stds.shape)}")
+        stds = stds.reshape(k, 1).expand(k, d) if stds.shape == (k,) else stds.expand(k, d)
         if (stds <= 0).any():
             raise ValueError("stds must be > 0")
-        weights = torch.full((k,), 1.0 / k) if weights is None else torch.as_tensor(weights, dtype=means.dtype)
+        weights = torch.full((k,), 1.0 / k) if weights is None else _parameter(weights, "weights", means.dtype)
         if weights.shape != (k,) or (weights < 0).any() or weights.sum() <= 0:
             raise ValueError(f"weights must be {k} non-negative numbers with a positive sum, got {weights}")
         self.means, self.stds = means, stds.clone()
@@ -84,7 +91,7 @@ class GaussianMixture:
         return f"GaussianMixture(K={len(self.weights)}, dim={self.dim})"
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        k = torch.multinomial(self.weights, _check_n(n), replacement=True, generator=generator)
+        k = torch.multinomial(self.weights, check_n_samples(n), replacement=True, generator=generator)
         eps = torch.randn(n, self.dim, generator=generator)
         return self.means[k] + self.stds[k] * eps
 

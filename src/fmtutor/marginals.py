@@ -31,10 +31,17 @@ class MarginalField:
     def __init__(self, mixture: GaussianMixture, path: GaussianPath):
         if not isinstance(mixture, GaussianMixture):
             raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
+        if not isinstance(path, GaussianPath):
+            raise TypeError(f"path must be a GaussianPath, got {type(path).__name__}")
         self.mixture, self.path = mixture, path
 
     def __repr__(self) -> str:
         return f"MarginalField({self.mixture!r}, {self.path!r})"
+
+    @property
+    def t_max(self) -> float:
+        """The last time the field is defined at: the path's ``t_max``."""
+        return self.path.t_max
 
     def _moments(self, x: Tensor, t: Tensor | float):
         """Per-component mean m, variance v and half-derivative dv/2 ``(B, K, D)``, and log-weights."""

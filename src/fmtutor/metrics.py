@@ -14,10 +14,10 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from ._validate import check_batch
+from ._validate import check_batch, check_count, check_same_kind
 from .distributions import Sampleable
 
-__all__ = ["sliced_wasserstein", "energy_distance", "noise_floor"]
+__all__ = ["sliced_wasserstein", "sliced_w2_to", "energy_distance", "noise_floor"]
 
 
 def _pair(x: Tensor, y: Tensor, names: tuple[str, str] = ("x", "y")) -> tuple[Tensor, Tensor]:
@@ -25,8 +25,10 @@ def _pair(x: Tensor, y: Tensor, names: tuple[str, str] = ("x", "y")) -> tuple[Te
     a, b = names
     x, y = check_batch(x, a), check_batch(y, b)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"{a} and {b} must be (N, D) and (M, D) with the same D, got {tuple(x.shape)} and {tuple(y.shape)}")
-    return x, y.to(x)
+        raise ValueError(
+            f"{a} and {b} must be (N, D) and (M, D) with the same D, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    return x, check_same_kind(y, x, b, a)
 
 
 def _sorted_quantiles(s: Tensor, q: Tensor) -> Tensor:
@@ -46,6 +48,7 @@ def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256,
     Projections are laid out ``(n_projections, N)`` so that each sort runs along contiguous memory.
     """
     x, y = _pair(x, y)
+    check_count(n_projections, "n_projections")
     w = torch.randn(x.shape[1], n_projections, generator=generator).to(x)
     w = w / w.norm(dim=0, keepdim=True)
     px, py = (w.T @ x.T).sort(dim=-1).values, (w.T @ y.T).sort(dim=-1).values
@@ -54,6 +57,21 @@ def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256,
         q = (torch.arange(n, device=x.device, dtype=x.dtype) + 0.5) / n
         px, py = _sorted_quantiles(px, q), _sorted_quantiles(py, q)
     return ((px - py) ** 2).mean().sqrt()
+
+
+def sliced_w2_to(reference: Tensor, seed: int = 0, n_projections: int = 256) -> Callable[[Tensor], float]:
+    """A yardstick: ``distance(x)``, the sliced W2 of samples ``x`` ``(N, D)`` to the fixed ``reference``
+    ``(M, D)``, with the same ``n_projections`` directions (drawn from ``seed``) at every call, so
+    that two sample sets are compared on equal terms and a repeated call gives the same number."""
+    reference = check_batch(reference, "reference")
+    check_count(seed, "seed", minimum=0)
+    check_count(n_projections, "n_projections")
+
+    def distance(x: Tensor) -> float:
+        generator = torch.Generator().manual_seed(seed)
+        return sliced_wasserstein(x, reference, n_projections, generator=generator).item()
+
+    return distance
 
 
 def _mean_distance(a: Tensor, b: Tensor, chunk: int = 2048) -> Tensor:
@@ -78,6 +96,12 @@ def noise_floor(data: Sampleable, n: int, metric: Callable[[Tensor, Tensor], Ten
 
     With the default metric, ``generator`` also draws the projections, so the floor is reproducible.
     """
+    check_count(n, "n")
+    check_count(repeats, "repeats")
+    if not isinstance(data, Sampleable):
+        raise TypeError(f"data must be a Sampleable (with .sample(n, generator) and .dim), got {type(data).__name__}")
+    if not callable(metric):
+        raise TypeError(f"metric must be a callable metric(x, y), got {type(metric).__name__}")
     if metric is sliced_wasserstein:
         metric = partial(sliced_wasserstein, generator=generator)
     values = [metric(data.sample(n, generator), data.sample(n, generator)) for _ in range(repeats)]

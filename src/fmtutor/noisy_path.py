@@ -26,14 +26,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import as_time, broadcast_time, check_batch, check_choice, check_positive
+from ._validate import as_time, broadcast_time, check_batch, check_callable, check_choice, check_like, check_positive
+from .losses import regression_loss
 from .paths import GaussianPath
 from .schedules import NoisyLinearSchedule
 from .solvers import Field
 
-__all__ = ["NoisySample", "NoisyLinearPath", "TARGETS", "noisy_cfm_loss", "naive_minimizer"]
+__all__ = ["NoisySample", "NoisyLinearPath", "REGRESSION_TARGETS", "noisy_cfm_loss", "naive_minimizer"]
 
-TARGETS = ("gaussian", "pathwise", "naive")
+REGRESSION_TARGETS = ("gaussian", "pathwise", "naive")
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class NoisyLinearPath:
     @property
     def t_max(self) -> float:
         """Latest usable time: d_beta (and the pathwise target) is infinite at t = 1 when sigma > 0."""
-        return self.gaussian_path.schedule.t_max
+        return self.gaussian_path.t_max
 
     def sample(self, x1: Tensor, t: Tensor | float | None = None, x0: Tensor | None = None,
                eps: Tensor | None = None, generator: torch.Generator | None = None) -> NoisySample:
@@ -98,23 +99,22 @@ class NoisyLinearPath:
 def _noise_like(x1: Tensor, given: Tensor | None, name: str, generator: torch.Generator | None) -> Tensor:
     if given is None:
         return torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
-    if not isinstance(given, Tensor) or given.shape != x1.shape:
-        shape = tuple(given.shape) if isinstance(given, Tensor) else type(given).__name__
-        raise ValueError(f"{name} must have the shape of x1 {tuple(x1.shape)}, got {shape}")
-    return check_batch(given, name)
+    return check_like(given, x1, name, "x1")
 
 
 def noisy_cfm_loss(model: Field, x1: Tensor, path: NoisyLinearPath, target: str = "gaussian",
                    generator: torch.Generator | None = None, t: Tensor | None = None, **cond) -> Tensor:
-    """Mean of || v_theta(x_t, t) - target ||^2 on the noisy path, target one of ``TARGETS``.
+    """Mean of || v_theta(x_t, t) - target ||^2 on the noisy path, target one of ``REGRESSION_TARGETS``.
 
     'gaussian' equals ``cfm_loss`` on ``path.gaussian_path`` for the same draws of t and noise.
     'pathwise' has the same minimiser but an infinite-variance target as t -> 0.
     'naive' (x1 - x0) is the mistake: it trains the wrong field (see ``naive_minimizer``).
     """
-    check_choice("target", target, TARGETS)
+    check_choice("target", target, REGRESSION_TARGETS)
+    if not isinstance(path, NoisyLinearPath):
+        raise TypeError(f"path must be a NoisyLinearPath, got {type(path).__name__}")
     s = path.sample(check_batch(x1, "x1"), t, generator=generator)
-    return (model(s.x_t, s.t, **cond) - getattr(s, target)).pow(2).mean()
+    return regression_loss(model, s.x_t, s.t, getattr(s, target), cond)
 
 
 def naive_minimizer(velocity: Field, score: Field, sigma: float) -> Field:
@@ -126,6 +126,8 @@ def naive_minimizer(velocity: Field, score: Field, sigma: float) -> Field:
     ``MarginalField``'s ``velocity`` and ``score``). It equals u_t only when sigma = 0.
     """
     check_positive(sigma, "sigma", allow_zero=True)
+    check_callable(velocity, "velocity", "velocity(x, t)")
+    check_callable(score, "score", "score(x, t)")
 
     def field(x: Tensor, t: Tensor, **cond) -> Tensor:
         t = as_time(t, x.shape[0], x)

@@ -20,8 +20,9 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from ._validate import as_time, broadcast_time, check_batch, check_choice, check_finite
-from .solvers import NFE_PER_STEP, STEPPERS, solve_ode, time_grid
+from ._validate import (as_time, broadcast_time, check_batch, check_choice, check_finite, check_positive,
+                        check_real, check_same_kind)
+from .solvers import NFE_PER_STEP, SOLVERS, solve_ode, time_grid
 
 __all__ = ["ClosedFormODE", "LinearODE", "GrowthODE", "SqrtODE", "convergence_order", "global_error",
            "ConvergenceStudy", "convergence_study"]
@@ -63,7 +64,7 @@ class LinearODE:
 
     def __post_init__(self) -> None:
         A = _square(self.A, "A")
-        B = torch.zeros_like(A) if self.B is None else _square(self.B, "B").to(A)
+        B = torch.zeros_like(A) if self.B is None else check_same_kind(_square(self.B, "B"), A, "B", "A")
         if B.shape != A.shape:
             raise ValueError(f"B must have the shape of A {tuple(A.shape)}, got {tuple(B.shape)}")
         scale = 1.0 + A.abs().max() * B.abs().max()
@@ -72,9 +73,11 @@ class LinearODE:
         object.__setattr__(self, "B", B)
 
     @classmethod
-    def spiral(cls, omega: float = 3.0, rate: float = 0.5, rate_slope: float = -2.0) -> "LinearODE":
+    def spiral(cls, omega: float = 3.0, rate: float = 0.5, rate_slope: float = -2.0) -> LinearODE:
         """u(x, t) = ((a + b t) I + omega J) x in 2D, J the quarter turn: particles turn at angular
         speed omega while their radius grows at rate a + b t (outwards, then inwards if b < 0)."""
+        for value, name in ((omega, "omega"), (rate, "rate"), (rate_slope, "rate_slope")):
+            check_real(value, name)
         eye, quarter = torch.eye(2), torch.tensor([[0.0, -1.0], [1.0, 0.0]])
         return cls(rate * eye + omega * quarter, rate_slope * eye)
 
@@ -139,6 +142,11 @@ class SqrtODE:
         For x0 > 0 this is the only solution (``wait`` must be 0); from x0 = 0 the particle may rest
         at 0 for any time ``wait`` >= 0 and then leave along a parabola: each one solves the ODE.
         """
+        if not isinstance(t, Tensor) or not t.is_floating_point():
+            raise TypeError(f"t must be a floating-point tensor of times, got {type(t).__name__}")
+        check_finite(t, "t")
+        check_positive(x0, "x0", allow_zero=True)
+        check_positive(wait, "wait", allow_zero=True)
         if x0 < 0 or wait < 0:
             raise ValueError(f"x0 and wait must be >= 0, got x0 = {x0}, wait = {wait}")
         if x0 > 0 and wait > 0:
@@ -148,8 +156,7 @@ class SqrtODE:
 
 def convergence_order(n_steps: Sequence[int] | Tensor, errors: Sequence[float] | Tensor) -> float:
     """The order p in error ~ C n^(-p): minus the least-squares slope of log(error) against log(n)."""
-    n = torch.as_tensor(n_steps, dtype=torch.float64)
-    e = torch.as_tensor(errors, dtype=torch.float64)
+    n, e = _numbers(n_steps, "n_steps"), _numbers(errors, "errors")
     if n.ndim != 1 or e.shape != n.shape or len(n) < 2:
         raise ValueError(f"n_steps and errors must be 1-D of the same length >= 2, got {tuple(n.shape)} "
                          f"and {tuple(e.shape)}")
@@ -162,9 +169,27 @@ def convergence_order(n_steps: Sequence[int] | Tensor, errors: Sequence[float] |
     return -float((x * y).sum() / (x * x).sum())
 
 
+def _numbers(values: object, name: str) -> Tensor:
+    """A sequence of real numbers as a float64 tensor, or a TypeError naming ``name``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, Tensor)):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(values).__name__}")
+    try:
+        return torch.as_tensor(values, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name} must be a sequence of numbers, got {values!r}") from e
+
+
+def _check_ode(ode: object, x0: object) -> Tensor:
+    if not (callable(getattr(ode, "field", None)) and callable(getattr(ode, "flow", None))):
+        raise TypeError(f"ode must have field(x, t) and flow(x, t_end, t_start) (a ClosedFormODE), "
+                        f"got {type(ode).__name__}")
+    return check_batch(x0, "x0")
+
+
 def global_error(ode: ClosedFormODE, x0: Tensor, method: str, n_steps: int,
                  t_start: float = 0.0, t_end: float = 1.0) -> float:
     """max |x_n - x(t_end)| after ``n_steps`` even steps of ``method`` from ``x0`` at ``t_start``."""
+    x0 = _check_ode(ode, x0)
     times = time_grid(n_steps, t_start, t_end, device=x0.device, dtype=x0.dtype)
     final = solve_ode(ode.field, x0, times, method=method).final
     return float((final - ode.flow(x0, t_end, t_start)).abs().max())
@@ -180,15 +205,20 @@ class ConvergenceStudy:
     orders: dict[str, float]
 
 
-def convergence_study(ode: ClosedFormODE, x0: Tensor, methods: Sequence[str] = tuple(STEPPERS),
+def convergence_study(ode: ClosedFormODE, x0: Tensor, methods: Sequence[str] = tuple(SOLVERS),
                       n_steps: Sequence[int] = (8, 16, 32, 64, 128), t_start: float = 0.0,
                       t_end: float = 1.0, fit_last: int | None = None) -> ConvergenceStudy:
     """Measure every method's error against the exact flow, and fit each order on the last
     ``fit_last`` step counts (all by default): the order is a statement about small steps, so fit
     where the log-log lines are straight. Use float64 ``x0``: in float32 round-off (about 1e-7)
     hides RK4's error long before 128 steps."""
+    x0 = _check_ode(ode, x0)
+    if isinstance(methods, str) or not isinstance(methods, Sequence):
+        raise TypeError(f"methods must be a sequence of method names, got {type(methods).__name__}")
+    if not isinstance(n_steps, Sequence) or not all(isinstance(n, int) for n in n_steps):
+        raise TypeError(f"n_steps must be a sequence of integers, got {n_steps!r}")
     for m in methods:
-        check_choice("method", m, STEPPERS)
+        check_choice("method", m, SOLVERS)
     errors = {m: tuple(global_error(ode, x0, m, n, t_start, t_end) for n in n_steps) for m in methods}
     nfe = {m: tuple(NFE_PER_STEP[m] * n for n in n_steps) for m in methods}
     k = len(n_steps) if fit_last is None else fit_last

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import as_time, broadcast_time, check_batch, check_choice
+from ._validate import as_time, broadcast_time, check_batch, check_choice, check_like, check_same_kind
 from .schedules import Schedule, ScheduleValues, get_schedule
 
 __all__ = ["PathSample", "GaussianPath", "PREDICTIONS"]
@@ -36,10 +36,17 @@ class GaussianPath:
     """The Gaussian path of a schedule: sample x_t, conditional field and score, conversions."""
 
     def __init__(self, schedule: Schedule | str = "linear"):
+        if not isinstance(schedule, (Schedule, str)):
+            raise TypeError(f"schedule must be a Schedule or a schedule name, got {type(schedule).__name__}")
         self.schedule = get_schedule(schedule) if isinstance(schedule, str) else schedule
 
     def __repr__(self) -> str:
         return f"GaussianPath({self.schedule!r})"
+
+    @property
+    def t_max(self) -> float:
+        """The last time the path is defined at: 1, or the schedule's t_max below it (VP: 0.999)."""
+        return self.schedule.t_max
 
     def coefficients(self, t: Tensor | float, x: Tensor) -> ScheduleValues:
         """Schedule values at ``t`` (scalar or ``(B,)``), each shaped ``(B, 1, ..., 1)`` to broadcast with ``x``."""
@@ -55,16 +62,18 @@ class GaussianPath:
         x1 = check_batch(x1, "x1")
         if t is None:
             t = torch.rand(x1.shape[0], generator=generator, device=x1.device, dtype=x1.dtype)
-            t = t * self.schedule.t_max
+            t = t * self.t_max
         t = as_time(t, x1.shape[0], x1)
         if x0 is None:
             x0 = torch.randn(x1.shape, generator=generator, device=x1.device, dtype=x1.dtype)
-        elif x0.shape != x1.shape:
-            raise ValueError(f"x0 must have the shape of x1 {tuple(x1.shape)}, got {tuple(x0.shape)}")
+        else:
+            check_like(x0, x1, "x0", "x1")
         return self._combine(t, x0, x1, self._broadcast_values(t, x1))
 
-    def _sample_in_range(self, x1: Tensor, t: Tensor, x0: Tensor) -> PathSample:
-        """``sample`` without input checks, for callers that checked ``x1`` and drew ``t`` (B,) in [0, t_max]."""
+    def sample_given(self, x1: Tensor, t: Tensor, x0: Tensor) -> PathSample:
+        """x_t = alpha_t x1 + beta_t x0 at times and noise the caller has drawn: ``sample`` without its
+        input checks, for a loss that checked ``x1`` ``(B, *D)`` and drew ``t`` ``(B,)`` in [0, t_max]
+        and ``x0`` like ``x1`` itself (the checks would cost a device sync per training step)."""
         return self._combine(t, x0, x1, self.schedule.values(broadcast_time(t, x1)))
 
     @staticmethod
@@ -91,20 +100,30 @@ class GaussianPath:
         _require_positive(c.beta, "beta_t", "the conditional score")
         return -(x - c.alpha * x1) / c.beta**2
 
-    def convert(self, prediction: Tensor, x: Tensor, t: Tensor | float, source: str, target: str) -> Tensor:
+    def convert(self, prediction: Tensor, x: Tensor, t: Tensor | float, source: str, target: str,
+                validate: bool = True) -> Tensor:
         """Convert a prediction at (x, t) between 'x1', 'epsilon', 'velocity' and 'score'.
 
         With x = alpha x1 + beta eps (eps the noise x0): score = -eps / beta and
         velocity = d_alpha x1 + d_beta eps. From a velocity, (x1, eps) solve the 2x2 system
         [[alpha, beta], [d_alpha, d_beta]] (x1, eps) = (x, v). A conversion that divides by a
         coefficient that is zero at ``t`` (alpha at t = 0, beta at t = 1) raises ``ValueError``.
+        ``validate=False`` skips the checks of the inputs' values (finite, t in range), for a field
+        called at every step of a solver that checked them once at its start.
         """
         check_choice("source", source, PREDICTIONS)
         check_choice("target", target, PREDICTIONS)
-        x, prediction = _pair(x, prediction, names=("x", "prediction"))
+        if validate:
+            x, prediction = _pair(x, prediction, names=("x", "prediction"))
+        elif x.shape != prediction.shape:
+            raise ValueError(f"x and prediction must have the same shape, got {tuple(x.shape)} and "
+                             f"{tuple(prediction.shape)}")
         if source == target:
             return prediction
-        c = self.coefficients(t, x)
+        if validate:
+            c = self.coefficients(t, x)
+        else:
+            c = self._broadcast_values(torch.as_tensor(t).to(x).expand(x.shape[0]), x)
         what = f"'{source}' to '{target}'"
         if source == "velocity":
             det = c.alpha * c.d_beta - c.beta * c.d_alpha
@@ -136,7 +155,7 @@ def _pair(a: Tensor, b: Tensor, names: tuple[str, str] = ("x", "x1")) -> tuple[T
     check_batch(b, names[1])
     if a.shape != b.shape:
         raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-    return a, b
+    return a, check_same_kind(b, a, names[1], names[0])
 
 
 def _require_positive(value: Tensor, name: str, what: str) -> None:

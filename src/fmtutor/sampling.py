@@ -15,17 +15,28 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .paths import GaussianPath
+from ._validate import check_batch, check_callable, check_choice, check_positive
+from .paths import PREDICTIONS, GaussianPath
 from .solvers import Field, Solution, euler_maruyama, solve_ode, time_grid
 
 __all__ = ["converted_field", "sde_drift", "sample_ode", "sample_sde", "probability_flow"]
 
 
 def converted_field(model: Field, path: GaussianPath, source: str, target: str = "velocity") -> Field:
-    """Wrap ``model`` (predicting ``source``) as a field that returns ``target`` via ``path.convert``."""
+    """Wrap ``model`` (predicting ``source``) as a field that returns ``target`` via ``path.convert``.
+
+    The names are checked here; the values are not checked at each call (a solver checks its inputs
+    once, and a non-finite result surfaces as its ``DivergenceError``).
+    """
+
+    check_callable(model, "model", f"model(x, t) predicting {source!r}")
+    if not isinstance(path, GaussianPath):
+        raise TypeError(f"path must be a GaussianPath, got {type(path).__name__}")
+    check_choice("source", source, PREDICTIONS)
+    check_choice("target", target, PREDICTIONS)
 
     def field(x: Tensor, t: Tensor, **cond) -> Tensor:
-        return path.convert(model(x, t, **cond), x, t, source=source, target=target)
+        return path.convert(model(x, t, **cond), x, t, source=source, target=target, validate=False)
 
     field.__name__ = f"{source}_to_{target}"
     return field
@@ -40,10 +51,20 @@ def probability_flow(score: Field, path: GaussianPath) -> Field:
 def sde_drift(velocity: Field, score: Field, sigma: Callable[[Tensor], Tensor] | float) -> Field:
     """The drift u_t(x) + sigma_t^2 / 2 * score_t(x) of the SDE that keeps the marginals p_t."""
 
+    check_callable(velocity, "velocity", "velocity(x, t)")
+    check_callable(score, "score", "score(x, t)")
+    if not callable(sigma):
+        check_positive(sigma, "sigma", allow_zero=True)
+
     def drift(x: Tensor, t: Tensor, **cond) -> Tensor:
         g = sigma(t) if callable(sigma) else torch.full_like(t, float(sigma))
         g2 = (g**2).reshape(-1, *([1] * (x.ndim - 1)))
-        return velocity(x, t, **cond) + 0.5 * g2 * score(x, t, **cond)
+        v, s = velocity(x, t, **cond), score(x, t, **cond)
+        for out, name in ((v, "velocity"), (s, "score")):
+            if not isinstance(out, Tensor) or out.shape != x.shape:
+                shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+                raise ValueError(f"the {name} field returned {shape} for x of shape {tuple(x.shape)}")
+        return v + 0.5 * g2 * s
 
     return drift
 
@@ -52,6 +73,7 @@ def sample_ode(velocity: Field, x0: Tensor, n_steps: int = 100, method: str = "e
                t_start: float = 0.0, t_end: float = 1.0, keep_path: bool = False,
                progress: bool = False, **cond) -> Solution:
     """Transport noise ``x0`` to data along dX/dt = velocity(X, t) on an even grid of ``n_steps``."""
+    x0 = check_batch(x0, "x0")
     times = time_grid(n_steps, t_start, t_end, device=x0.device, dtype=x0.dtype)
     return solve_ode(velocity, x0, times, method=method, keep_path=keep_path, progress=progress, **cond)
 
@@ -64,6 +86,7 @@ def sample_sde(velocity: Field, score: Field, sigma: Callable[[Tensor], Tensor] 
     ``sigma`` is the diffusion coefficient: a float or a callable from ``(B,)`` times to ``(B,)``.
     The last step adds noise of size sigma sqrt(h); a final deterministic step is left to the caller.
     """
+    x0 = check_batch(x0, "x0")
     times = time_grid(n_steps, t_start, t_end, device=x0.device, dtype=x0.dtype)
     return euler_maruyama(sde_drift(velocity, score, sigma), sigma, x0, times, generator=generator,
                           keep_path=keep_path, progress=progress, **cond)

@@ -46,6 +46,8 @@ class Schedule(ABC):
 
     def __call__(self, t: Tensor | float) -> ScheduleValues:
         """Evaluate at times ``t`` (a tensor of any shape, values in [0, 1])."""
+        if isinstance(t, bool) or not isinstance(t, (int, float, Tensor)):
+            raise TypeError(f"t must be a float or a tensor of times in [0, 1], got {type(t).__name__}")
         t = torch.as_tensor(t, dtype=torch.get_default_dtype() if not isinstance(t, Tensor) else None)
         if not t.is_floating_point():
             t = t.to(torch.get_default_dtype())
@@ -107,6 +109,7 @@ class VPSchedule(Schedule):
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0):
         check_positive(beta_min, "beta_min")
+        check_positive(beta_max, "beta_max")
         if beta_max < beta_min:
             raise ValueError(f"beta_max must be >= beta_min, got {beta_max} < {beta_min}")
         self.beta_min, self.beta_max = beta_min, beta_max

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_positive
+from ._validate import check_batch, check_count, check_positive
 from .distributions import Density, GaussianMixture
 from .sampling import sde_drift
 from .solvers import Field, Solution, euler_maruyama
@@ -38,7 +38,7 @@ def brownian_paths(n_paths: int, times: Tensor, generator: torch.Generator | Non
     if isinstance(times, Tensor) and times.ndim == 1 and (times.diff() <= 0).any():
         raise ValueError("times must be strictly increasing")
     dtype = times.dtype if isinstance(times, Tensor) and times.is_floating_point() else None
-    w0 = torch.zeros(n_paths, int(check_positive(dim, "dim")), dtype=dtype)
+    w0 = torch.zeros(n_paths, check_count(dim, "dim"), dtype=dtype)
     return euler_maruyama(lambda x, t: torch.zeros_like(x), 1.0, w0, times, generator=generator,
                           keep_path=True).path
 
@@ -53,6 +53,8 @@ class Moments:
 
 def _as_duration(t: float | Tensor, like: Tensor, name: str = "t") -> Tensor:
     """``t`` as a tensor on ``like``'s dtype and device, refusing negative or non-finite times."""
+    if isinstance(t, bool) or not isinstance(t, (int, float, Tensor)):
+        raise TypeError(f"{name} must be a number or a tensor of times >= 0, got {type(t).__name__}")
     t = torch.as_tensor(t).to(like)
     if not torch.isfinite(t).all() or (t < 0).any():
         raise ValueError(f"{name} must be finite and >= 0 (the SDE's clock starts at 0), got {t}")
@@ -85,12 +87,14 @@ class OrnsteinUhlenbeck:
 
     def stationary(self, dim: int = 1) -> GaussianMixture:
         """The stationary law N(0, sigma^2 / (2 theta) I) as a one-component mixture (a Density)."""
+        check_count(dim, "dim")
         if self.sigma == 0:
             raise ValueError("with sigma = 0 the stationary law is a point mass at 0, which has no density")
         return GaussianMixture(torch.zeros(1, dim), math.sqrt(self.stationary_variance))
 
     def moments(self, x0: Tensor, t: float | Tensor) -> Moments:
         """Exact mean x0 e^{-theta t} and variance sigma^2/(2 theta) (1 - e^{-2 theta t}) at a time t >= 0."""
+        x0 = check_batch(x0, "x0")
         t = _as_duration(t, x0)
         decay = torch.exp(-self.theta * t)
         return Moments(x0 * decay, self.stationary_variance * (1 - decay**2))
@@ -98,6 +102,9 @@ class OrnsteinUhlenbeck:
     def em_moments(self, x0: Tensor, h: float, n_steps: int) -> Moments:
         """Exact moments after ``n_steps`` Euler-Maruyama steps of size h: with a = 1 - theta h,
         mean a^N x0 and variance sigma^2 h (1 - a^{2N}) / (1 - a^2) (sigma^2 h N when a^2 = 1)."""
+        x0 = check_batch(x0, "x0")
+        if isinstance(h, bool) or not isinstance(h, (int, float)):
+            raise TypeError(f"h must be a number > 0, got {type(h).__name__}")
         bad_steps = isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0
         if bad_steps or not (math.isfinite(h) and h > 0):
             raise ValueError(f"h must be > 0 and n_steps a non-negative integer, got h = {h}, n_steps = {n_steps!r}")
@@ -108,7 +115,8 @@ class OrnsteinUhlenbeck:
     def simulate(self, x0: Tensor, times: Tensor, generator: torch.Generator | None = None,
                  keep_path: bool = False) -> Solution:
         """Euler-Maruyama from ``x0`` ``(B, *D)`` on the grid ``times``."""
-        return euler_maruyama(self.drift, self.sigma, x0, times, generator=generator, keep_path=keep_path)
+        return euler_maruyama(self.drift, self.sigma, check_batch(x0, "x0"), times, generator=generator,
+                              keep_path=keep_path)
 
 
 def _zero_velocity(x: Tensor, t: Tensor) -> Tensor:
@@ -134,6 +142,6 @@ def langevin(density: Density, x0: Tensor, sigma: float, times: Tensor,
     For small steps the law of X_t tends to p as t grows (quickly within a mode, very slowly between
     well-separated modes). The step must stay below about 4 s^2 / sigma^2 for a mode of width s.
     """
-    x0 = check_batch(x0, "x0")
+    x0 = check_batch(x0, "x0", getattr(density, "dim", None))
     return euler_maruyama(langevin_drift(density, sigma), float(sigma), x0, times,
                           generator=generator, keep_path=keep_path)

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._validate import check_choice
-from .distributions import GaussianMixture, _check_n
+from ._validate import check_choice, check_n_samples, check_positive
+from .distributions import GaussianMixture
 
 __all__ = ["eight_gaussians", "three_clusters", "two_moons", "checkerboard", "spirals",
            "SampleFn", "get_dataset", "DATASETS"]
@@ -20,6 +20,7 @@ __all__ = ["eight_gaussians", "three_clusters", "two_moons", "checkerboard", "sp
 
 def eight_gaussians(radius: float = 4.0, std: float = 0.3) -> GaussianMixture:
     """Eight equal Gaussians with standard deviation ``std`` spaced evenly on a circle of ``radius``."""
+    check_positive(radius, "radius")
     angles = torch.arange(8) * (2 * math.pi / 8)
     means = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
     return GaussianMixture(means, std)
@@ -40,7 +41,7 @@ class SampleFn:
         self.name, self._fn = name, fn
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return self._fn(_check_n(n), generator)
+        return self._fn(check_n_samples(n), generator)
 
     def __repr__(self) -> str:
         return f"SampleFn({self.name!r})"
@@ -73,14 +74,20 @@ def _spirals(n: int, generator: torch.Generator | None, noise: float = 0.1) -> T
 
 
 def two_moons(noise: float = 0.1) -> SampleFn:
+    """Two interleaved half circles (scikit-learn's moons, scaled), with Gaussian ``noise``."""
+    check_positive(noise, "noise", allow_zero=True)
     return SampleFn("moons", lambda n, g: _two_moons(n, g, noise))
 
 
 def checkerboard(size: float = 4.0) -> SampleFn:
+    """Uniform on the black squares of a 4 x 4 board spanning [-size, size]^2."""
+    check_positive(size, "size")
     return SampleFn("checkerboard", lambda n, g: _checkerboard(n, g, size))
 
 
 def spirals(noise: float = 0.1) -> SampleFn:
+    """Two interleaved Archimedean spirals (radius up to about 4) with Gaussian ``noise``."""
+    check_positive(noise, "noise", allow_zero=True)
     return SampleFn("spirals", lambda n, g: _spirals(n, g, noise))
 
 

@@ -18,10 +18,9 @@ particle moves on a straight line at constant speed, where a single Euler step i
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from ._validate import check_finite
+from ._validate import check_finite, check_positive
 
 __all__ = ["path_length", "straightness_ratio", "velocity_deviation"]
 
@@ -44,6 +43,7 @@ def straightness_ratio(path: Tensor, eps: float = 1e-12) -> Tensor:
 
     A particle that ends where it started (chord below ``eps``) has no finite ratio: ``ValueError``.
     """
+    check_positive(eps, "eps")
     chord = (_check_path(path)[-1] - path[0]).norm(dim=-1)
     if (chord < eps).any():
         raise ValueError(f"{int((chord < eps).sum())} particle(s) end where they start (|x_S - x_0| < {eps:g}); "

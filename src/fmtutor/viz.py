@@ -17,11 +17,14 @@ import torch
 from matplotlib import animation
 from torch import Tensor
 
+from .live_panel import live
+
 # to_jshtml links Font Awesome 4 from a CDN for its button icons; the book (and Jupyter) already
 # provide the icons, and a reader offline must not wait on the web, so the link is dropped.
 _CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*')
 
-__all__ = ["to_numpy", "field_grid", "FieldPanel", "scrubber", "live", "LossPlot", "scatter"]
+__all__ = ["to_numpy", "field_grid", "unit_arrows", "quiver_by_speed", "FieldPanel", "scrubber", "live", "LossPlot",
+           "scatter"]
 
 
 def to_numpy(x: Tensor | np.ndarray) -> np.ndarray:
@@ -34,6 +37,25 @@ def field_grid(lim: float = 4.0, n: int = 20) -> Tensor:
     axis = torch.linspace(-lim, lim, n)
     gx, gy = torch.meshgrid(axis, axis, indexing="xy")
     return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+
+
+def unit_arrows(v: Tensor | np.ndarray, zero_below: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors ``(N, 2)`` as unit arrows ``(N, 2)`` and their lengths ``(N,)``: the book draws a field's
+    direction as an arrow and its speed as the arrow's colour. A vector shorter than ``zero_below``
+    gets no arrow (a field that vanishes must not show the direction of its rounding noise)."""
+    v = to_numpy(v)
+    speed = np.linalg.norm(v, axis=1)
+    unit = np.where((speed > zero_below)[:, None], v / np.maximum(speed, zero_below)[:, None], 0.0)
+    return unit, speed
+
+
+def quiver_by_speed(ax: plt.Axes, points: Tensor | np.ndarray, v: Tensor | np.ndarray, zero_below: float = 1e-12,
+                    **kwargs):
+    """Draw ``v`` ``(N, 2)`` at ``points`` ``(N, 2)`` as unit arrows coloured by speed (viridis); the
+    keyword arguments go to ``ax.quiver`` (e.g. ``scale``, ``width``). Returns the ``Quiver``."""
+    p = to_numpy(points)
+    unit, speed = unit_arrows(v, zero_below)
+    return ax.quiver(p[:, 0], p[:, 1], unit[:, 0], unit[:, 1], speed, **{"cmap": "viridis", "pivot": "mid", **kwargs})
 
 
 def scatter(ax: plt.Axes, x: Tensor, lim: float | None = 4.5, **kwargs) -> None:
@@ -61,17 +83,14 @@ class FieldPanel:
             self.fig, self.ax = ax.figure, ax
         self.grid = field_grid(lim, n_grid)
         g = to_numpy(self.grid)
-        zeros = np.zeros(len(g))
-        self.quiver = self.ax.quiver(g[:, 0], g[:, 1], zeros, zeros, zeros, cmap="viridis",
-                                     angles="xy", pivot="mid", scale=n_grid * 1.3, width=0.004)
+        self.quiver = quiver_by_speed(self.ax, g, np.zeros_like(g), angles="xy", scale=n_grid * 1.3, width=0.004)
         self.dots = self.ax.scatter([], [], s=3, c=particle_color, alpha=0.6, linewidths=0)
         self.ax.set(xlim=(-lim - 0.5, lim + 0.5), ylim=(-lim - 0.5, lim + 0.5), aspect="equal")
 
-    def set_vectors(self, v: Tensor | np.ndarray) -> None:
-        """Show vectors ``(n_grid**2, 2)`` at the grid points: direction as arrows, size as colour."""
-        v = to_numpy(v)
-        norm = np.linalg.norm(v, axis=1)
-        unit = v / np.maximum(norm, 1e-12)[:, None]
+    def set_vectors(self, v: Tensor | np.ndarray, zero_below: float = 1e-12) -> None:
+        """Show vectors ``(n_grid**2, 2)`` at the grid points: direction as arrows, size as colour
+        (``unit_arrows``: none for a vector shorter than ``zero_below``)."""
+        unit, norm = unit_arrows(v, zero_below)
         self.quiver.set_UVC(unit[:, 0], unit[:, 1], norm)
         self.quiver.set_clim(0, max(float(norm.max()), 1e-12))
 
@@ -106,37 +125,6 @@ def scrubber(fig: plt.Figure, draw_frame: Callable[[int], None], n_frames: int,
     fig.set_dpi(old_dpi)
     plt.close(fig)
     return HTML(html)
-
-
-def live(update: Callable[..., None], fig: plt.Figure, **widgets):
-    """An ipywidgets panel: each control change calls ``update(**values)`` and shows ``fig`` again.
-
-    ``widgets`` maps the keyword names of ``update`` to ipywidgets controls. The figure is shown as a
-    PNG in an ``ipywidgets.Image`` rather than through an ``Output`` widget: a large figure displayed
-    inside an ``Output`` widget can stall notebook executors (nbclient, so ``jupyter nbconvert
-    --execute`` and the book build) until the cell's timeout. Returns the ``VBox`` of the controls
-    and the image; in a notebook write ``_ = live(...)`` to display it without a repr.
-    """
-    import io
-
-    import ipywidgets
-    from IPython.display import display
-
-    image = ipywidgets.Image(format="png")
-
-    def redraw(change: object = None) -> None:
-        update(**{name: w.value for name, w in widgets.items()})
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        image.value = buffer.getvalue()
-
-    for control in widgets.values():
-        control.observe(redraw, names="value")
-    redraw()
-    plt.close(fig)
-    panel = ipywidgets.VBox([*widgets.values(), image])
-    display(panel)
-    return panel
 
 
 class LossPlot:

@@ -9,7 +9,7 @@ the launch and download buttons. A full-page screenshot of each page goes to art
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -180,10 +180,10 @@ def test_no_live_widget_leftovers(visit):
     assert facts["widget_views"] == 0 and not facts["widget_text"], (
         f"{visit.page}: a live widget's output is in the page: tag its cell ['nbval-ignore-output', 'remove-output']")
     assert facts["widget_state"] == 0, (
-        f"{visit.page}: the notebook stores ipywidgets state: python -m fmtutor.edition --strip-widgets <notebook>")
+        f"{visit.page}: the notebook stores ipywidgets state: python tools/edition.py --strip-widgets <notebook>")
 
 
-@lru_cache(maxsize=None)
+@cache
 def ids_in(path: Path) -> frozenset[str]:
     text = path.read_text(errors="replace")
     return frozenset(re.findall(r'\b(?:id|name)="([^"]+)"', text))

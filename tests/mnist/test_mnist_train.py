@@ -167,3 +167,19 @@ def test_command_line_says_where_an_interrupted_run_stands(fake_mnist, tmp_path,
         main(args)
     assert str(stop.value) == (f"interrupted: the checkpoint {out / 'checkpoint.pt'} holds step 3; "
                                "run the same command again to continue")
+
+
+@pytest.mark.parametrize("sampling, below", [("uniform", 0.1), ("logit-normal", 0.01390)])
+def test_time_sampling_draws_the_stated_distribution(sampling, below):
+    """P(t < 0.1): 0.1 for U[0, 1]; Phi(logit(0.1)) = Phi(-2.1972) = 0.01390 for t = sigmoid(N(0, 1))."""
+    images = torch.zeros(10, 1, 28, 28)
+    data = MNIST(images, torch.arange(10))
+    config = TrainConfig(arch="unet", model_kwargs={}, batch_size=40_000, time_sampling=sampling)
+    _, t, _, _ = draw_batch(data, GaussianPath("linear"), config, torch.Generator().manual_seed(0))
+    assert abs(float((t < 0.1).double().mean()) - below) < 4 * (below * (1 - below) / 40_000) ** 0.5
+    assert abs(float(t.mean()) - 0.5) < 0.01
+
+
+def test_unknown_time_sampling_is_refused(fake_mnist):
+    with pytest.raises(ValueError, match="time_sampling"):
+        train("unet", "quick", root=fake_mnist, progress=False, steps=1, time_sampling="beta")

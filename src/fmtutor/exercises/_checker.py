@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["Checker", "Report", "NOT_RUN", "CountedField"]
+__all__ = ["Checker", "Report", "NOT_RUN", "CountedField", "seeded_draws"]
 
 
 class _NotRun:
@@ -29,16 +29,32 @@ NOT_RUN = _NotRun()
 
 
 class CountedField:
-    """A field ``field(x, t)`` that counts its calls and records each call's time as a float (the
-    first entry of ``t``), so a checker can say "your sampler called the network 9 times, not 8"."""
+    """A field ``field(x, t, **cond)`` that counts its calls and records each call's time as a float
+    (the first entry of ``t``), so a checker can say "your sampler called the network 9 times, not 8".
+    ``t`` (a float, a 0-d or a ``(B,)`` tensor) reaches ``field`` as a ``(B,)`` tensor in ``x``'s dtype."""
 
-    def __init__(self, field: Callable[[Tensor, Tensor], Tensor]):
-        self.field, self.calls, self.times = field, 0, []
+    def __init__(self, field: Callable[..., Tensor]):
+        self.field, self.times = field, []
 
-    def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
-        self.calls += 1
+    @property
+    def calls(self) -> int:
+        """How many times the field was evaluated (its NFE)."""
+        return len(self.times)
+
+    def __call__(self, x: Tensor, t: Tensor | float, **cond) -> Tensor:
         self.times.append(float(t.reshape(-1)[0]) if isinstance(t, Tensor) else float(t))
-        return self.field(x, torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0]))
+        return self.field(x, torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0]), **cond)
+
+
+def seeded_draws(seed: int, shape: tuple[int, ...], t_low: float, t_high: float,
+                 scales: tuple[float, float] = (2.0, 1.0)) -> tuple[Tensor, Tensor, Tensor]:
+    """The cases a checker feeds: two float64 tensors of ``shape`` (standard normal draws times ``scales``,
+    e.g. data-like and noise-like) and times ``(B,)`` uniform in [t_low, t_high], all from ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    a = scales[0] * torch.randn(shape, generator=g, dtype=torch.float64)
+    b = scales[1] * torch.randn(shape, generator=g, dtype=torch.float64)
+    t = t_low + (t_high - t_low) * torch.rand(shape[0], generator=g, dtype=torch.float64)
+    return a, b, t
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,7 @@ class Report:
 
     @property
     def passed(self) -> bool:
+        """At least one check ran and none failed."""
         return not self.problems and self.n_checks > 0
 
     def __str__(self) -> str:
@@ -70,7 +87,14 @@ class Checker:
         self.n_checks = 0
         self.problems: list[str] = []
 
+    @property
+    def not_attempted(self) -> bool:
+        """Whether the last call found the learner's function still raising NotImplementedError (then
+        one message is enough: a checker stops there)."""
+        return bool(self.problems) and self.problems[-1].startswith("not attempted yet")
+
     def fail(self, message: str) -> bool:
+        """Record a problem without counting a check (``check`` counts one)."""
         self.problems.append(message)
         return False
 
@@ -134,4 +158,5 @@ class Checker:
         return self.check(low <= v <= high, f"{what} should lie between {low:g} and {high:g}, got {v:.4g}")
 
     def report(self) -> Report:
+        """The verdict so far."""
         return Report(self.exercise, self.n_checks, tuple(self.problems))

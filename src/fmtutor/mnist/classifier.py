@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validate import check_choice
-from ..training import Trainer, save_atomic
+from .._validate import check_batch, check_choice, check_count, check_module_input, check_writable
+from ..training import Trainer, load_checkpoint, remove_stale_temporaries, save_atomic, seeded
 from .conditioning import IMAGE_SHAPE
 from .data import MNIST, load_mnist
 
@@ -43,18 +43,23 @@ class Classifier(nn.Module):
 
     def __init__(self, widths: tuple[int, int, int] = (32, 64, 64)):
         super().__init__()
-        c1, c2, c3 = widths
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, (tuple, list)) or len(widths) != 3:
+            raise TypeError(f"widths must be three positive integers, got {widths!r}")
+        c1, c2, c3 = (check_count(w, "widths") for w in widths)
         self.widths = tuple(widths)
         self.body = nn.Sequential(_conv(1, c1), _conv(c1, c2, stride=2), _conv(c2, c3, stride=2),
                                   nn.Flatten(), nn.Linear(c3 * 7 * 7, self.feature_dim), nn.ReLU())
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.feature_dim, 10))
 
     def features(self, x: Tensor) -> Tensor:
+        """The penultimate features ``(B, 128)`` of images ``x`` ``(B, 1, 28, 28)``."""
+        x = check_module_input(check_batch(x, "x"), self)
         if x.ndim != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
             raise ValueError(f"x must have shape (B, 1, 28, 28), got {tuple(x.shape)}")
         return self.body(x)
 
     def forward(self, x: Tensor) -> Tensor:
+        """The class logits ``(B, 10)`` of images ``x`` ``(B, 1, 28, 28)``."""
         return self.head(self.features(x))
 
 
@@ -72,6 +77,13 @@ class ClassifierResult:
 @torch.no_grad()
 def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000) -> float:
     """Fraction of ``images`` whose predicted class (argmax of the logits) equals ``labels``."""
+    images = check_batch(images, "images")
+    check_count(batch_size, "batch_size")
+    if not isinstance(labels, Tensor) or labels.dtype != torch.long or labels.shape != (len(images),):
+        raise ValueError(f"labels must be a long tensor of shape ({len(images)},), one digit per image, "
+                         f"got {getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}")
+    if ((labels < 0) | (labels > 9)).any():
+        raise ValueError(f"labels must be digits 0..9, got {labels.min().item()}..{labels.max().item()}")
     model.eval()
     device = next(model.parameters()).device
     hits = sum((model(images[i:i + batch_size].to(device)).argmax(1).cpu() == labels[i:i + batch_size]).sum().item()
@@ -89,9 +101,13 @@ def _loss_fn(data: MNIST, batch_size: int):
 
 def load_classifier(path: str | Path = CLASSIFIER_PATH, device: str | torch.device = "cpu") -> ClassifierResult:
     """Load a classifier saved by ``train_classifier``."""
-    state = torch.load(path, map_location=device, weights_only=False)
-    model = Classifier(state["widths"]).to(device)
-    model.load_state_dict(state["model"])
+    state = load_checkpoint(path, ("model", "test_accuracy", "widths", "steps", "seconds"), device)
+    try:
+        model = Classifier(tuple(state["widths"])).to(device)
+        model.load_state_dict(state["model"])
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"checkpoint {str(path)!r} is not a valid classifier checkpoint: "
+                         f"{str(e).strip().splitlines()[0][:200]}") from e
     return ClassifierResult(model.eval(), state["test_accuracy"], state["steps"], state["seconds"], Path(path))
 
 
@@ -115,13 +131,16 @@ def train_classifier(path: str | Path | None = CLASSIFIER_PATH, preset: str = "f
     if path is not None and Path(path).exists() and not retrain:
         return load_classifier(path, device)
     spec = {**CLASSIFIER_PRESETS[check_choice("preset", preset, CLASSIFIER_PRESETS)], **overrides}
-    torch.manual_seed(seed)
-    model = Classifier(spec["widths"]).to(device)
+    if path is not None:
+        check_writable(path, "path")
+        remove_stale_temporaries(path)
     train = load_mnist("train", root=root, progress=progress)
-    trainer = Trainer(model, _loss_fn(train, spec["batch_size"]), lr=spec["lr"], seed=seed,
-                      callbacks=[_linear_decay(spec["lr"], spec["steps"])], callback_every=1)
     start = time.perf_counter()
-    trainer.fit(spec["steps"], progress=progress)
+    with seeded(seed):  # initial weights and dropout follow the seed
+        model = Classifier(spec["widths"]).to(device)
+        trainer = Trainer(model, _loss_fn(train, spec["batch_size"]), lr=spec["lr"], seed=seed,
+                          callbacks=[_linear_decay(spec["lr"], spec["steps"])], callback_every=1)
+        trainer.fit(spec["steps"], progress=progress)
     seconds = time.perf_counter() - start
     test = load_mnist("test", root=root, progress=progress)
     acc = accuracy(model, test.images, test.labels)

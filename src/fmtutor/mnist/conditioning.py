@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._validate import as_time, check_batch
+from .._validate import as_time, check_batch, check_module_input
 from ..nets import SinusoidalEmbedding
 
 __all__ = ["NUM_CLASSES", "NULL_LABEL", "IMAGE_SHAPE", "check_inputs", "ConditionEmbedding"]
@@ -34,9 +34,13 @@ def check_labels(y: Tensor | None, batch: int, device: torch.device) -> Tensor:
     return y
 
 
-def check_inputs(x: Tensor, t: Tensor | float, y: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    """Validate a network's inputs: x (B, 1, 28, 28) finite, t in [0, 1] as (B,), y as above."""
+def check_inputs(x: Tensor, t: Tensor | float, y: Tensor | None,
+                 module: nn.Module | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Validate a network's inputs: x (B, 1, 28, 28) finite, t in [0, 1] as (B,), y as above; with
+    ``module``, x must have the dtype and device of its parameters (mixed dtypes are refused)."""
     x = check_batch(x, "x")
+    if module is not None:
+        check_module_input(x, module)
     if tuple(x.shape[1:]) != IMAGE_SHAPE:
         raise ValueError(f"x must have shape (B, 1, 28, 28), got {tuple(x.shape)}")
     return x, as_time(t, x.shape[0], x), check_labels(y, x.shape[0], x.device)
@@ -55,4 +59,5 @@ class ConditionEmbedding(nn.Module):
         self.label = nn.Embedding(NUM_CLASSES + 1, dim)
 
     def forward(self, t: Tensor, y: Tensor) -> Tensor:
+        """The embedding ``(B, E)`` of times ``t`` ``(B,)`` plus that of labels ``y`` ``(B,)``."""
         return self.time(t) + self.label(y)

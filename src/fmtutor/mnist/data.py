@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .._validate import check_choice
+from .._validate import as_path, check_choice
 
 __all__ = ["MNIST", "FILES", "MIRRORS", "ENV_VAR", "mnist_dir", "read_idx", "md5sum",
            "download", "ensure_files", "load_mnist", "MNISTFileError"]
@@ -72,7 +72,7 @@ def mnist_dir(root: str | Path | None = None) -> Path:
 def md5sum(path: str | Path, chunk: int = 1 << 20) -> str:
     """The hex md5 digest of a file, read in chunks."""
     digest = hashlib.md5()
-    with open(path, "rb") as f:
+    with open(as_path(path, "path"), "rb") as f:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
@@ -85,7 +85,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     dimension. A wrong magic, a short or over-long payload, or a broken gzip stream raises
     ``MNISTFileError`` naming the file.
     """
-    path = Path(path)
+    path = as_path(path, "path")
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()

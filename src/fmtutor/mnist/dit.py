@@ -42,12 +42,15 @@ class DiTBlock(nn.Module):
         nn.init.zeros_(self.ada[-1].bias)
 
     def attention(self, h: Tensor) -> Tensor:
+        """Multi-head self-attention over the tokens ``h`` ``(B, N, D)``."""
         b, n, d = h.shape
         q, k, v = self.qkv(h).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, d / heads)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
     def forward(self, h: Tensor, emb: Tensor) -> Tensor:
+        """One transformer block on tokens ``h`` ``(B, N, D)``: its layer norms scaled and shifted, and its
+        residual branches gated, by the embedding ``emb`` ``(B, D)`` (adaLN-Zero)."""
         s1, b1, g1, s2, b2, g2 = self.ada(emb).chunk(6, dim=-1)
         h = h + g1[:, None] * self.attention(_modulate(self.norm1(h), b1, s1))
         return h + g2[:, None] * self.mlp(_modulate(self.norm2(h), b2, s2))
@@ -80,7 +83,9 @@ class DiT(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
-        x, t, y = check_inputs(x, t, y)
+        """The prediction ``(B, 1, 28, 28)`` for images ``x`` ``(B, 1, 28, 28)`` at times ``t`` (a float or
+        ``(B,)``) and labels ``y`` ``(B,)`` (``NULL_LABEL``: no label; ``None``: no label for any)."""
+        x, t, y = check_inputs(x, t, y, self)
         emb = self.embed(t, y)
         h = self.embed_patches(x).flatten(2).transpose(1, 2) + self.position  # (B, N, dim)
         for block in self.blocks:

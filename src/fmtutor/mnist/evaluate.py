@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .._validate import check_batch
+from .._validate import check_batch, check_callable, check_count, check_finite
 from ..paths import GaussianPath
 from .classifier import Classifier
 from .data import MNIST
 from .sample import class_labels, sample
 
 __all__ = ["sqrtm_psd", "gaussian_stats", "frechet_gaussians", "frechet_distance", "features",
-           "Evaluation", "evaluate"]
+           "Scores", "score", "Evaluation", "evaluate"]
 
 
 def sqrtm_psd(a: Tensor) -> Tensor:
@@ -34,23 +34,33 @@ def sqrtm_psd(a: Tensor) -> Tensor:
 
     Eigenvalues below zero (round-off) are clamped to zero.
     """
-    if a.ndim != 2 or a.shape[0] != a.shape[1]:
-        raise ValueError(f"expected a square matrix, got shape {tuple(a.shape)}")
+    a = _statistic(a, "a", 2)
     evals, evecs = torch.linalg.eigh((a + a.T) / 2)
     return (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
 
 
-def gaussian_stats(x: Tensor) -> tuple[Tensor, Tensor]:
+def _statistic(a: object, name: str, ndim: int) -> Tensor:
+    """A finite floating mean (D,) or square matrix (D, D) named ``name``, as float64."""
+    if not isinstance(a, Tensor) or not a.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {getattr(a, 'dtype', type(a).__name__)}")
+    if a.ndim != ndim or a.numel() == 0 or (ndim == 2 and a.shape[0] != a.shape[1]):
+        raise ValueError(f"{name} must be a non-empty {'square matrix (D, D)' if ndim == 2 else 'vector (D,)'}, "
+                         f"got shape {tuple(a.shape)}")
+    return check_finite(a, name).double()
+
+
+def gaussian_stats(x: Tensor, name: str = "x") -> tuple[Tensor, Tensor]:
     """Mean (D,) and unbiased covariance (D, D) of samples ``x`` of shape (N, D), in float64."""
-    x = check_batch(x, "x").double()
+    x = check_batch(x, name).double()
     if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"x must have shape (N, D) with N >= 2, got {tuple(x.shape)}")
+        raise ValueError(f"{name} must have shape (N, D) with N >= 2, got {tuple(x.shape)}")
     return x.mean(0), torch.cov(x.T).reshape(x.shape[1], x.shape[1])
 
 
 def frechet_gaussians(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> Tensor:
     """Fréchet (2-Wasserstein squared) distance between N(mu1, cov1) and N(mu2, cov2), a float64 scalar."""
-    mu1, cov1, mu2, cov2 = (a.double() for a in (mu1, cov1, mu2, cov2))
+    mu1, mu2 = _statistic(mu1, "mu1", 1), _statistic(mu2, "mu2", 1)
+    cov1, cov2 = _statistic(cov1, "cov1", 2), _statistic(cov2, "cov2", 2)
     if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != (mu1.shape[0],) * 2:
         raise ValueError(f"means (D,) and covariances (D, D) must agree, got {tuple(mu1.shape)}, "
                          f"{tuple(cov1.shape)}, {tuple(mu2.shape)}, {tuple(cov2.shape)}")
@@ -61,17 +71,41 @@ def frechet_gaussians(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> T
 
 def frechet_distance(x: Tensor, y: Tensor) -> Tensor:
     """Fréchet distance between Gaussians fitted to samples ``x`` (N, D) and ``y`` (M, D)."""
-    return frechet_gaussians(*gaussian_stats(x), *gaussian_stats(y))
+    (mx, cx), (my, cy) = gaussian_stats(x, "x"), gaussian_stats(y, "y")
+    if mx.shape != my.shape:
+        raise ValueError(f"x and y must have the same width D, got {tuple(x.shape)} and {tuple(y.shape)}")
+    return frechet_gaussians(mx, cx, my, cy)
 
 
 @torch.no_grad()
 def features(classifier: Classifier, images: Tensor, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
     """The classifier's penultimate features (N, 128) and predicted classes (N,) of ``images``, on the CPU."""
+    if not isinstance(classifier, Classifier):
+        raise TypeError(f"classifier must be a Classifier, got {type(classifier).__name__}")
+    images, batch_size = check_batch(images, "images"), check_count(batch_size, "batch_size")
     classifier.eval()
     device = next(classifier.parameters()).device
     feats = [classifier.features(images[i:i + batch_size].to(device)) for i in range(0, len(images), batch_size)]
     feats = torch.cat(feats)
     return feats.cpu(), classifier.head(feats).argmax(1).cpu()
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Class-conditional accuracy (a fraction), its value for each digit 0..9, and the Fréchet distance."""
+
+    accuracy: float
+    per_class: tuple[float, ...]
+    frechet: float
+
+
+def score(classifier: Classifier, images: Tensor, labels: Tensor, test_features: Tensor) -> Scores:
+    """Score generated ``images`` (N, 1, 28, 28), asked for the digits ``labels`` (N,), against the
+    classifier's ``test_features`` of the test set (``features(classifier, test.images)[0]``)."""
+    feats, predicted = features(classifier, images)
+    hits = (predicted == labels.to(predicted.device)).double()
+    per_class = tuple(hits[labels.to(predicted.device) == k].mean().item() for k in range(10))
+    return Scores(hits.mean().item(), per_class, frechet_distance(feats, test_features).item())
 
 
 @dataclass(frozen=True)
@@ -107,19 +141,20 @@ def evaluate(model: nn.Module, classifier: Classifier, test: MNIST, n: int = 100
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 10 or n % 10:
         raise ValueError(f"n must be a positive multiple of 10 (n / 10 digits of each class), got {n!r}")
+    check_callable(model, "model", "model(x, t, y)")
+    for value, name, kind in ((classifier, "classifier", Classifier), (test, "test", MNIST)):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
     labels = class_labels(n)
     start = time.perf_counter()
     images = sample(model, labels, w=w, nfe=nfe, solver=solver, prediction=prediction, path=path,
                     t_start=t_start, clip=clip, generator=generator, batch_size=batch_size, progress=progress)
     seconds = time.perf_counter() - start
-    gen_feats, predicted = features(classifier, images)
     test_feats, _ = features(classifier, test.images)
-    hits = (predicted == labels).double()
-    per_class = tuple(hits[labels == k].mean().item() for k in range(10))
+    scores = score(classifier, images, labels, test_feats)
     reference = None
     if real is not None:
         real_feats, _ = features(classifier, real.images[:n])
         reference = frechet_distance(real_feats, test_feats).item()
-    return Evaluation(accuracy=hits.mean().item(), frechet=frechet_distance(gen_feats, test_feats).item(),
-                      reference_frechet=reference, per_class=per_class, n=n, w=float(w), nfe=nfe,
-                      solver=solver, seconds=seconds)
+    return Evaluation(accuracy=scores.accuracy, frechet=scores.frechet, reference_frechet=reference,
+                      per_class=scores.per_class, n=n, w=float(w), nfe=nfe, solver=solver, seconds=seconds)

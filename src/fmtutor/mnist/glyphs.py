@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._validate import check_positive
 from ..distributions import GaussianMixture
 from ..marginals import MarginalField
 from ..paths import GaussianPath
@@ -49,6 +50,7 @@ def glyph_templates(fontsize: float = 22.0) -> Tensor:
 
     ``fontsize`` is the nominal text size in pixels (22 fills about 16 of the 28 rows, like MNIST).
     """
+    check_positive(fontsize, "fontsize")
     return torch.from_numpy(_render(IMAGE_SHAPE[-1], float(fontsize))).mul(2).sub(1).unsqueeze(1)
 
 
@@ -61,8 +63,7 @@ class GlyphField(nn.Module):
 
     def __init__(self, std: float = 0.1, path: GaussianPath | None = None, templates: Tensor | None = None):
         super().__init__()
-        if not std > 0:
-            raise ValueError(f"std must be > 0, got {std}")
+        check_positive(std, "std")
         templates = glyph_templates() if templates is None else templates
         if tuple(templates.shape) != (NUM_CLASSES, *IMAGE_SHAPE):
             raise ValueError(f"templates must have shape (10, 1, 28, 28), got {tuple(templates.shape)}")
@@ -73,6 +74,8 @@ class GlyphField(nn.Module):
         self.fields.append(MarginalField(GaussianMixture(flat, self.std), self.path))  # index NULL_LABEL
 
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
+        """The exact velocity ``(B, 1, 28, 28)`` at ``x`` and ``t`` for data made of the glyphs of the labels
+        ``y`` (of all ten digits for ``NULL_LABEL`` or ``None``)."""
         x, t, y = check_inputs(x, t, y)
         flat, out = x.reshape(x.shape[0], -1), torch.empty_like(x).reshape(x.shape[0], -1)
         for label in torch.unique(y).tolist():

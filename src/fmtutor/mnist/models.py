@@ -19,4 +19,6 @@ def build_model(arch: str, **kwargs) -> nn.Module:
 
 def count_parameters(model: nn.Module) -> int:
     """The number of parameters (frozen ones too: an EMA copy has the size of the network it tracks)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters())

@@ -28,6 +28,7 @@ class Preset:
     eval_samples: int = 1000
     checkpoint_every: int = 250
     grad_clip: float = 1.0
+    time_sampling: str = "uniform"
 
 
 PRESETS: dict[str, Preset] = {

@@ -22,24 +22,23 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._validate import check_choice
-from ..paths import GaussianPath
+from .._validate import check_batch, check_callable, check_choice, check_count, check_real, check_writable
+from ..paths import PREDICTIONS, GaussianPath
 from ..sampling import converted_field, sample_ode
-from ..solvers import NFE_PER_STEP, STEPPERS, Field
+from ..solvers import Field, steps_for_nfe
 from .conditioning import IMAGE_SHAPE, NULL_LABEL, check_labels
 
-__all__ = ["PREDICTIONS", "EPSILON_T_START", "guided_field", "clipped_velocity", "velocity_field", "sample",
+__all__ = ["MNIST_PREDICTIONS", "EPSILON_T_START", "check_sampling", "guided_field", "clipped_velocity", "velocity_field", "sample",
            "make_grid", "save_grid", "class_labels"]
 
-PREDICTIONS = ("velocity", "epsilon")
+MNIST_PREDICTIONS = ("velocity", "epsilon")  # the subset of paths.PREDICTIONS the MNIST networks are trained for
 EPSILON_T_START = 1e-2
 
 
 def guided_field(model: nn.Module, w: float) -> Field:
     """The guided prediction u + w (c - u) of ``model(x, t, y)`` as a field ``f(x, t, y=...)``."""
-    w = float(w)
-    if w != w:
-        raise ValueError("w must be a number, got NaN")
+    check_callable(model, "model", "model(x, t, y)")
+    w = check_real(w, "w")
 
     def field(x: Tensor, t: Tensor, y: Tensor) -> Tensor:
         y = check_labels(y, x.shape[0], x.device)
@@ -64,6 +63,10 @@ def clipped_velocity(field: Field, path: GaussianPath, source: str) -> Field:
     DDPM/DDIM samplers clip the same way ("clip_denoised"); it tames the 1 / alpha_t blow-up of an
     epsilon network's x1_hat near t = 0.
     """
+    check_callable(field, "field", "field(x, t, **cond)")
+    if not isinstance(path, GaussianPath):
+        raise TypeError(f"path must be a GaussianPath, got {type(path).__name__}")
+    check_choice("source", source, PREDICTIONS)
 
     def clipped(x: Tensor, t: Tensor, **cond) -> Tensor:
         prediction = field(x, t, **cond)
@@ -84,7 +87,9 @@ def velocity_field(model: nn.Module, w: float = 1.0, prediction: str = "velocity
 
     With ``clip`` the implied clean image is clipped to [-1, 1] first (see ``clipped_velocity``).
     """
-    check_choice("prediction", prediction, PREDICTIONS)
+    check_choice("prediction", prediction, MNIST_PREDICTIONS)
+    if path is not None and not isinstance(path, GaussianPath):
+        raise TypeError(f"path must be a GaussianPath or None, got {type(path).__name__}")
     field, path = guided_field(model, w), path or GaussianPath("linear")
     if clip:
         return clipped_velocity(field, path, prediction)
@@ -95,7 +100,16 @@ def velocity_field(model: nn.Module, w: float = 1.0, prediction: str = "velocity
 
 def class_labels(n: int, device: torch.device | str | None = None) -> Tensor:
     """Balanced labels 0, 1, ..., 9, 0, 1, ... of length ``n`` (a long tensor)."""
-    return torch.arange(n, device=device) % 10
+    return torch.arange(check_count(n, "n"), device=device) % 10
+
+
+def check_sampling(w: float, nfe: int, solver: str, t_start: float | None) -> None:
+    """Refuse sampling arguments ``sample`` cannot use: a non-finite ``w``, an ``nfe`` that is not a
+    positive multiple of the solver's evaluations per step, a ``t_start`` outside [0, 1)."""
+    check_real(w, "w")
+    steps_for_nfe(solver, nfe)
+    if t_start is not None:
+        check_real(t_start, "t_start", 0.0, 1.0, open_high=True)
 
 
 @torch.no_grad()
@@ -112,24 +126,21 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
     (clip the implied clean image, see ``clipped_velocity``) defaults to on for epsilon networks
     only. Returns (N, 1, 28, 28) images, clamped to the pixel range [-1, 1].
     """
-    check_choice("solver", solver, STEPPERS)
-    per_step = NFE_PER_STEP[solver]
-    if isinstance(nfe, bool) or not isinstance(nfe, int) or nfe < per_step or nfe % per_step:
-        raise ValueError(f"nfe must be a positive multiple of {per_step} for solver {solver!r}, got {nfe!r}")
+    check_sampling(w, nfe, solver, t_start)
+    check_count(batch_size, "batch_size")
+    n_steps = steps_for_nfe(solver, nfe)
     device = next(model.parameters()).device
     if not isinstance(labels, Tensor) or labels.ndim != 1:
         raise ValueError(f"labels must be a long tensor of shape (N,), got {getattr(labels, 'shape', labels)!r}")
     labels = check_labels(labels.to(device), labels.shape[0], device)
     if t_start is None:
         t_start = EPSILON_T_START if prediction == "epsilon" else 0.0
-    if not 0.0 <= t_start < 1.0:
-        raise ValueError(f"t_start must lie in [0, 1), got {t_start}")
     if clip is None:
         clip = prediction == "epsilon"
     field = velocity_field(model.eval(), w, prediction, path, clip)
     x0 = torch.randn((len(labels), *IMAGE_SHAPE), generator=generator,
                      device=generator.device if generator is not None else "cpu").to(device)
-    out = [sample_ode(field, x0[i:i + batch_size], n_steps=nfe // per_step, method=solver,
+    out = [sample_ode(field, x0[i:i + batch_size], n_steps=n_steps, method=solver,
                       t_start=t_start, progress=progress, y=labels[i:i + batch_size]).final
            for i in range(0, len(labels), batch_size)]
     return torch.cat(out).clamp_(-1.0, 1.0)
@@ -137,8 +148,11 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
 
 def make_grid(images: Tensor, nrow: int = 10, pad: int = 2) -> np.ndarray:
     """Tile (N, 1, H, W) images in [-1, 1] into one (rows * (H + pad), nrow * (W + pad)) array in [0, 1]."""
+    images = check_batch(images, "images")
     if images.ndim != 4 or images.shape[1] != 1:
         raise ValueError(f"images must have shape (N, 1, H, W), got {tuple(images.shape)}")
+    check_count(nrow, "nrow")
+    check_count(pad, "pad", minimum=0)
     n, _, h, w = images.shape
     rows = -(-n // nrow)
     grid = torch.ones(rows * (h + pad) + pad, nrow * (w + pad) + pad)
@@ -153,7 +167,8 @@ def save_grid(images: Tensor, path: str | Path, nrow: int = 10) -> Path:
     """Write ``make_grid(images, nrow)`` as a greyscale PNG (white digits on black) and return its path."""
     import matplotlib.image
 
-    path = Path(path)
+    path = check_writable(path, "path")
+    grid = make_grid(images, nrow)
     path.parent.mkdir(parents=True, exist_ok=True)
-    matplotlib.image.imsave(path, make_grid(images, nrow), cmap="gray", vmin=0.0, vmax=1.0)
+    matplotlib.image.imsave(path, grid, cmap="gray", vmin=0.0, vmax=1.0)
     return path

@@ -1,6 +1,7 @@
 """Flow-matching training of the MNIST networks, with label dropout for classifier-free guidance.
 
-Each step draws a global batch of B training digits x1, times t ~ U[0, 1], noise x0 and a dropout
+Each step draws a global batch of B training digits x1, times t (``time_sampling``: 'uniform',
+t ~ U[0, 1], or 'logit-normal', t = sigmoid(n) with n ~ N(0, 1), which favours the middle), noise x0 and a dropout
 mask (p = 0.1, the label becomes ``NULL_LABEL``), forms x_t = alpha_t x1 + beta_t x0 on the path
 and regresses the network on
 
@@ -23,19 +24,21 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from .._validate import check_choice
+from .._validate import as_path, check_choice, check_count, check_positive, check_real, check_writable
 from ..paths import GaussianPath
-from ..training import Trainer
+from ..schedules import SCHEDULES
+from ..training import Trainer, load_checkpoint, seeded
 from .conditioning import IMAGE_SHAPE, NULL_LABEL
 from .data import MNIST, load_mnist
 from .models import build_model
 from .presets import Preset, default_preset, get_preset
-from .sample import PREDICTIONS, sample
+from .sample import MNIST_PREDICTIONS, sample
 
-__all__ = ["TrainConfig", "Run", "train", "load_run", "draw_batch", "flow_loss", "CHECKPOINT_NAME"]
+__all__ = ["TrainConfig", "Run", "check_train_args", "train", "load_run", "draw_batch", "flow_loss", "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
-_MUST_MATCH = ("arch", "model_kwargs", "prediction", "batch_size", "schedule", "label_dropout")
+_MUST_MATCH = ("arch", "model_kwargs", "prediction", "batch_size", "schedule", "label_dropout", "time_sampling")
+TIME_SAMPLING = ("uniform", "logit-normal")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class TrainConfig:
     ema_decay: float = 0.995
     label_dropout: float = 0.1
     schedule: str = "linear"
+    time_sampling: str = "uniform"
     seed: int = 0
     grad_clip: float | None = 1.0
     warmup: int = 50
@@ -80,7 +84,14 @@ class Run:
 
     @property
     def path(self) -> GaussianPath:
+        """The Gaussian path the network was trained on."""
         return GaussianPath(self.config.schedule)
+
+    @property
+    def final_loss(self) -> float:
+        """The mean training loss of the last 50 steps (NaN before any step): a noisy curve's end."""
+        last = self.losses[-50:]
+        return sum(last) / len(last) if last else float("nan")
 
     def sample(self, labels: Tensor, w: float = 3.0, nfe: int = 50, solver: str = "euler", **kwargs) -> Tensor:
         """``fmtutor.mnist.sample`` with this run's model, prediction type and path."""
@@ -95,9 +106,14 @@ def draw_batch(data: MNIST, path: GaussianPath, config: TrainConfig, generator: 
     Every draw is made for the whole global batch and then sliced, so the slices of all ranks
     together are exactly the batch a single process draws from the same generator state.
     """
+    _check_parts(data, path, config)
     b, dev = config.batch_size, generator.device
     idx = torch.randint(len(data), (b,), generator=generator, device=dev)[part]
-    t = (torch.rand(b, generator=generator, device=dev) * path.schedule.t_max)[part]
+    if config.time_sampling == "logit-normal":
+        u = torch.sigmoid(torch.randn(b, generator=generator, device=dev))
+    else:
+        u = torch.rand(b, generator=generator, device=dev)
+    t = (u * path.t_max)[part]
     x0 = torch.randn((b, *IMAGE_SHAPE), generator=generator, device=dev)[part]
     drop = (torch.rand(b, generator=generator, device=dev) < config.label_dropout)[part]
     y = data.labels[idx].masked_fill(drop, NULL_LABEL)
@@ -112,6 +128,7 @@ def flow_loss(net: nn.Module, data: MNIST, path: GaussianPath, config: TrainConf
     ``net`` (the model, or its DDP wrapper) is what the loss calls. With ``world > 1`` the returned
     value equals the mean over all ranks (for logging) while its gradient is this rank's own.
     """
+    _check_parts(data, path, config)
     local = config.batch_size // world
     part = slice(rank * local, (rank + 1) * local)
 
@@ -127,6 +144,12 @@ def flow_loss(net: nn.Module, data: MNIST, path: GaussianPath, config: TrainConf
     return loss_fn
 
 
+def _check_parts(data: object, path: object, config: object) -> None:
+    for value, name, kind in ((data, "data", MNIST), (path, "path", GaussianPath), (config, "config", TrainConfig)):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+
+
 class _RunTrainer(Trainer):
     """``Trainer`` whose checkpoints carry the run's config, refuse an incompatible resume, and are
     written by rank 0 only."""
@@ -139,7 +162,7 @@ class _RunTrainer(Trainer):
         return {**super().state_dict(), "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict) -> None:
-        old = state.get("config") or {}
+        old = {"time_sampling": "uniform", **(state.get("config") or {})}  # older runs: uniform
         new = asdict(self.config)
         diff = [f"{k}: {_norm(old.get(k))!r} -> {_norm(new[k])!r}" for k in _MUST_MATCH
                 if _norm(old.get(k)) != _norm(new[k])]
@@ -179,14 +202,47 @@ def _setup_distributed() -> tuple[int, int, torch.device]:
 
 def _make_config(arch: str, preset: Preset, prediction: str, overrides: dict, world: int) -> TrainConfig:
     check_choice("arch", arch, preset.models)
-    check_choice("prediction", prediction, PREDICTIONS)
+    check_choice("prediction", prediction, MNIST_PREDICTIONS)
+    check_choice("time_sampling", overrides.get("time_sampling") or preset.time_sampling, TIME_SAMPLING)
     config = TrainConfig(arch=arch, model_kwargs=dict(preset.models[arch]), prediction=prediction,
                          preset=preset.name, steps=preset.steps, batch_size=preset.batch_size, lr=preset.lr,
-                         ema_decay=preset.ema_decay, grad_clip=preset.grad_clip, world_size=world)
+                         ema_decay=preset.ema_decay, grad_clip=preset.grad_clip, world_size=world,
+                         time_sampling=preset.time_sampling)
+    unknown = sorted(set(overrides) - set(asdict(config)) - {"world_size"})
+    if unknown:
+        raise TypeError(f"unknown training option(s) {', '.join(unknown)}; expected TrainConfig fields")
     config = TrainConfig(**{**asdict(config), **{k: v for k, v in overrides.items() if v is not None}})
+    _check_config(config)
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} must be divisible by the number of processes {world}")
     return config
+
+
+def _check_config(c: TrainConfig) -> None:
+    """Every number of a run's config, before any work."""
+    check_count(c.steps, "steps")
+    check_count(c.batch_size, "batch_size")
+    check_positive(c.lr, "lr")
+    check_real(c.ema_decay, "ema_decay", 0.0, 1.0, open_low=True, open_high=True)
+    check_real(c.label_dropout, "label_dropout", 0.0, 1.0, open_high=True)
+    check_choice("schedule", c.schedule, SCHEDULES)
+    check_count(c.seed, "seed", minimum=0)
+    check_count(c.warmup, "warmup", minimum=0)
+    if c.grad_clip is not None:
+        check_positive(c.grad_clip, "grad_clip")
+    if not isinstance(c.model_kwargs, dict):
+        raise TypeError(f"model_kwargs must be a dict, got {type(c.model_kwargs).__name__}")
+
+
+def check_train_args(arch: str = "unet", preset: str | Preset | None = None, prediction: str = "velocity",
+                     out: str | Path | None = None, **overrides) -> Preset:
+    """Check every argument of ``train`` (and that ``out`` can be written) before any work; the preset."""
+    spec = get_preset(preset or default_preset())
+    _make_config(arch, spec, prediction, overrides, 1)
+    if out is not None:
+        check_writable(out, "out", directory=True)
+        check_writable(Path(out) / CHECKPOINT_NAME, "out")
+    return spec
 
 
 def train(arch: str = "unet", preset: str | Preset | None = None, prediction: str = "velocity",
@@ -202,22 +258,22 @@ def train(arch: str = "unet", preset: str | Preset | None = None, prediction: st
     set from ``root`` (see ``load_mnist``). ``callbacks`` are ``Trainer`` callbacks (e.g. a live
     loss plot) called every ``callback_every`` steps on rank 0.
     """
+    spec = check_train_args(arch, preset, prediction, out, **overrides)
     rank, world, device = _setup_distributed()
     try:
-        spec = get_preset(preset or default_preset())
         config = _make_config(arch, spec, prediction, overrides, world)
         data = data if data is not None else load_mnist("train", root=root, progress=progress and rank == 0)
         data = MNIST(data.images.to(device), data.labels.to(device))
-        torch.manual_seed(config.seed)
-        model = build_model(arch, **config.model_kwargs).to(device)
-        net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-        trainer = _RunTrainer(model, flow_loss(net, data, GaussianPath(config.schedule), config, rank, world),
-                              config, rank, lr=config.lr, seed=config.seed, ema_decay=config.ema_decay,
-                              grad_clip=config.grad_clip, callbacks=callbacks if rank == 0 else (),
-                              callback_every=callback_every)
-        checkpoint = Path(out) / CHECKPOINT_NAME if out is not None else None
-        result = trainer.fit(config.steps, checkpoint=checkpoint, checkpoint_every=spec.checkpoint_every,
-                             progress=progress and rank == 0)
+        with seeded(config.seed):  # initial weights and any dropout follow the seed
+            model = build_model(arch, **config.model_kwargs).to(device)
+            net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+            trainer = _RunTrainer(model, flow_loss(net, data, GaussianPath(config.schedule), config, rank, world),
+                                  config, rank, lr=config.lr, seed=config.seed, ema_decay=config.ema_decay,
+                                  grad_clip=config.grad_clip, callbacks=callbacks if rank == 0 else (),
+                                  callback_every=callback_every)
+            checkpoint = Path(out) / CHECKPOINT_NAME if out is not None else None
+            result = trainer.fit(config.steps, checkpoint=checkpoint, checkpoint_every=spec.checkpoint_every,
+                                 progress=progress and rank == 0)
         if world > 1:
             dist.barrier()
     finally:
@@ -228,13 +284,15 @@ def train(arch: str = "unet", preset: str | Preset | None = None, prediction: st
 
 def load_run(checkpoint: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> Run:
     """Rebuild a run from ``checkpoint`` (a file, or a run folder holding checkpoint.pt)."""
-    checkpoint = Path(checkpoint)
+    checkpoint = as_path(checkpoint, "checkpoint")
     if checkpoint.is_dir():
         checkpoint = checkpoint / CHECKPOINT_NAME
-    state = torch.load(checkpoint, map_location=device, weights_only=False)
-    if "config" not in state:
-        raise ValueError(f"{checkpoint} is not an MNIST training checkpoint (it has no config)")
-    config = TrainConfig(**state["config"])
-    model = build_model(config.arch, **config.model_kwargs).to(device)
-    model.load_state_dict(state["ema"] if ema and state.get("ema") is not None else state["model"])
+    state = load_checkpoint(checkpoint, ("config", "model", "ema", "losses", "step"), device)
+    try:
+        config = TrainConfig(**state["config"])
+        model = build_model(config.arch, **config.model_kwargs).to(device)
+        model.load_state_dict(state["ema"] if ema and state.get("ema") is not None else state["model"])
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"checkpoint {str(checkpoint)!r} is not a valid MNIST training checkpoint: "
+                         f"{str(e).strip().splitlines()[0][:200]}") from e
     return Run(model.eval(), config, list(state["losses"]), state["step"], 0.0, checkpoint)

@@ -35,6 +35,8 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        """Two 3 x 3 convolutions, the second normalisation scaled and shifted by the embedding ``emb`` ``(B, E)``
+        (FiLM), plus the skip connection: ``(B, C, H, W)`` -> ``(B, C_out, H, W)``."""
         h = self.conv1(x)
         scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
         h = self.norm2(h) * (1 + scale) + shift
@@ -50,6 +52,7 @@ class Attention(nn.Module):
         self.attn = nn.MultiheadAttention(channels, heads, batch_first=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Self-attention over the H x W positions of ``x`` ``(B, C, H, W)``, added to ``x``."""
         b, c, h, w = x.shape
         seq = self.norm(x).flatten(2).transpose(1, 2)  # (B, H*W, C)
         out, _ = self.attn(seq, seq, seq, need_weights=False)
@@ -86,7 +89,9 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:
-        x, t, y = check_inputs(x, t, y)
+        """The prediction ``(B, 1, 28, 28)`` for images ``x`` ``(B, 1, 28, 28)`` at times ``t`` (a float or
+        ``(B,)``) and labels ``y`` ``(B,)`` (``NULL_LABEL``: no label; ``None``: no label for any)."""
+        x, t, y = check_inputs(x, t, y, self)
         emb = self.embed(t, y)
         h, skips = self.conv_in(x), []
         for i, block in enumerate(self.down):  # 28 -> 14 -> 7

@@ -31,7 +31,7 @@ class Panel(ABC):
 
     @classmethod
     @abstractmethod
-    def demo(cls) -> "Panel":
+    def demo(cls) -> Panel:
         """The panel as the chapter shows it."""
 
     def defaults(self) -> dict:

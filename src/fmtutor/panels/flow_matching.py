@@ -17,39 +17,29 @@ from functools import lru_cache
 
 import matplotlib.pyplot as plt
 import torch
-from torch import Tensor
 
 from .._validate import check_choice
-from ..cfm import train_cfm
 from ..distributions import GaussianMixture
+from ..generators import SAMPLERS
 from ..marginals import MarginalField
 from ..paths import GaussianPath
 from ..sampling import sample_ode
-from ..solvers import NFE_PER_STEP, Field, Solution
+from ..solvers import Field, Solution, steps_for_nfe
 from ..toy_data import get_dataset
+from ..train2d import train_2d
 from ..viz import FieldPanel
 from . import Panel
 
-__all__ = ["FlowMatchingPanel", "NFE_OPTIONS", "SOLVERS", "demo_model"]
+__all__ = ["FlowMatchingPanel", "NFE_OPTIONS", "demo_model"]
 
 NFE_OPTIONS = (2, 4, 8, 16, 32, 64)
-SOLVERS = ("euler", "heun")
 
 
 @lru_cache(maxsize=1)
 def demo_model() -> Field:
     """A small velocity MLP (64 x 3) trained for 500 steps on 8 Gaussians (a few seconds, cached)."""
-    return train_cfm(get_dataset("eight-gaussians"), n_steps=500, batch_size=256, hidden=64, lr=1e-2,
-                     ema_decay=0.98, seed=0, progress=False).model
-
-
-def interpolate(solution: Solution, t: float) -> Tensor:
-    """The state at time ``t`` on the piecewise-linear path through ``solution.path`` (clamped to the grid)."""
-    times = solution.times
-    t = min(max(float(t), float(times[0])), float(times[-1]))
-    k = int(torch.searchsorted(times, torch.tensor(t, dtype=times.dtype), right=True).clamp(1, len(times) - 1)) - 1
-    w = (t - float(times[k])) / float(times[k + 1] - times[k])
-    return torch.lerp(solution.path[k], solution.path[k + 1], w)
+    return train_2d(get_dataset("eight-gaussians"), train_steps=500, batch_size=256, hidden=64, lr=1e-2,
+                    ema_decay=0.98, seed=0, progress=False).model
 
 
 class FlowMatchingPanel(Panel):
@@ -90,28 +80,28 @@ class FlowMatchingPanel(Panel):
         default = 16 if 16 in self.nfe_options else self.nfe_options[-1]
         return {"t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t"),
                 "nfe": w.SelectionSlider(options=self.nfe_options, value=default, description="NFE"),
-                "solver": w.Dropdown(options=SOLVERS, value="euler", description="solver")}
+                "solver": w.Dropdown(options=SAMPLERS["flow-matching"], value="euler", description="solver")}
 
     def trajectory(self, solver: str, nfe: int) -> Solution:
         """The learned model's particle paths from t = 0 to 1 (cached): ``path`` is ``(steps + 1, N, 2)``."""
-        check_choice("solver", solver, SOLVERS)
+        check_choice("solver", solver, SAMPLERS["flow-matching"])
         key = (solver, int(nfe))
         if key not in self._paths:
-            steps = int(nfe) // NFE_PER_STEP[solver]
             with torch.no_grad():
-                self._paths[key] = sample_ode(self.model, self.x0, steps, solver, keep_path=True)
+                self._paths[key] = sample_ode(self.model, self.x0, steps_for_nfe(solver, int(nfe)), solver,
+                                              keep_path=True)
         return self._paths[key]
 
     def update(self, t: float = 0.5, nfe: int = 16, solver: str = "euler") -> None:
         t = min(max(float(t), 0.0), 1.0)
-        learned = interpolate(self.trajectory(solver, nfe), t)
+        learned = self.trajectory(solver, nfe).at(t)
         exact = self.path.sample(self.x1, t, x0=self.x0).x_t
         self.views["learned"].update(self.model, t, learned)
         self.views["exact"].update(self.exact, t, exact)
         self.label.set_text(f"t = {t:.2f}   {solver} {int(nfe)} NFE")
 
     @classmethod
-    def demo(cls) -> "FlowMatchingPanel":
+    def demo(cls) -> FlowMatchingPanel:
         panel = cls(demo_model())
         panel.update(**panel.defaults())
         return panel

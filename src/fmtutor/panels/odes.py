@@ -15,20 +15,11 @@ from matplotlib.collections import LineCollection
 from torch import Tensor
 
 from ..odes import LinearODE
-from ..solvers import NFE_PER_STEP, STEPPERS, solve_ode, time_grid
+from ..solvers import NFE_PER_STEP, SOLVERS, Solution, solve_ode, time_grid
 from ..viz import FieldPanel, to_numpy
 from . import Panel
 
-__all__ = ["SolverFlowPanel", "interpolate_path"]
-
-
-def interpolate_path(path: np.ndarray, times: np.ndarray, t: float) -> tuple[np.ndarray, int]:
-    """Positions at ``t`` on the piecewise-linear curve through the states ``path`` ``(N + 1, B, D)``
-    at increasing ``times`` ``(N + 1,)`` (Euler's polygon for Euler), and the index of the last
-    grid time at or before ``t``."""
-    i = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
-    w = float(np.clip((t - times[i]) / (times[i + 1] - times[i]), 0.0, 1.0))
-    return (1 - w) * path[i] + w * path[i + 1], i
+__all__ = ["SolverFlowPanel"]
 
 
 class SolverFlowPanel(Panel):
@@ -39,7 +30,7 @@ class SolverFlowPanel(Panel):
         self.ode, self.x0 = ode, x0
         self.view = FieldPanel(lim, n_grid, figsize=figsize)
         self.fig, ax = self.view.fig, self.view.ax
-        self._cache: dict[tuple, object] = {}  # (solver, steps) -> (times, path); ('exact', t) -> positions
+        self._cache: dict[tuple, object] = {}  # (solver, steps) -> Solution; ('exact', t) -> positions
         ts = torch.linspace(0.0, 1.0, 101, dtype=x0.dtype)
         starts = x0[:n_traces]
         exact = ode.flow(starts.repeat(len(ts), 1), ts.repeat_interleave(len(starts)))
@@ -56,24 +47,23 @@ class SolverFlowPanel(Panel):
         self.fig.tight_layout()
 
     @classmethod
-    def demo(cls) -> "SolverFlowPanel":
+    def demo(cls) -> SolverFlowPanel:
         gen = torch.Generator().manual_seed(0)
         return cls(LinearODE.spiral(), 1.3 * torch.randn(500, 2, generator=gen))
 
     def controls(self) -> dict:
         return {
-            "solver": widgets.Dropdown(options=list(STEPPERS), value="euler", description="solver"),
+            "solver": widgets.Dropdown(options=list(SOLVERS), value="euler", description="solver"),
             "steps": widgets.IntSlider(value=8, min=1, max=64, description="steps"),
             "t": widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="t"),
         }
 
-    def trajectories(self, solver: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """The grid ``(steps + 1,)`` and the states on it ``(steps + 1, 500, 2)``, computed once."""
+    def trajectories(self, solver: str, steps: int) -> Solution:
+        """The solution on the grid of ``steps`` steps, with its states ``path`` ``(steps + 1, 500, 2)``, computed once."""
         key = (solver, int(steps))
         if key not in self._cache:
             times = time_grid(int(steps), dtype=self.x0.dtype)
-            path = solve_ode(self.ode.field, self.x0, times, method=solver, keep_path=True).path
-            self._cache[key] = (to_numpy(times), to_numpy(path))
+            self._cache[key] = solve_ode(self.ode.field, self.x0, times, method=solver, keep_path=True)
         return self._cache[key]
 
     def exact(self, t: float) -> np.ndarray:
@@ -85,8 +75,8 @@ class SolverFlowPanel(Panel):
 
     @torch.no_grad()
     def update(self, solver: str = "euler", steps: int = 8, t: float = 1.0) -> None:
-        times, path = self.trajectories(solver, steps)
-        x_t, i = interpolate_path(path, times, float(t))
+        sol = self.trajectories(solver, steps)
+        x_t, i, path = to_numpy(sol.at(t)), sol.index(t), to_numpy(sol.path)
         exact = self.exact(float(t))
         error = float(np.linalg.norm(x_t - exact, axis=1).mean())
         plural = "s" * (steps != 1)

@@ -17,14 +17,14 @@ from torch import Tensor
 from .._validate import check_choice
 from ..distributions import Density
 from ..sdes import OrnsteinUhlenbeck, langevin_drift
-from ..solvers import Field, euler_maruyama, time_grid
+from ..solvers import Field, Solution, euler_maruyama, time_grid
 from ..toy_data import get_dataset
 from ..viz import FieldPanel, field_grid, to_numpy
 from . import Panel
 
-__all__ = ["SDEPanel", "TARGETS"]
+__all__ = ["SDEPanel", "TARGET_LAWS"]
 
-TARGETS = {"eight-gaussians": "Langevin: eight Gaussians", "three-clusters": "Langevin: three clusters",
+TARGET_LAWS = {"eight-gaussians": "Langevin: eight Gaussians", "three-clusters": "Langevin: three clusters",
            "ornstein-uhlenbeck": "Ornstein-Uhlenbeck, theta = 2"}
 OU_THETA = 2.0
 
@@ -45,14 +45,14 @@ class SDEPanel(Panel):
         self.image = self.ax.imshow(np.zeros((64, 64)), extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5),
                                     origin="lower", cmap="Greys", vmin=0, vmax=1, zorder=0,
                                     interpolation="nearest")
-        self._cache: OrderedDict[tuple, Tensor] = OrderedDict()
+        self._cache: OrderedDict[tuple, Solution] = OrderedDict()
         self._shown: tuple | None = None
         self.fig.set_dpi(80)
         self.ax.set(xticks=[], yticks=[], title="sigma")  # ticks cost more to draw than the data
         self.fig.tight_layout()
 
     @classmethod
-    def demo(cls) -> "SDEPanel":
+    def demo(cls) -> SDEPanel:
         return cls()
 
     def controls(self) -> dict:
@@ -61,7 +61,7 @@ class SDEPanel(Panel):
         return {"sigma": w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="sigma"),
                 "t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t"),
                 "steps": w.IntSlider(value=100, min=10, max=200, step=10, description="steps"),
-                "target": w.Dropdown(options=[(label, key) for key, label in TARGETS.items()],
+                "target": w.Dropdown(options=[(label, key) for key, label in TARGET_LAWS.items()],
                                      value="eight-gaussians", description="target")}
 
     def density(self, target: str, sigma: float) -> Density | None:
@@ -72,7 +72,7 @@ class SDEPanel(Panel):
 
     def drift(self, target: str, sigma: float) -> Field:
         """-theta x for OU, sigma^2 / 2 grad log p for a Langevin target."""
-        if check_choice("target", target, TARGETS) == "ornstein-uhlenbeck":
+        if check_choice("target", target, TARGET_LAWS) == "ornstein-uhlenbeck":
             return OrnsteinUhlenbeck(OU_THETA, sigma).drift
         return langevin_drift(self.density(target, sigma), sigma)
 
@@ -82,14 +82,14 @@ class SDEPanel(Panel):
         return torch.tensor([2.5, 2.5]) + 0.3 * z if target == "ornstein-uhlenbeck" else z
 
     @torch.no_grad()
-    def simulate(self, target: str, sigma: float, steps: int) -> Tensor:
-        """All states ``(steps + 1, n_particles, 2)`` on t in [0, 1], cached per setting."""
+    def simulate(self, target: str, sigma: float, steps: int) -> Solution:
+        """The simulation on t in [0, 1], with all states ``path`` ``(steps + 1, n_particles, 2)``, cached per setting."""
         key = (target, round(float(sigma), 6), int(steps))
         if key not in self._cache:
             gen = torch.Generator().manual_seed(self.seed + 1)
             sol = euler_maruyama(self.drift(target, sigma), float(sigma), self.start(target),
                                  time_grid(int(steps)), generator=gen, keep_path=True)
-            self._cache[key] = sol.path
+            self._cache[key] = sol
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
@@ -111,9 +111,8 @@ class SDEPanel(Panel):
     def update(self, sigma: float = 1.0, t: float = 0.5, steps: int = 100,
                target: str = "eight-gaussians") -> None:
         """Show the drift and the particles X_t of one fixed simulation."""
-        path = self.simulate(target, sigma, steps)
-        k = int(round(float(t) * int(steps)))
+        sol = self.simulate(target, sigma, steps)
         self._background(target, float(sigma))
         title = f"sigma = {sigma:.1f}, t = {t:.2f} ({steps} steps)"
-        self.view.update(self.drift(target, sigma), t, path[k], title=title)
+        self.view.update(self.drift(target, sigma), t, sol.nearest(t), title=title)
 

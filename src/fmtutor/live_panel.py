@@ -1,0 +1,134 @@
+"""The live panel: controls beside a sharp picture of the figure, redrawn for the latest setting only.
+
+``live(update, fig, **controls)`` (re-exported as ``fmtutor.viz.live``) shows the controls in a
+column with the figure's picture to their right. Three things make it pleasant in JupyterLab and
+Notebook 7:
+
+- **Size**: the picture is shown at the figure's own size in CSS pixels (its inches times its dpi),
+  scaled down to fit ``MAX_CSS`` so that controls and picture fit together on a 1366 x 768 screen,
+  and never stretched to the notebook's width.
+- **Sharpness**: the PNG holds ``pixel_ratio`` (2) device pixels per CSS pixel.
+- **Coalescing**: a drag sends many values; the picture is drawn on a worker thread for the most
+  recent setting only, so the figure for the last position arrives one or two draws after the drag
+  ends instead of after a replay of every intermediate position.
+"""
+from __future__ import annotations
+
+import io
+import threading
+import traceback
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+
+__all__ = ["MAX_CSS", "LiveView", "Latest", "live"]
+
+MAX_CSS = (560, 480)  # the largest picture (width, height) in CSS pixels: beside ~300 px of controls
+
+
+class LiveView:
+    """The picture of ``fig`` after ``update(**values)``, as PNG bytes for the live panel.
+
+    ``css_size`` is the size the picture is shown at (width, height in CSS pixels); the PNG has
+    ``pixel_ratio`` times as many pixels in each direction. The figure's dpi is set once to the
+    rendering dpi, so each frame is one draw and one fast PNG encoding.
+    """
+
+    def __init__(self, update: Callable[..., None], fig: plt.Figure, pixel_ratio: float = 2.0,
+                 max_css: tuple[int, int] = MAX_CSS):
+        if pixel_ratio <= 0:
+            raise ValueError(f"pixel_ratio must be positive, got {pixel_ratio!r}")
+        self.update, self.fig = update, fig
+        width, height = fig.get_size_inches() * fig.dpi
+        scale = min(1.0, max_css[0] / width, max_css[1] / height)
+        self.css_size = (round(width * scale), round(height * scale))
+        self.dpi = fig.dpi * scale * pixel_ratio
+
+    def png(self, **values) -> bytes:
+        """Update the figure to ``values`` and return its PNG (``css_size`` times ``pixel_ratio``)."""
+        if self.fig.dpi != self.dpi:  # set here, not once: closing a pyplot figure resets its dpi
+            self.fig.set_dpi(self.dpi)
+        self.update(**values)
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})
+        return buffer.getvalue()
+
+
+class Latest:
+    """Run ``work(value)`` on a worker thread for the most recent ``submit``-ted value only.
+
+    Values submitted while ``work`` runs replace each other; when it returns, the last of them is
+    worked on next. ``wait`` blocks until nothing is pending or running.
+    """
+
+    def __init__(self, work: Callable[[object], None]):
+        self._work, self._lock, self._pending, self._busy = work, threading.Lock(), None, False
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def submit(self, value: object) -> None:
+        with self._lock:
+            self._pending = (value,)
+            if self._busy:
+                return
+            self._busy = True
+            self._idle.clear()
+        threading.Thread(target=self._run, daemon=True, name="fmtutor-live").start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._pending is None:
+                    self._busy = False
+                    self._idle.set()
+                    return
+                (value,), self._pending = self._pending, None
+            self._work(value)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once no value is pending or being worked on (False if ``timeout`` passed first)."""
+        return self._idle.wait(timeout)
+
+
+def live(update: Callable[..., None], fig: plt.Figure, **controls):
+    """An ipywidgets panel: each control change calls ``update(**values)`` and shows ``fig`` again.
+
+    ``controls`` maps the keyword names of ``update`` to ipywidgets controls. The figure is shown as
+    a PNG in an ``ipywidgets.Image`` (a figure inside an ``Output`` widget can stall notebook
+    executors until the cell's timeout). The first picture is drawn before this returns; later ones
+    on a worker thread for the latest setting (see ``Latest``); an error in ``update`` is shown
+    under the controls. Returns the ``HBox`` (controls column, picture) after displaying it, with
+    ``wait()`` to block until the latest setting is drawn; in a notebook write ``_ = live(...)``.
+    """
+    import ipywidgets
+    from IPython.display import display
+
+    view = LiveView(update, fig)
+    width, height = view.css_size
+    image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(
+        width=f"{width}px", height=f"{height}px", max_width="100%", object_fit="contain", flex="0 0 auto"))
+    error = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="320px"))
+
+    def draw(values: dict) -> None:
+        try:
+            image.value = view.png(**values)
+            error.value = ""
+        except Exception:  # shown to the reader: a worker thread's traceback would go nowhere
+            error.value = f"<pre style='color:#b00;white-space:pre-wrap'>{traceback.format_exc(limit=3)}</pre>"
+
+    latest = Latest(draw)
+
+    def changed(change: object = None) -> None:
+        latest.submit({name: w.value for name, w in controls.items()})
+
+    image.value = view.png(**{name: w.value for name, w in controls.items()})
+    for control in controls.values():
+        control.observe(changed, names="value")
+    plt.close(fig)
+    column = ipywidgets.VBox([*controls.values(), error], layout=ipywidgets.Layout(flex="0 1 auto"))
+    panel = ipywidgets.HBox([column, image], layout=ipywidgets.Layout(
+        flex_flow="row wrap", align_items="flex-start"))
+    panel.add_class("fmtutor-live")
+    panel.wait = latest.wait
+    display(panel)
+    return panel

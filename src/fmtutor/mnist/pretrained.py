@@ -1,0 +1,160 @@
+"""Pretrained networks stored in the package: safetensors weights listed in a manifest with their sha256.
+
+``weights/manifest.json`` maps a name ('unet-cpu', 'judge', ...) to the file, its size and sha256,
+how the network is rebuilt (``kind`` 'generator' with a ``TrainConfig``, or 'classifier' with its
+widths), the command and commit that trained it, and the metrics measured on it. Weights are stored
+in float16 (half the bytes; ``store`` keeps integer buffers as they are) and read back as float32.
+
+Before any weights are read, ``verify`` checks the file against the manifest: a file whose size
+differs (truncated) or whose sha256 differs (changed, replaced by another network's weights, or not
+a weights file at all) is refused with a ``ValueError`` naming the file. Nothing is unpickled.
+
+    run = load_pretrained("unet-cpu")          # a Run, like load_run
+    judge = load_pretrained("judge")           # a ClassifierResult, like load_classifier
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .classifier import Classifier, ClassifierResult
+from .models import build_model
+from .train import Run, TrainConfig
+
+__all__ = ["WEIGHTS_DIR", "SIZE_BUDGET", "sha256_file", "read_manifest", "store", "verify", "load_pretrained",
+           "pretrained_names", "half_state", "annotate"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+SIZE_BUDGET = 6_000_000  # bytes, all stored networks together
+_MANIFEST = "manifest.json"
+
+
+def sha256_file(path: str | Path) -> str:
+    """The hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(directory: str | Path = WEIGHTS_DIR) -> dict:
+    """The manifest: ``{name: entry}`` (an empty dict when there is none yet)."""
+    path = Path(directory) / _MANIFEST
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def pretrained_names(directory: str | Path = WEIGHTS_DIR) -> list[str]:
+    return sorted(read_manifest(directory))
+
+
+def _entry(name: str, directory: Path) -> dict:
+    manifest = read_manifest(directory)
+    if name not in manifest:
+        raise ValueError(f"no stored network named {name!r} in {directory / _MANIFEST}; "
+                         f"stored: {sorted(manifest) or 'none'}")
+    return manifest[name]
+
+
+def verify(name: str, directory: str | Path = WEIGHTS_DIR) -> Path:
+    """The path of ``name``'s weights after checking its size and sha256 against the manifest."""
+    directory = Path(directory)
+    entry = _entry(name, directory)
+    path = directory / entry["file"]
+    if not path.is_file():
+        raise ValueError(f"{path}: the weights of {name!r} are missing (the manifest lists them)")
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        what = "truncated" if size < entry["bytes"] else "longer than the manifest says"
+        raise ValueError(f"{path}: {size} bytes where the manifest lists {entry['bytes']}: the file is {what}; "
+                         "restore it (git checkout) or retrain it (python -m fmtutor.mnist reproduce)")
+    digest = sha256_file(path)
+    if digest != entry["sha256"]:
+        raise ValueError(f"{path}: sha256 {digest[:16]}... differs from the manifest's {entry['sha256'][:16]}...: "
+                         f"these are not the weights of {name!r} that the manifest lists (changed or replaced); "
+                         "restore it (git checkout) or retrain it (python -m fmtutor.mnist reproduce)")
+    return path
+
+
+def _config(entry: dict) -> TrainConfig:
+    """The stored TrainConfig (JSON keeps tuples as lists: the network sizes become tuples again)."""
+    config = dict(entry["config"])
+    config["model_kwargs"] = {k: tuple(v) if isinstance(v, list) else v for k, v in config["model_kwargs"].items()}
+    return TrainConfig(**config)
+
+
+def _build(entry: dict) -> nn.Module:
+    if entry["kind"] == "classifier":
+        return Classifier(tuple(entry["widths"]))
+    config = _config(entry)
+    return build_model(config.arch, **config.model_kwargs)
+
+
+def load_pretrained(name: str, directory: str | Path = WEIGHTS_DIR, device: str | torch.device = "cpu"):
+    """``name``'s network, verified, in float32 and eval mode: a ``Run`` (generators, EMA weights) or a
+    ``ClassifierResult`` (the judge), like ``load_run`` and ``load_classifier`` return."""
+    path = verify(name, directory)
+    entry = _entry(name, Path(directory))
+    model = _build(entry)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()}
+    model.load_state_dict(state)
+    model = model.to(device).eval()
+    if entry["kind"] == "classifier":
+        return ClassifierResult(model, entry["metrics"].get("test_accuracy", float("nan")), entry["steps"], 0.0, path)
+    return Run(model, _config(entry), [], entry["steps"], 0.0, path)
+
+
+def half_state(model: nn.Module, dtype: torch.dtype = torch.float16) -> dict:
+    """The model's state dict with floating tensors cast to ``dtype`` (contiguous, on the CPU)."""
+    return {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
+            for k, v in model.state_dict().items()}
+
+
+def store(name: str, model: nn.Module, *, steps: int, command: str, commit: str, metrics: dict,
+          config: TrainConfig | None = None, directory: str | Path = WEIGHTS_DIR) -> dict:
+    """Write ``model`` as ``NAME.safetensors`` (float16) and its manifest entry; return the entry.
+
+    ``config`` is the generator's ``TrainConfig``; without it ``model`` must be a ``Classifier``.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.safetensors"
+    save_file(half_state(model), str(path), metadata={"name": name, "commit": commit})
+    entry = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path), "dtype": "float16",
+             "steps": int(steps), "command": command, "commit": commit, "metrics": metrics}
+    if config is None:
+        if not isinstance(model, Classifier):
+            raise TypeError(f"a generator needs its TrainConfig; got config=None for {type(model).__name__}")
+        entry.update(kind="classifier", widths=list(model.widths))
+    else:
+        entry.update(kind="generator", config=json.loads(json.dumps(asdict(config))))
+    manifest = {**read_manifest(directory), name: entry}
+    total = sum(e["bytes"] for e in manifest.values())
+    if total > SIZE_BUDGET:
+        path.unlink()
+        raise ValueError(f"{name}: the stored networks would take {total} bytes, over the budget of {SIZE_BUDGET}")
+    _write_manifest(manifest, directory)
+    return entry
+
+
+def _write_manifest(manifest: dict, directory: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".manifest.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")
+    os.replace(tmp, directory / _MANIFEST)
+
+
+def annotate(name: str, directory: str | Path = WEIGHTS_DIR, **fields) -> dict:
+    """Add or replace fields (metrics, how to retrain) of ``name``'s manifest entry; return the entry."""
+    directory = Path(directory)
+    manifest = {**read_manifest(directory), name: {**_entry(name, directory), **fields}}
+    _write_manifest(manifest, directory)
+    return manifest[name]

@@ -1,0 +1,52 @@
+"""Binder installs CPU-only torch from PyTorch's CPU index, at the versions requirements.txt pins."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)")
+
+
+def read_requirements(path: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """Pins ``{name: [version, ...]}`` of a requirements file, following ``-r``, and its index options."""
+    pins: dict[str, list[str]] = {}
+    options = []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith(("-r ", "--requirement ")):
+            nested, nested_options = read_requirements(path.parent / line.split(None, 1)[1])
+            for name, versions in nested.items():
+                pins.setdefault(name, []).extend(versions)
+            options += nested_options
+        elif line.startswith("-"):
+            options.append(line)
+        elif match := PIN.match(line):
+            pins.setdefault(match.group(1).lower().replace("_", "-"), []).append(match.group(2))
+        elif line:
+            raise AssertionError(f"{path.name}: unpinned requirement {line!r}")
+    return pins, options
+
+
+def test_binder_takes_torch_from_the_cpu_index():
+    pins, options = read_requirements(ROOT / ".binder" / "requirements.txt")
+    assert f"--extra-index-url {CPU_INDEX}" in options or f"--index-url {CPU_INDEX}" in options, options
+    assert any(v.endswith("+cpu") for v in pins["torch"]), pins["torch"]
+
+
+def test_binder_pins_the_same_versions_as_requirements():
+    wanted, _ = read_requirements(ROOT / "requirements.txt")
+    binder, _ = read_requirements(ROOT / ".binder" / "requirements.txt")
+    for name, (version,) in wanted.items():
+        assert name in binder, f".binder/requirements.txt lacks {name}=={version}"
+        assert {v.split("+", 1)[0] for v in binder[name]} == {version}, (name, binder[name], version)
+    for name in ("torch", "ipywidgets", "jupyterlab", "jupyterlab-myst"):
+        assert name in binder, name
+
+
+def test_a_version_differing_from_requirements_is_caught(tmp_path):
+    (tmp_path / "requirements.txt").write_text("torch==2.13.0\n")
+    (tmp_path / "binder.txt").write_text(f"--extra-index-url {CPU_INDEX}\ntorch==2.12.0+cpu\n-r requirements.txt\n")
+    pins, _ = read_requirements(tmp_path / "binder.txt")
+    assert {v.split("+", 1)[0] for v in pins["torch"]} == {"2.12.0", "2.13.0"}

@@ -1,0 +1,40 @@
+"""Quality against NFE: exact-field limits at the noise floor, where a curve levels off, solver error."""
+import pytest
+import torch
+
+from fmtutor.generators import exact_model
+from fmtutor.metrics import noise_floor
+from fmtutor.quality import nfe_to_reach, plateau, sliced_w2_vs_nfe, solver_error_vs_nfe
+
+
+@pytest.mark.parametrize("kind,sampler,nfe", [("flow-matching", "euler", 128), ("flow-matching", "heun", 64),
+                                              ("diffusion", "ddim", 200), ("diffusion", "pf-heun", 128),
+                                              ("diffusion", "ancestral", 250)])
+def test_exact_models_reach_the_data_within_twice_the_noise_floor(mixture, reference, kind, sampler, nfe):
+    floor = float(noise_floor(mixture, len(reference), repeats=5, generator=torch.Generator().manual_seed(2)))
+    w2 = sliced_w2_vs_nfe(exact_model(kind, mixture), sampler, [nfe], reference)[nfe]
+    assert w2 < 2 * floor, f"{kind}/{sampler} at NFE {nfe}: sliced W2 {w2:.3f}, floor {floor:.3f}"
+
+
+def test_nfe_to_reach_counts_from_where_the_curve_stays_below():
+    curve = {1: 3.0, 2: 0.5, 4: 1.0, 8: 0.4, 16: 0.3}
+    assert nfe_to_reach(curve, 0.6) == 8  # NFE 2 dips below, NFE 4 does not confirm it
+    assert nfe_to_reach(curve, 5.0) == 1
+    assert nfe_to_reach(curve, 0.1) is None
+    assert plateau(curve) == 0.4 and plateau(curve, n_last=2) == 0.35
+    with pytest.raises(ValueError, match="at least 6 points"):
+        plateau(curve, n_last=6)
+
+
+def test_solver_error_shrinks_at_the_solvers_order(mixture):
+    """Against a fine solve from the same noise: Euler's error halves when the NFE doubles (order 1),
+    Heun's falls about four-fold (order 2)."""
+    model = exact_model("flow-matching", mixture)
+    x0 = torch.randn(200, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    limit = model.sample(x0, 1024, "heun").final
+    euler = solver_error_vs_nfe(model, "euler", [32, 64], x0, limit)
+    heun = solver_error_vs_nfe(model, "heun", [32, 64], x0, limit)
+    assert 1.6 < euler[32] / euler[64] < 2.4, euler
+    assert 3.0 < heun[32] / heun[64] < 5.0, heun
+    with pytest.raises(ValueError, match="needs a deterministic sampler"):
+        solver_error_vs_nfe(exact_model("diffusion", mixture), "ancestral", [4], x0, limit)
