@@ -24,7 +24,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from fmtutor.cost_benefit import Budget, format_table, measure, summarize, train_methods  # noqa: E402
+from fmtutor.cost_benefit import Budget, format_costs, format_table, measure, summarize, train_methods  # noqa: E402
 from fmtutor.couplings import squared_distances  # noqa: E402
 from fmtutor.metrics import noise_floor  # noqa: E402
 from fmtutor.toy_data import eight_gaussians  # noqa: E402
@@ -67,9 +67,9 @@ def time_solvers() -> None:
     for n in (256, 512, 1024):
         cost = squared_distances(torch.randn(n, 2, generator=g), eight_gaussians().sample(n, g)).double().numpy()
         w = np.full(n, 1.0 / n)
-        emd = _cpu_ms(lambda: ot.emd(np.ones(n), np.ones(n), cost))
-        lsa = _cpu_ms(lambda: linear_sum_assignment(cost))
-        sink = _cpu_ms(lambda: ot.sinkhorn(w, w, cost, 0.5))
+        emd = _cpu_ms(lambda n=n, cost=cost: ot.emd(np.ones(n), np.ones(n), cost))
+        lsa = _cpu_ms(lambda cost=cost: linear_sum_assignment(cost))
+        sink = _cpu_ms(lambda w=w, cost=cost: ot.sinkhorn(w, w, cost, 0.5))
         print(f"{n:6d} {emd:9.1f} {lsa:10.1f} {sink:21.1f}", flush=True)
 
 
@@ -94,6 +94,7 @@ def main() -> None:
     rows = summarize(runs, quality)
     print(f"\neight Gaussians, {args.n} samples, noise floor {floor:.3f}; budget {budget}")
     print(f"target: independent CFM's sliced W2 at Euler NFE 16 = {quality:.3f} (mean of {len(runs)} seeds)\n")
+    print(format_costs(rows))
     print(format_table(rows, [1, 2, 4, 8, 16]))
     print("\nreaches the target with at most 4 Euler NFE (per seed):")
     for row in rows:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.compare import TrainedModel
-from fmtutor.cost_benefit import Measured, Method, format_table, measure, summarize
+from fmtutor.generators import TrainedModel
+from fmtutor.cost_benefit import Measured, Method, format_costs, format_table, measure, summarize
 from fmtutor.toy_data import eight_gaussians
 
 
@@ -23,7 +23,9 @@ def test_summarize_means_stds_and_reach():
     assert row.sliced_w2[1] == pytest.approx((0.8, 0.02**0.5))
     assert row.nfe_to_reach == (4, 2)
     text = format_table([row], [1, 2, 4])
-    assert "0.800±0.141" in text and text.rstrip().endswith("4, 2")
+    assert "0.800±0.141" in text and text.rstrip().endswith("4, 2") and "CPU" not in text
+    costs = format_costs([row]).splitlines()
+    assert costs[0].split() == ["method", "CPU", "s", "steps"] and costs[1].split() == ["m", "2.0±1.4", "10"]
 
 
 def test_a_distilled_model_is_measured_on_its_own_grid_only():

@@ -5,7 +5,7 @@ with source N(0, I): independent CFM (= 1-rectified flow), OT-CFM at several OT 
 2-rectified flow (reflow on pairs made by the 1-rectified flow) and its distillations to k Euler
 steps. Each result carries its training cost in CPU seconds and gradient steps *including* what it
 was built from (a 2-rectified flow pays for its teacher and for the pairs). ``measure`` gives the
-sliced W2 against NFE (Euler, ``compare.sliced_w2_vs_nfe``: same noise and projections at every NFE)
+sliced W2 against NFE (Euler, ``quality.sliced_w2_vs_nfe``: same noise and projections at every NFE)
 and the straightness S of Liu et al. on a fine solve (``trajectories.velocity_deviation``).
 """
 from __future__ import annotations
@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .cfm import train_cfm
-from .compare import TrainedModel, nfe_to_reach, sliced_w2_vs_nfe
 from .couplings import IndependentCoupling, MinibatchOTCoupling, coupled_cfm_loss
 from .distributions import Sampleable, StandardGaussian
+from .generators import TrainedModel
+from .quality import nfe_to_reach, sliced_w2_vs_nfe
 from .reflow import distillation_loss, reflow_pairs
 from .solvers import solve_ode, time_grid
+from .train2d import train_2d
 from .trajectories import velocity_deviation
 
-__all__ = ["Budget", "Method", "train_methods", "measure", "Measured", "Row", "summarize", "format_table"]
+__all__ = ["Budget", "Method", "train_methods", "measure", "Measured", "Row", "summarize", "format_table",
+           "format_costs"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,9 @@ class Method:
 
 def _train(coupling: Sampleable, budget: Budget, seed: int, objective=coupled_cfm_loss) -> tuple[TrainedModel, float]:
     start = time.process_time()
-    model = train_cfm(coupling, n_steps=budget.steps, batch_size=budget.batch_size, hidden=budget.hidden,
-                      depth=budget.depth, lr=budget.lr, ema_decay=budget.ema_decay, seed=seed,
-                      objective=objective, progress=False)
+    model = train_2d(coupling, train_steps=budget.steps, batch_size=budget.batch_size, hidden=budget.hidden,
+                     depth=budget.depth, lr=budget.lr, ema_decay=budget.ema_decay, seed=seed,
+                     objective=objective, progress=False)
     return model, time.process_time() - start
 
 
@@ -134,7 +136,7 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def summarize(runs: Sequence[tuple[dict[str, Method], dict[str, Measured]]], quality: float) -> list[Row]:
     """Rows over the seeds of ``runs`` (one ``(methods, measured)`` per seed, same keys); the NFE to
-    reach ``quality`` is ``compare.nfe_to_reach`` of each seed's curve (None: not within its NFE)."""
+    reach ``quality`` is ``quality.nfe_to_reach`` of each seed's curve (None: not within its NFE)."""
     rows = []
     for name, first in runs[0][0].items():
         curves = [measured[name].curve for _, measured in runs]
@@ -147,12 +149,21 @@ def summarize(runs: Sequence[tuple[dict[str, Method], dict[str, Measured]]], qua
 
 
 def format_table(rows: Sequence[Row], nfes: Sequence[int]) -> str:
-    """A plain-text table: CPU seconds, steps, S, sliced W2 at ``nfes`` (mean ± std) and NFE to reach."""
-    head = f"{'method':28s} {'CPU s':>9s} {'steps':>5s} {'S':>11s}" + "".join(f"{'NFE ' + str(n):>13s}" for n in nfes)
+    """A plain-text table of what each method buys: steps, S, sliced W2 at ``nfes`` (mean ± std) and
+    the NFE to reach the quality of each seed (its cost in CPU seconds: ``format_costs``)."""
+    head = f"{'method':28s} {'steps':>5s} {'S':>11s}" + "".join(f"{'NFE ' + str(n):>13s}" for n in nfes)
     lines = [head + "  NFE to reach"]
     for r in rows:
         s = "-" if r.straightness is None else f"{r.straightness[0]:.2f}±{r.straightness[1]:.2f}"
         w2 = "".join(f"{r.sliced_w2[n][0]:7.3f}±{r.sliced_w2[n][1]:.3f}" if n in r.sliced_w2 else f"{'':13s}" for n in nfes)
         reach = ", ".join("-" if n is None else str(n) for n in r.nfe_to_reach)
-        lines.append(f"{r.name:28s} {r.cpu_seconds[0]:5.1f}±{r.cpu_seconds[1]:3.1f} {r.steps:5d} {s:>11s}{w2}  {reach}")
+        lines.append(f"{r.name:28s} {r.steps:5d} {s:>11s}{w2}  {reach}")
+    return "\n".join(lines)
+
+
+def format_costs(rows: Sequence[Row]) -> str:
+    """A plain-text table of what each method costs: training CPU seconds (mean ± std over the seeds,
+    teachers and pairs included) and gradient steps."""
+    lines = [f"{'method':28s} {'CPU s':>9s} {'steps':>5s}"]
+    lines += [f"{r.name:28s} {r.cpu_seconds[0]:5.1f}±{r.cpu_seconds[1]:3.1f} {r.steps:5d}" for r in rows]
     return "\n".join(lines)

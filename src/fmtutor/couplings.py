@@ -16,7 +16,7 @@ p1 for *every* coupling. The coupling decides how straight that flow is. Here:
 
 A coupling is a ``Sampleable`` of *pairs*: ``sample(n, generator)`` returns ``(n, 2, D)`` with
 ``[:, 0]`` the source points and ``[:, 1]`` their partners; ``dim`` is D. So
-``cfm.train_cfm(coupling, objective=coupled_cfm_loss)`` trains on it.
+``train2d.train_2d(coupling, objective=coupled_cfm_loss)`` trains on it.
 
 Plans are solved by POT (Python Optimal Transport), chosen on measured speed: its network simplex
 ``ot.emd`` took 7-12 ms at batch 256, 50-65 ms at 512 and 170-220 ms at 1024 on one thread, against
@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import check_positive
-from .distributions import Sampleable, _check_n
+from ._validate import check_n_samples, check_positive
+from .distributions import Sampleable
 from .metrics import _pair
 from .noisy_path import NoisyLinearPath
 from .paths import GaussianPath
@@ -125,7 +125,7 @@ class IndependentCoupling:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``(n, 2, D)`` pairs; draws the source first, then the target."""
-        x0 = self.source.sample(_check_n(n), generator)
+        x0 = self.source.sample(check_n_samples(n), generator)
         return torch.stack([x0, self.target.sample(n, generator).to(x0)], dim=1)
 
 
@@ -142,10 +142,10 @@ class MinibatchOTCoupling(IndependentCoupling):
     def __init__(self, source: Sampleable, target: Sampleable, reg: float = 0.0, ot_batch: int | None = None):
         super().__init__(source, target)
         self.reg = float(check_positive(reg, "reg", allow_zero=True))
-        self.ot_batch = None if ot_batch is None else _check_n(ot_batch)
+        self.ot_batch = None if ot_batch is None else check_n_samples(ot_batch)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        m = self.ot_batch or _check_n(n)
+        m = self.ot_batch or check_n_samples(n)
         parts = []
         for _ in range(-(-n // m)):
             pairs = super().sample(m, generator)
@@ -167,7 +167,7 @@ class PairedData:
         return self.pairs.shape[0]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        idx = torch.randint(len(self), (_check_n(n),), generator=generator, device=self.pairs.device)
+        idx = torch.randint(len(self), (check_n_samples(n),), generator=generator, device=self.pairs.device)
         return self.pairs[idx]
 
 

@@ -98,12 +98,12 @@ class GaussianCouplingField:
             raise ValueError(f"cross must be (D, D) = {tuple(self.cov0.shape)}, got {tuple(self.cross.shape)}")
 
     @classmethod
-    def independent(cls, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> "GaussianCouplingField":
+    def independent(cls, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> GaussianCouplingField:
         mean0, cov0 = _moments(mean0, cov0, "source")
         return cls(mean0, cov0, mean1, cov1, torch.zeros_like(cov0))
 
     @classmethod
-    def optimal(cls, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> "GaussianCouplingField":
+    def optimal(cls, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> GaussianCouplingField:
         """The coupling x1 = T(x0) of the OT map: K = Cov(x0, A x0) = S0 A."""
         ot = gaussian_ot_map(mean0, cov0, mean1, cov1)
         cov0 = _moments(mean0, cov0, "source")[1]

@@ -8,7 +8,7 @@ as long as Z's samples are the data:
 
     1-rectified flow   CFM with the independent coupling (chapter 4)
     reflow             pairs (x0, Z_1(x0)) from a fine solve  ->  ``reflow_pairs``
-    2-rectified flow   ``cfm.train_cfm(pairs, objective=couplings.coupled_cfm_loss)``
+    2-rectified flow   ``train2d.train_2d(pairs, objective=couplings.coupled_cfm_loss)``
 
 *Distillation* trains on the same pairs but only at the times a k-step Euler sampler visits,
 t in {0, 1/k, ..., (k - 1)/k}: with k = 1 the network learns v(x0, 0) = x1 - x0, so a single Euler step
@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._validate import check_batch
+from ._validate import check_batch, check_count
 from .couplings import PairedData, coupled_cfm_loss
 from .solvers import Field, solve_ode, time_grid
 
@@ -45,8 +45,7 @@ def reflow_pairs(velocity: Field, x0: Tensor, n_steps: int = 32, method: str = "
 
 def distillation_times(k: int) -> Tensor:
     """The start times 0, 1/k, ..., (k - 1)/k of a k-step Euler sampler, ``(k,)``."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer number of steps, got {k!r}")
+    k = check_count(k, "k", "a positive integer number of steps")
     return time_grid(k, 0.0, 1.0)[:-1]
 
 

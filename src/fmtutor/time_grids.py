@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import check_batch
+from ._validate import check_batch, check_count
 from .solvers import Field, Solution, solve_ode, time_grid
 
 __all__ = ["acceleration_profile", "grid_from_profile", "adapted_grid", "GridSampler"]
@@ -44,8 +44,7 @@ def grid_from_profile(edges: Tensor, accel: Tensor, n_steps: int, floor: float =
     sqrt(a) + ``floor`` * mean sqrt(a) (the floor keeps a step where a vanishes). A constant profile
     gives the even grid.
     """
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    n_steps = check_count(n_steps, "n_steps")
     if edges.ndim != 1 or accel.shape != (edges.shape[0] - 1,) or not bool((edges.diff() > 0).all()):
         raise ValueError(f"edges must be increasing (M + 1,) and accel (M,), got {tuple(edges.shape)} and {tuple(accel.shape)}")
     if bool((accel < 0).any()) or not bool(torch.isfinite(accel).all()):
@@ -68,14 +67,14 @@ def adapted_grid(velocity: Field, x0: Tensor, n_steps: int, n_fine: int = 64, fl
 @dataclass(frozen=True)
 class GridSampler:
     """A sampler on grids fitted to ``velocity``'s measured profile (``acceleration_profile``), with the
-    ``sample(x0, nfe, sampler)`` call of ``compare.TrainedModel`` so quality curves treat it alike."""
+    ``sample(x0, nfe, sampler)`` call of ``generators.TrainedModel`` so quality curves treat it alike."""
 
     velocity: Field
     edges: Tensor
     accel: Tensor
 
     @classmethod
-    def fit(cls, velocity: Field, x0: Tensor, n_fine: int = 64) -> "GridSampler":
+    def fit(cls, velocity: Field, x0: Tensor, n_fine: int = 64) -> GridSampler:
         return cls(velocity, *acceleration_profile(velocity, x0, n_fine))
 
     @torch.no_grad()

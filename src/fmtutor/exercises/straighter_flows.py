@@ -21,7 +21,6 @@ from torch import Tensor
 from ..couplings import exact_assignment, ot_pair, squared_distances
 from ..marginals import MarginalField
 from ..paths import GaussianPath
-from ..reflow import reflow_pairs
 from ..solvers import solve_ode, time_grid
 from ..toy_data import eight_gaussians
 from ..trajectories import velocity_deviation
@@ -143,7 +142,7 @@ def check_straightness_deviation(fn: Callable[[Tensor, Tensor], Tensor]) -> Repo
         span = times[-1] - times[0]
         step, v = path.diff(dim=0), path.diff(dim=0) / h
         d = (path[-1] - path[0]) / span
-        weighted = lambda sq: (h[..., 0] * sq.sum(-1)).sum(0)  # noqa: E731
+        weighted = lambda sq, h=h: (h[..., 0] * sq.sum(-1)).sum(0)  # noqa: E731
         mistakes = ((weighted((step - d) ** 2) / span, "use the step velocities (x_{k+1} - x_k) / h_k, not the displacements"),
                     (((v - d) ** 2).sum(-1).mean(0), "weight each step by its length h_k (the grid is uneven)"),
                     (weighted((v - v.mean(0)) ** 2) / span,

@@ -30,15 +30,6 @@ __all__ = ["StraighterFlowsPanel", "OT_CFM"]
 OT_CFM = "OT-CFM"
 
 
-def _position(sol: Solution, t: float) -> Tensor:
-    """The states of ``sol.path`` at time ``t`` (clamped to the grid), linear between grid times."""
-    times = to_numpy(sol.times).astype(float)
-    t = min(max(float(t), times[0]), times[-1])
-    k = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
-    w = (t - times[k]) / (times[k + 1] - times[k])
-    return (1 - w) * sol.path[k] + w * sol.path[k + 1]
-
-
 class StraighterFlowsPanel(Panel):
     """Sliders ``t``, ``method`` (the keys of ``models``, plus 'OT-CFM' when ``ot_models`` is given),
     ``nfe`` and ``ot_batch`` (the keys of ``ot_models``).
@@ -86,7 +77,8 @@ class StraighterFlowsPanel(Panel):
     def field(self, method: str, ot_batch: int) -> Field:
         check_choice("method", method, self.methods)
         if method == OT_CFM:
-            return self.ot_models[int(check_choice("ot_batch", int(ot_batch), self.ot_models))]
+            batch = check_choice("ot_batch", str(ot_batch), map(str, self.ot_models))
+            return self.ot_models[int(batch)]
         return self.models[method]
 
     def trajectory(self, method: str, nfe: int, ot_batch: int) -> Solution:
@@ -109,7 +101,7 @@ class StraighterFlowsPanel(Panel):
 
     def update(self, t: float = 1.0, method: str | None = None, nfe: int = 4, ot_batch: int = 0) -> None:
         method = self.methods[0] if method is None else method
-        particles = _position(self.trajectory(method, nfe, ot_batch), t)
+        particles = self.trajectory(method, nfe, ot_batch).at(t)
         label = f"{method}, batch {int(ot_batch)}" if method == OT_CFM else method
         with torch.no_grad():
             self.view.update(self.field(method, ot_batch), min(max(float(t), 0.0), 1.0), particles,
@@ -123,7 +115,7 @@ class StraighterFlowsPanel(Panel):
             ax.title.set_fontsize(8)
 
     @classmethod
-    def demo(cls) -> "StraighterFlowsPanel":
+    def demo(cls) -> StraighterFlowsPanel:
         """Exact fields between N(0, I) and an elongated Gaussian: independent and OT couplings."""
         mean, cov = torch.tensor([2.0, 1.0]), torch.tensor([[3.0, 1.2], [1.2, 0.8]])
         target = Gaussian(mean, cov)
