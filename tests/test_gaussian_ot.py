@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fmtutor.distributions import GaussianMixture
-from fmtutor.gaussian_ot import Gaussian, GaussianCouplingField, gaussian_ot_map, gaussian_w2, sqrtm_psd
+from fmtutor.gaussian_ot import Gaussian, GaussianCouplingField, gaussian_ot_map, gaussian_w2, _sqrtm_psd
 from fmtutor.marginals import MarginalField
 from fmtutor.paths import GaussianPath
 from fmtutor.solvers import solve_ode, time_grid
@@ -19,10 +19,10 @@ S0_FULL = torch.tensor([[1.0, -0.3], [-0.3, 0.5]], dtype=F64)
 
 
 def test_sqrtm_psd_squares_back():
-    root = sqrtm_psd(S1)
+    root = _sqrtm_psd(S1)
     assert torch.allclose(root @ root, S1, atol=1e-12) and torch.allclose(root, root.T)
     with pytest.raises(ValueError, match="positive semi-definite"):
-        sqrtm_psd(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
+        _sqrtm_psd(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
 
 
 def test_ot_map_between_diagonal_gaussians_scales_each_axis():
@@ -103,8 +103,16 @@ def test_sample_path_has_the_stated_moments(gen):
 def test_bad_shapes_are_named():
     with pytest.raises(ValueError, match="cross must be"):
         GaussianCouplingField(M0, S0, M1, S1, torch.zeros(3, 3))
-    with pytest.raises(ValueError, match="source: mean must be"):
+    with pytest.raises(ValueError, match=r"mean0 must be \(D,\) and cov0 \(D, D\) with D >= 1, got \(3,\) and \(2, 2\)"):
         gaussian_ot_map(torch.zeros(3), S0, M1, S1)
+    with pytest.raises(ValueError, match="cov1 must be symmetric"):
+        gaussian_w2(M0, S0, M1, torch.tensor([[1.0, 0.5], [0.0, 1.0]], dtype=F64))
+    with pytest.raises(ValueError, match="mean0 has 1 non-finite"):
+        gaussian_w2(torch.tensor([float("nan"), 0.0], dtype=F64), S0, M1, S1)
+    with pytest.raises(TypeError, match="cov must be a tensor"):
+        Gaussian(M1, "identity")
+    with pytest.raises(TypeError, match="cov1 has dtype torch.float32 and mean1 dtype torch.float64"):
+        gaussian_w2(M0, S0, M1, S1.float())
 
 
 def test_gaussian_sampler_has_its_moments(gen):

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import as_time, check_batch
+from ._validate import as_time, check_batch, check_finite, check_same_kind
 
-__all__ = ["Gaussian", "sqrtm_psd", "AffineMap", "gaussian_ot_map", "gaussian_w2", "GaussianCouplingField"]
+__all__ = ["Gaussian", "AffineMap", "gaussian_ot_map", "gaussian_w2", "GaussianCouplingField"]
 
 
-def sqrtm_psd(cov: Tensor) -> Tensor:
+def _sqrtm_psd(cov: Tensor) -> Tensor:
     """The symmetric square root of a symmetric positive semi-definite ``(D, D)`` matrix (eigh)."""
     if not isinstance(cov, Tensor) or cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
         raise ValueError(f"cov must be a square (D, D) tensor, got {type(cov).__name__}")
@@ -41,14 +41,37 @@ def sqrtm_psd(cov: Tensor) -> Tensor:
     return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
 
 
-def _moments(mean: Tensor, cov: Tensor, name: str) -> tuple[Tensor, Tensor]:
-    mean, cov = torch.as_tensor(mean), torch.as_tensor(cov)
-    if not mean.is_floating_point():
-        mean = mean.to(torch.get_default_dtype())
+def _as_float(value: object, name: str) -> Tensor:
+    if not isinstance(value, (Tensor, list, tuple, int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a tensor (or a list of numbers), got {type(value).__name__}")
+    try:
+        x = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a tensor of numbers, got {value!r}") from err
+    return check_finite(x if x.is_floating_point() else x.to(torch.get_default_dtype()), name)
+
+
+def _moments(mean: object, cov: object, names: tuple[str, str]) -> tuple[Tensor, Tensor]:
+    """A mean ``(D,)`` and a symmetric positive semi-definite cov ``(D, D)`` of one dtype, checked by ``names``."""
+    m_name, c_name = names
+    mean, cov = _as_float(mean, m_name), _as_float(cov, c_name)
     d = mean.shape[0] if mean.ndim == 1 else -1
-    if mean.ndim != 1 or cov.shape != (d, d):
-        raise ValueError(f"{name}: mean must be (D,) and cov (D, D), got {tuple(mean.shape)} and {tuple(cov.shape)}")
-    return mean, cov.to(mean)
+    if d < 1 or cov.shape != (d, d):
+        raise ValueError(f"{m_name} must be (D,) and {c_name} (D, D) with D >= 1, "
+                         f"got {tuple(mean.shape)} and {tuple(cov.shape)}")
+    cov = check_same_kind(cov, mean, c_name, m_name)
+    if not torch.allclose(cov, cov.T, atol=1e-6 * max(1.0, cov.abs().max().item())):
+        raise ValueError(f"{c_name} must be symmetric")
+    return mean, cov
+
+
+def _two_gaussians(mean0: object, cov0: object, mean1: object, cov1: object) -> tuple[Tensor, ...]:
+    """Source and target moments, checked as ``_moments`` does and of one dtype and dimension."""
+    mean0, cov0 = _moments(mean0, cov0, ("mean0", "cov0"))
+    mean1, cov1 = _moments(mean1, cov1, ("mean1", "cov1"))
+    if mean1.shape != mean0.shape:
+        raise ValueError(f"mean0 and mean1 must have one dimension D, got {tuple(mean0.shape)} and {tuple(mean1.shape)}")
+    return mean0, cov0, check_same_kind(mean1, mean0, "mean1", "mean0"), check_same_kind(cov1, cov0, "cov1", "cov0")
 
 
 @dataclass(frozen=True)
@@ -66,20 +89,18 @@ class AffineMap:
 
 def gaussian_ot_map(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> AffineMap:
     """The optimal transport map T(x) = m1 + A (x - m0) from N(m0, S0) to N(m1, S1) (S0 invertible)."""
-    mean0, cov0 = _moments(mean0, cov0, "source")
-    mean1, cov1 = _moments(mean1, cov1, "target")
-    root0 = sqrtm_psd(cov0)
+    mean0, cov0, mean1, cov1 = _two_gaussians(mean0, cov0, mean1, cov1)
+    root0 = _sqrtm_psd(cov0)
     inv_root0 = torch.linalg.inv(root0)
-    a = inv_root0 @ sqrtm_psd(root0 @ cov1 @ root0) @ inv_root0
+    a = inv_root0 @ _sqrtm_psd(root0 @ cov1 @ root0) @ inv_root0
     return AffineMap(matrix=0.5 * (a + a.T), center=mean0, shift=mean1)
 
 
 def gaussian_w2(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> Tensor:
     """W2 between N(m0, S0) and N(m1, S1): sqrt(|m1 - m0|^2 + tr(S0 + S1 - 2 (S0^1/2 S1 S0^1/2)^1/2))."""
-    mean0, cov0 = _moments(mean0, cov0, "source")
-    mean1, cov1 = _moments(mean1, cov1, "target")
-    root0 = sqrtm_psd(cov0)
-    w2 = (mean1 - mean0).pow(2).sum() + torch.trace(cov0 + cov1 - 2 * sqrtm_psd(root0 @ cov1 @ root0))
+    mean0, cov0, mean1, cov1 = _two_gaussians(mean0, cov0, mean1, cov1)
+    root0 = _sqrtm_psd(cov0)
+    w2 = (mean1 - mean0).pow(2).sum() + torch.trace(cov0 + cov1 - 2 * _sqrtm_psd(root0 @ cov1 @ root0))
     return w2.clamp(min=0).sqrt()
 
 
@@ -91,22 +112,21 @@ class GaussianCouplingField:
     """
 
     def __init__(self, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor, cross: Tensor):
-        self.mean0, self.cov0 = _moments(mean0, cov0, "source")
-        self.mean1, self.cov1 = _moments(mean1, cov1, "target")
+        self.mean0, self.cov0, self.mean1, self.cov1 = _two_gaussians(mean0, cov0, mean1, cov1)
         self.cross = torch.as_tensor(cross).to(self.mean0)
         if self.cross.shape != self.cov0.shape:
             raise ValueError(f"cross must be (D, D) = {tuple(self.cov0.shape)}, got {tuple(self.cross.shape)}")
 
     @classmethod
     def independent(cls, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> GaussianCouplingField:
-        mean0, cov0 = _moments(mean0, cov0, "source")
+        mean0, cov0 = _moments(mean0, cov0, ("mean0", "cov0"))
         return cls(mean0, cov0, mean1, cov1, torch.zeros_like(cov0))
 
     @classmethod
     def optimal(cls, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> GaussianCouplingField:
         """The coupling x1 = T(x0) of the OT map: K = Cov(x0, A x0) = S0 A."""
         ot = gaussian_ot_map(mean0, cov0, mean1, cov1)
-        cov0 = _moments(mean0, cov0, "source")[1]
+        cov0 = _moments(mean0, cov0, ("mean0", "cov0"))[1]
         return cls(mean0, cov0, mean1, cov1, cov0 @ ot.matrix)
 
     def moments(self, t: float) -> tuple[Tensor, Tensor]:
@@ -119,7 +139,7 @@ class GaussianCouplingField:
         """n draws of x_t ~ N(m_t, Cov(x_t)) ``(n, D)``: where the field matters."""
         mean, cov = self.moments(t)
         z = torch.randn(n, mean.shape[0], generator=generator, dtype=mean.dtype)
-        return mean + z @ sqrtm_psd(cov).T
+        return mean + z @ _sqrtm_psd(cov).T
 
     def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
         x = check_batch(x, "x", self.mean0.shape[0])
@@ -138,7 +158,7 @@ class Gaussian:
     """N(mean, cov) as a ``Sampleable``: x = mean + L z with L the Cholesky factor of cov."""
 
     def __init__(self, mean: Tensor, cov: Tensor):
-        self.mean, cov = _moments(mean, cov, "Gaussian")
+        self.mean, cov = _moments(mean, cov, ("mean", "cov"))
         self.root, self.dim = torch.linalg.cholesky(cov), self.mean.shape[0]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
