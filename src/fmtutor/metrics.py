@@ -20,11 +20,15 @@ from .distributions import Sampleable
 __all__ = ["sliced_wasserstein", "sliced_w2_to", "energy_distance", "noise_floor"]
 
 
-def _pair(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    x, y = check_batch(x, "x"), check_batch(y, "y")
+def _pair(x: Tensor, y: Tensor, names: tuple[str, str] = ("x", "y")) -> tuple[Tensor, Tensor]:
+    """Two point sets ``(N, D)`` and ``(M, D)`` with the same D, checked under the caller's ``names``."""
+    a, b = names
+    x, y = check_batch(x, a), check_batch(y, b)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must be (N, D) and (M, D) with the same D, got {tuple(x.shape)} and {tuple(y.shape)}")
-    return x, check_same_kind(y, x, "y", "x")
+        raise ValueError(
+            f"{a} and {b} must be (N, D) and (M, D) with the same D, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    return x, check_same_kind(y, x, b, a)
 
 
 def _sorted_quantiles(s: Tensor, q: Tensor) -> Tensor:

@@ -1,0 +1,166 @@
+"""Between two Gaussians everything about couplings is a closed form: the ground truth of chapter 8.
+
+For p0 = N(m0, S0) and p1 = N(m1, S1), the optimal transport map for the cost |x - y|^2 is affine,
+
+    T(x) = m1 + A (x - m0),    A = S0^{-1/2} (S0^{1/2} S1 S0^{1/2})^{1/2} S0^{-1/2}   (symmetric, > 0),
+
+and W2^2(p0, p1) = |m1 - m0|^2 + tr(S0 + S1 - 2 (S0^{1/2} S1 S0^{1/2})^{1/2}).
+
+Any *jointly Gaussian* coupling with cross-covariance K = Cov(x0, x1) makes x_t = t x1 + (1 - t) x0
+Gaussian, and the marginal field E[x1 - x0 | x_t = x] of flow matching is linear regression:
+
+    u_t(x) = (m1 - m0) + Cov(x1 - x0, x_t) Cov(x_t)^{-1} (x - m_t),      m_t = (1 - t) m0 + t m1,
+    Cov(x_t) = (1 - t)^2 S0 + t^2 S1 + t (1 - t) (K + K^T),
+    Cov(x1 - x0, x_t) = (1 - t) (K^T - S0) + t (S1 - K).
+
+K = 0 is the independent coupling (plain CFM); K = S0 A is the OT coupling x1 = T(x0), whose field
+is u_t(x) = (m1 - m0) + (A - I) ((1 - t) I + t A)^{-1} (x - m_t): every particle moves on a straight
+line at constant speed, so one Euler step is exact.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ._validate import as_time, check_batch, check_finite, check_same_kind
+
+__all__ = ["Gaussian", "AffineMap", "gaussian_ot_map", "gaussian_w2", "GaussianCouplingField"]
+
+
+def _sqrtm_psd(cov: Tensor) -> Tensor:
+    """The symmetric square root of a symmetric positive semi-definite ``(D, D)`` matrix (eigh)."""
+    if not isinstance(cov, Tensor) or cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
+        raise ValueError(f"cov must be a square (D, D) tensor, got {type(cov).__name__}")
+    if not torch.allclose(cov, cov.T, atol=1e-6 * max(1.0, cov.abs().max().item())):
+        raise ValueError("cov must be symmetric")
+    vals, vecs = torch.linalg.eigh(cov)
+    if vals.min() < -1e-6 * max(1.0, vals.abs().max().item()):
+        raise ValueError(f"cov must be positive semi-definite, its smallest eigenvalue is {vals.min().item():.3g}")
+    return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
+
+
+def _as_float(value: object, name: str) -> Tensor:
+    if not isinstance(value, (Tensor, list, tuple, int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a tensor (or a list of numbers), got {type(value).__name__}")
+    try:
+        x = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a tensor of numbers, got {value!r}") from err
+    return check_finite(x if x.is_floating_point() else x.to(torch.get_default_dtype()), name)
+
+
+def _moments(mean: object, cov: object, names: tuple[str, str]) -> tuple[Tensor, Tensor]:
+    """A mean ``(D,)`` and a symmetric positive semi-definite cov ``(D, D)`` of one dtype, checked by ``names``."""
+    m_name, c_name = names
+    mean, cov = _as_float(mean, m_name), _as_float(cov, c_name)
+    d = mean.shape[0] if mean.ndim == 1 else -1
+    if d < 1 or cov.shape != (d, d):
+        raise ValueError(f"{m_name} must be (D,) and {c_name} (D, D) with D >= 1, "
+                         f"got {tuple(mean.shape)} and {tuple(cov.shape)}")
+    cov = check_same_kind(cov, mean, c_name, m_name)
+    if not torch.allclose(cov, cov.T, atol=1e-6 * max(1.0, cov.abs().max().item())):
+        raise ValueError(f"{c_name} must be symmetric")
+    return mean, cov
+
+
+def _two_gaussians(mean0: object, cov0: object, mean1: object, cov1: object) -> tuple[Tensor, ...]:
+    """Source and target moments, checked as ``_moments`` does and of one dtype and dimension."""
+    mean0, cov0 = _moments(mean0, cov0, ("mean0", "cov0"))
+    mean1, cov1 = _moments(mean1, cov1, ("mean1", "cov1"))
+    if mean1.shape != mean0.shape:
+        raise ValueError(f"mean0 and mean1 must have one dimension D, got {tuple(mean0.shape)} and {tuple(mean1.shape)}")
+    return mean0, cov0, check_same_kind(mean1, mean0, "mean1", "mean0"), check_same_kind(cov1, cov0, "cov1", "cov0")
+
+
+@dataclass(frozen=True)
+class AffineMap:
+    """x -> shift + matrix (x - center), applied to a batch ``(B, D)``."""
+
+    matrix: Tensor
+    center: Tensor
+    shift: Tensor
+
+    def __call__(self, x: Tensor) -> Tensor:
+        x = check_batch(x, "x", self.matrix.shape[0])
+        return self.shift.to(x) + (x - self.center.to(x)) @ self.matrix.to(x).T
+
+
+def gaussian_ot_map(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> AffineMap:
+    """The optimal transport map T(x) = m1 + A (x - m0) from N(m0, S0) to N(m1, S1) (S0 invertible)."""
+    mean0, cov0, mean1, cov1 = _two_gaussians(mean0, cov0, mean1, cov1)
+    root0 = _sqrtm_psd(cov0)
+    inv_root0 = torch.linalg.inv(root0)
+    a = inv_root0 @ _sqrtm_psd(root0 @ cov1 @ root0) @ inv_root0
+    return AffineMap(matrix=0.5 * (a + a.T), center=mean0, shift=mean1)
+
+
+def gaussian_w2(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> Tensor:
+    """W2 between N(m0, S0) and N(m1, S1): sqrt(|m1 - m0|^2 + tr(S0 + S1 - 2 (S0^1/2 S1 S0^1/2)^1/2))."""
+    mean0, cov0, mean1, cov1 = _two_gaussians(mean0, cov0, mean1, cov1)
+    root0 = _sqrtm_psd(cov0)
+    w2 = (mean1 - mean0).pow(2).sum() + torch.trace(cov0 + cov1 - 2 * _sqrtm_psd(root0 @ cov1 @ root0))
+    return w2.clamp(min=0).sqrt()
+
+
+class GaussianCouplingField:
+    """The exact marginal field u_t(x) = E[x1 - x0 | x_t = x] of a jointly Gaussian coupling.
+
+    ``cross`` is K = Cov(x0, x1) ``(D, D)``. Build it with ``independent`` (K = 0) or ``optimal``
+    (the OT coupling). Call as ``field(x, t)`` with ``x`` ``(B, D)`` and ``t`` a float or ``(B,)``.
+    """
+
+    def __init__(self, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor, cross: Tensor):
+        self.mean0, self.cov0, self.mean1, self.cov1 = _two_gaussians(mean0, cov0, mean1, cov1)
+        self.cross = torch.as_tensor(cross).to(self.mean0)
+        if self.cross.shape != self.cov0.shape:
+            raise ValueError(f"cross must be (D, D) = {tuple(self.cov0.shape)}, got {tuple(self.cross.shape)}")
+
+    @classmethod
+    def independent(cls, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> GaussianCouplingField:
+        mean0, cov0 = _moments(mean0, cov0, ("mean0", "cov0"))
+        return cls(mean0, cov0, mean1, cov1, torch.zeros_like(cov0))
+
+    @classmethod
+    def optimal(cls, mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> GaussianCouplingField:
+        """The coupling x1 = T(x0) of the OT map: K = Cov(x0, A x0) = S0 A."""
+        ot = gaussian_ot_map(mean0, cov0, mean1, cov1)
+        cov0 = _moments(mean0, cov0, ("mean0", "cov0"))[1]
+        return cls(mean0, cov0, mean1, cov1, cov0 @ ot.matrix)
+
+    def moments(self, t: float) -> tuple[Tensor, Tensor]:
+        """Mean m_t ``(D,)`` and covariance ``(D, D)`` of x_t at one time t."""
+        s0, s1, k = self.cov0, self.cov1, self.cross
+        cov = (1 - t) ** 2 * s0 + t**2 * s1 + t * (1 - t) * (k + k.T)
+        return (1 - t) * self.mean0 + t * self.mean1, cov
+
+    def sample_path(self, n: int, t: float, generator: torch.Generator | None = None) -> Tensor:
+        """n draws of x_t ~ N(m_t, Cov(x_t)) ``(n, D)``: where the field matters."""
+        mean, cov = self.moments(t)
+        z = torch.randn(n, mean.shape[0], generator=generator, dtype=mean.dtype)
+        return mean + z @ _sqrtm_psd(cov).T
+
+    def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
+        x = check_batch(x, "x", self.mean0.shape[0])
+        t = as_time(t, x.shape[0], x).to(self.mean0)
+        s0, s1, k = self.cov0, self.cov1, self.cross
+        tb = t[:, None, None]
+        cov_t = (1 - tb) ** 2 * s0 + tb**2 * s1 + tb * (1 - tb) * (k + k.T)
+        cross_t = (1 - tb) * (k.T - s0) + tb * (s1 - k)
+        m_t = (1 - t)[:, None] * self.mean0 + t[:, None] * self.mean1
+        gain = torch.linalg.solve(cov_t, cross_t.transpose(1, 2)).transpose(1, 2)  # cross_t cov_t^{-1}
+        u = (self.mean1 - self.mean0) + (gain @ (x.to(self.mean0) - m_t)[:, :, None]).squeeze(-1)
+        return u.to(x)
+
+
+class Gaussian:
+    """N(mean, cov) as a ``Sampleable``: x = mean + L z with L the Cholesky factor of cov."""
+
+    def __init__(self, mean: Tensor, cov: Tensor):
+        self.mean, cov = _moments(mean, cov, ("mean", "cov"))
+        self.root, self.dim = torch.linalg.cholesky(cov), self.mean.shape[0]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        z = torch.randn(n, self.dim, generator=generator, dtype=self.mean.dtype)
+        return self.mean + z @ self.root.T
