@@ -5,7 +5,7 @@ Needs nothing but Python 3.11. Each command first makes ``.venv`` (if missing) a
 pinned ``requirements.txt`` and the package (skipped when nothing changed since the last install).
 
     book      set up, then build the HTML book with every chapter executed (warnings are errors)
-    test      set up, then run the linter (ruff), the unit tests, nbval over every chapter, and the browser tests
+    test      set up, then run the linter and the formatter's check (ruff), the unit tests, nbval over every chapter, and the browser tests
     setup     only the set-up
     lab       open a working copy of the book (./lab, made on first use) in JupyterLab, with the
               project's environment; reading and experimenting there never touch book/
@@ -23,6 +23,7 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
 Environment: FMTUTOR_MNIST_DIR names the folder holding the four MNIST ``.gz`` files (see the
 README); when it is unset and ``../shared/data/mnist`` exists beside the checkout, that is used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".setup-stamp"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
-LAB = ROOT / "lab"   # the reader's working copy of book/ (git ignores it)
+LAB = ROOT / "lab"  # the reader's working copy of book/ (git ignores it)
 LINTED = ("src", "tests", "benchmarks", "tools", "tasks.py")
 
 
@@ -105,7 +106,7 @@ def build_book(execute: bool = True) -> Path:
         override = ROOT / "_build" / "_config.noexec.yml"
         override.parent.mkdir(exist_ok=True)
         text = (ROOT / "_config.yml").read_text()
-        text = text.replace("execute_notebooks: force", "execute_notebooks: \"off\"")
+        text = text.replace("execute_notebooks: force", 'execute_notebooks: "off"')
         # local extension paths are read relative to the config file, which now lives in _build/
         override.write_text(text.replace("fmtutor_book: _ext", f"fmtutor_book: {ROOT / '_ext'}"))
         cmd += ["--config", override]
@@ -116,8 +117,15 @@ def build_book(execute: bool = True) -> Path:
 
 
 STUDENT = ROOT / "_build" / "student"
-BOOK_FILES = ("_config.yml", "_toc.yml", "_ext", "book/intro.md", "book/notation.md", "book/instructors.md",
-              "book/references.bib")
+BOOK_FILES = (
+    "_config.yml",
+    "_toc.yml",
+    "_ext",
+    "book/intro.md",
+    "book/notation.md",
+    "book/instructors.md",
+    "book/references.bib",
+)
 
 
 def student_site() -> Path:
@@ -145,18 +153,34 @@ def test() -> None:
     (and chapters in JupyterLab) and over the student site (which must hold no solution)."""
     env = environment()
     run(BIN / "ruff", "check", *LINTED, env=env)
+    run(BIN / "ruff", "format", "--check", *LINTED, env=env)  # the layout ruff format writes
     run(PY, "-m", "pytest", "tests", "-q", "-m", "not browser", env=env)
     if CHAPTERS:
-        run(PY, "-m", "pytest", "-q", "--nbval", "--nbval-sanitize-with", "book/nbval_sanitize.cfg",
-            "--nbval-cell-timeout", "900", *[c.relative_to(ROOT) for c in CHAPTERS], env=env)
+        run(
+            PY,
+            "-m",
+            "pytest",
+            "-q",
+            "--nbval",
+            "--nbval-sanitize-with",
+            "book/nbval_sanitize.cfg",
+            "--nbval-cell-timeout",
+            "900",
+            *[c.relative_to(ROOT) for c in CHAPTERS],
+            env=env,
+        )
     browser = ROOT / "tests" / "browser"
     if browser.is_dir():
         build_book(execute=False)
         # the built book page by page, and chapters 1-3 and 5 in JupyterLab (all chapters: -m browser)
         run(PY, "-m", "pytest", "-q", "-m", "browser and not slow", str(browser.relative_to(ROOT)), env=env)
-        student_site()   # the student site, page by page: it must hold no solution
-        student_env = {**env, "FMTUTOR_HTML_DIR": str(STUDENT / "_build" / "html"), "FMTUTOR_EDITION": "student",
-                       "FMTUTOR_SCREENSHOTS": str(ROOT / "artifacts" / "screenshots" / "student")}
+        student_site()  # the student site, page by page: it must hold no solution
+        student_env = {
+            **env,
+            "FMTUTOR_HTML_DIR": str(STUDENT / "_build" / "html"),
+            "FMTUTOR_EDITION": "student",
+            "FMTUTOR_SCREENSHOTS": str(ROOT / "artifacts" / "screenshots" / "student"),
+        }
         run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT) / "test_book.py"), env=student_env)
 
 
@@ -167,8 +191,17 @@ def student() -> None:
 def execute(*notebooks: str) -> None:
     env = environment()
     for path in notebooks or [str(c.relative_to(ROOT)) for c in CHAPTERS]:
-        run(BIN / "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-            "--ExecutePreprocessor.timeout=1200", path, env=env)
+        run(
+            BIN / "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--inplace",
+            "--ExecutePreprocessor.timeout=1200",
+            path,
+            env=env,
+        )
         run(PY, ROOT / "tools" / "edition.py", "--strip-widgets", path, env=env)
 
 
@@ -202,13 +235,26 @@ def reproduce(name: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"setup": setup, "book": build_book, "test": test, "student": student, "student-site": student_site,
-                "execute": execute, "diff": diff, "reproduce": reproduce, "lab": lambda *a: jupyter("lab", *a),
-                "notebook": lambda *a: jupyter("notebook", *a)}
+    commands = {
+        "setup": setup,
+        "book": build_book,
+        "test": test,
+        "student": student,
+        "student-site": student_site,
+        "execute": execute,
+        "diff": diff,
+        "reproduce": reproduce,
+        "lab": lambda *a: jupyter("lab", *a),
+        "notebook": lambda *a: jupyter("notebook", *a),
+    }
     takes_arguments = {"execute": None, "diff": 1, "reproduce": 1, "lab": None, "notebook": None}  # None: any number
     limit = takes_arguments.get(argv[0], 0) if argv else 0
-    if not argv or argv[0] not in commands or (limit is not None and len(argv) - 1 > limit) \
-            or (argv[0] == "reproduce" and len(argv) != 2):
+    if (
+        not argv
+        or argv[0] not in commands
+        or (limit is not None and len(argv) - 1 > limit)
+        or (argv[0] == "reproduce" and len(argv) != 2)
+    ):
         sys.exit(__doc__)
     if argv[0] == "diff":  # needs git and the standard library only
         return diff(*argv[1:])

@@ -7,6 +7,7 @@ class allows it). This prints the counts, the public names exempted and why, and
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bad_inputs.py [--by-callable]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ def main() -> None:
     seconds = time.perf_counter() - start
     objects = public_objects()
     exempt = Counter(category(obj) for obj in objects.values() if category(obj) is not None)
-    print(f"{outcome.total} bad calls over {len(RECIPES)} recipes ({len({r.target.split('.')[0] for r in RECIPES})} "
-          f"public callables) in {seconds:.1f} s; {len(outcome.failures)} not refused clearly")
+    print(
+        f"{outcome.total} bad calls over {len(RECIPES)} recipes ({len({r.target.split('.')[0] for r in RECIPES})} "
+        f"public callables) in {seconds:.1f} s; {len(outcome.failures)} not refused clearly"
+    )
     print("\nper class of bad input:")
     for cls, n in sorted(outcome.tried.items(), key=lambda kv: -kv[1]):
         print(f"  {cls:14s} {n:5d}")

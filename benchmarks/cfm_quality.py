@@ -10,6 +10,7 @@ not counted as training time. Target: ratio learned / exact <= 1.5 within 60 s o
 The noise floor (data against fresh data, 20,000 points each) is printed beside the figures: the
 exact field sits at it, so ratios near 1 are within sampling noise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,14 @@ class Probe:
         sw2 = sliced_w2_vs_nfe(model, "euler", [NFE], self.reference, seed=1)[NFE]
         self.eval_wall += time.perf_counter() - wall
         self.eval_cpu += time.process_time() - cpu
-        self.rows.append((trainer.step, time.perf_counter() - self.start_wall - self.eval_wall,
-                          time.process_time() - self.start_cpu - self.eval_cpu, sw2))
+        self.rows.append(
+            (
+                trainer.step,
+                time.perf_counter() - self.start_wall - self.eval_wall,
+                time.process_time() - self.start_cpu - self.eval_cpu,
+                sw2,
+            )
+        )
 
 
 def main() -> None:
@@ -53,8 +60,9 @@ def main() -> None:
     data = eight_gaussians()
     reference = data.sample(N_EVAL, torch.Generator().manual_seed(2024))
     exact = sliced_w2_vs_nfe(exact_model("flow-matching", data), "euler", [NFE], reference, seed=1)[NFE]
-    floors = torch.stack([noise_floor(data, N_EVAL, repeats=1, generator=torch.Generator().manual_seed(s))
-                          for s in range(10)])
+    floors = torch.stack(
+        [noise_floor(data, N_EVAL, repeats=1, generator=torch.Generator().manual_seed(s)) for s in range(10)]
+    )
     probe = Probe(reference)
     trained = train_2d(data, train_steps=args.steps, callbacks=[probe], callback_every=args.every, progress=False)
     print(f"{'steps':>6s} {'wall s':>7s} {'CPU s':>7s} {'SW2':>7s} {'ratio':>6s}")
@@ -67,12 +75,16 @@ def main() -> None:
     print(f"learned SW2 at NFE {NFE} Euler: {sw2:.4f}")
     print(f"exact-field SW2 at NFE {NFE} Euler: {exact:.4f}")
     print(f"ratio: {sw2 / exact:.2f} (target <= {TARGET})")
-    print(f"noise floor (data vs data, {N_EVAL} each, 10 draws): mean {floors.mean():.4f}, "
-          f"min {floors.min():.4f}, max {floors.max():.4f}")
+    print(
+        f"noise floor (data vs data, {N_EVAL} each, 10 draws): mean {floors.mean():.4f}, "
+        f"min {floors.min():.4f}, max {floors.max():.4f}"
+    )
     if first is None:
         print(f"ratio <= {TARGET}: not reached in {step} steps")
     else:
-        print(f"ratio <= {TARGET} first at step {first[0]} after {first[1]:.1f} s wall, {first[2]:.1f} s CPU of training")
+        print(
+            f"ratio <= {TARGET} first at step {first[0]} after {first[1]:.1f} s wall, {first[2]:.1f} s CPU of training"
+        )
     print(f"final training loss (mean of last 200 steps): {sum(trained.losses[-200:]) / 200:.3f}")
 
 

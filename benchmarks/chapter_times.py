@@ -7,6 +7,7 @@ and prints a markdown table with the kernel's own CPU time (user + system, impor
 the wall time. On a machine shared with other jobs the wall time grows with the load while the CPU
 time does not: with one thread, the CPU time is what a laptop core with nothing else to do needs.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,10 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = ("import resource as _r\n_s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)\n"
-         "print(_s.ru_utime + _s.ru_stime + _c.ru_utime + _c.ru_stime)")
+PROBE = (
+    "import resource as _r\n_s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)\n"
+    "print(_s.ru_utime + _s.ru_stime + _c.ru_utime + _c.ru_stime)"
+)
 
 
 def time_chapter(path: Path) -> tuple[float, float]:
@@ -27,8 +30,9 @@ def time_chapter(path: Path) -> tuple[float, float]:
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     start = time.perf_counter()
-    NotebookClient(nb, timeout=3600, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     wall = time.perf_counter() - start
     return float("".join(o.get("text", "") for o in nb.cells[-1].outputs).split()[-1]), wall
 

@@ -14,6 +14,7 @@ Compare with ``benchmarks/widgets.py``, which times the Python side alone (its "
 is what the kernel spends per picture: update, draw and PNG at the live size). Targets on the
 project's machine for chapters 1-6: single-step median < 100 ms, end of drag < 250 ms.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -63,8 +64,13 @@ def single_steps(tab, index: int, control: dict, repeats: int) -> list[float]:
 
 def end_of_drag(tab, index: int, control: dict, seconds: float = 1.0, quiet_ms: float = 1500) -> float:
     """Drag the handle across its track for ``seconds``; ms from the release to the last picture."""
-    el = tab.locator(".jp-Notebook .jp-Cell").nth(index).locator(".fmtutor-live").locator(
-        ".widget-slider, .widget-dropdown").nth(control["i"])
+    el = (
+        tab.locator(".jp-Notebook .jp-Cell")
+        .nth(index)
+        .locator(".fmtutor-live")
+        .locator(".widget-slider, .widget-dropdown")
+        .nth(control["i"])
+    )
     track = el.locator(".noUi-target").bounding_box()
     handle = el.locator(".noUi-handle").bounding_box()
     y = handle["y"] + handle["height"] / 2
@@ -94,9 +100,14 @@ def main(argv: list[str]) -> None:
         chapters = [c for c in chapters if c.name[:2] in argv]
     from playwright.sync_api import sync_playwright
 
-    print(f"{'chapter':22s} {'control':10s} {'step median':>11s} {'step p90':>9s} {'drag end':>9s}  (ms, in the browser)")
-    with tempfile.TemporaryDirectory() as work, jl.jupyterlab(Path(work), chapters) as lab, \
-            sync_playwright() as playwright:
+    print(
+        f"{'chapter':22s} {'control':10s} {'step median':>11s} {'step p90':>9s} {'drag end':>9s}  (ms, in the browser)"
+    )
+    with (
+        tempfile.TemporaryDirectory() as work,
+        jl.jupyterlab(Path(work), chapters) as lab,
+        sync_playwright() as playwright,
+    ):
         browser = playwright.chromium.launch(executable_path=install.ensure_browser(), args=CHROMIUM_ARGS)
         for chapter in chapters:
             context = browser.new_context(viewport=jl.VIEWPORT, device_scale_factor=2)
@@ -117,11 +128,16 @@ def main(argv: list[str]) -> None:
                 drag = end_of_drag(tab, index, control)
                 steps += times
                 drags.append(drag)
-                print(f"{chapter.stem:22s} {control['label'][:10]:10s} {statistics.median(times):11.0f} "
-                      f"{p90(times):9.0f} {drag:9.0f}", flush=True)
-            print(f"{chapter.stem:22s} {'ALL':10s} {statistics.median(steps):11.0f} {p90(steps):9.0f} "
-                  f"{max(drags):9.0f}  (drag end: worst slider; ran to the panel in {time.monotonic() - t0:.0f} s)",
-                  flush=True)
+                print(
+                    f"{chapter.stem:22s} {control['label'][:10]:10s} {statistics.median(times):11.0f} "
+                    f"{p90(times):9.0f} {drag:9.0f}",
+                    flush=True,
+                )
+            print(
+                f"{chapter.stem:22s} {'ALL':10s} {statistics.median(steps):11.0f} {p90(steps):9.0f} "
+                f"{max(drags):9.0f}  (drag end: worst slider; ran to the panel in {time.monotonic() - t0:.0f} s)",
+                flush=True,
+            )
             context.close()
         browser.close()
 

@@ -14,6 +14,7 @@
    unconditional label): 8 test digits at t = 0.5, exact divergence (784 backward passes) against
    256 one-probe estimates per digit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,21 +77,26 @@ def hutchinson_2d(n: int) -> None:
         gap = hutchinson_divergence(field, xt, t, probe) - exact
         one = cpu_seconds(lambda xt=xt, t=t, probe=probe: hutchinson_divergence(field, xt, t, probe))
         ratio = one / cpu_seconds(lambda xt=xt, t=t: divergence(field, xt, t))
-        print(f"{t:5.2f}{gap.mean().item():11.4f}{gap.std().item() / math.sqrt(n):10.4f}{gap.std().item():12.3f}"
-              f"{exact.abs().mean().item():12.3f}{ratio:17.2f}")
+        print(
+            f"{t:5.2f}{gap.mean().item():11.4f}{gap.std().item() / math.sqrt(n):10.4f}{gap.std().item():12.3f}"
+            f"{exact.abs().mean().item():12.3f}{ratio:17.2f}"
+        )
     grid = time_grid(16, 1.0, 0.0, dtype=F64)
     exact = log_likelihood(field, x1, grid, method="rk4")
     t0 = time.process_time()
-    noisy = log_likelihood(field, x1, grid, method="rk4", estimator="rademacher",
-                           generator=torch.Generator().manual_seed(4))
+    noisy = log_likelihood(
+        field, x1, grid, method="rk4", estimator="rademacher", generator=torch.Generator().manual_seed(4)
+    )
     one = time.process_time() - t0
     t0 = time.process_time()
     log_likelihood(field, x1, grid, method="rk4")
     full = time.process_time() - t0
     gap = noisy.log_p - exact.log_p
-    print(f"log p_1 (RK4, NFE 64), one probe - exact: bias {gap.mean().item():.4f} "
-          f"+- {gap.std().item() / math.sqrt(n):.4f}"
-          f" nats, sd per point {gap.std().item():.3f}, CPU one probe / exact {one / full:.2f}\n")
+    print(
+        f"log p_1 (RK4, NFE 64), one probe - exact: bias {gap.mean().item():.4f} "
+        f"+- {gap.std().item() / math.sqrt(n):.4f}"
+        f" nats, sd per point {gap.std().item():.3f}, CPU one probe / exact {one / full:.2f}\n"
+    )
 
 
 def hutchinson_mnist(n_digits: int = 8, n_probes: int = 256) -> None:
@@ -114,10 +120,14 @@ def hutchinson_mnist(n_digits: int = 8, n_probes: int = 256) -> None:
     one_cpu = (time.process_time() - t0) / n_probes
     gap = ones - exact
     print(f"3. Hutchinson, one Rademacher probe, MNIST (quick UNet, unconditional), {n_digits} digits at t = 0.5")
-    print(f"   exact divergence (784 backward passes): mean {exact.mean().item():.1f}, "
-          f"CPU {exact_cpu / n_digits:.3f} s per digit")
-    print(f"   one probe: bias {gap.mean().item():.2f} +- {gap.std().item() / math.sqrt(gap.numel()):.2f} "
-          f"(over {n_probes} probes x {n_digits} digits), sd of one probe {gap.std().item():.1f}")
+    print(
+        f"   exact divergence (784 backward passes): mean {exact.mean().item():.1f}, "
+        f"CPU {exact_cpu / n_digits:.3f} s per digit"
+    )
+    print(
+        f"   one probe: bias {gap.mean().item():.2f} +- {gap.std().item() / math.sqrt(gap.numel()):.2f} "
+        f"(over {n_probes} probes x {n_digits} digits), sd of one probe {gap.std().item():.1f}"
+    )
     print(f"   CPU one probe / exact: {one_cpu / exact_cpu:.4f} (exact / one probe: {exact_cpu / one_cpu:.0f}x)")
 
 

@@ -10,6 +10,7 @@ distance of each sample to where the same noise point lands under a converged so
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/limit.py [--n 20000] [--schedule linear] [--data eight-gaussians]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,10 +50,14 @@ def main() -> None:
     def rms(x: torch.Tensor) -> float:  # discretisation error alone: same noise points, no sampling noise
         return (x - converged).pow(2).sum(1).mean().sqrt().item()
 
-    print(f"exact marginal field of {args.data} under the {args.schedule} path, t from 0 to {t_end:g}; "
-          f"sliced W2 ({args.projections} projections, fixed) of {args.n} samples against {args.n} data points")
-    print(f"noise floor, fresh data vs data over 10 draws: mean {floor:.4f}, sd {floors.std().item():.4f}, "
-          f"min {floors.min().item():.4f}, max {floors.max().item():.4f}")
+    print(
+        f"exact marginal field of {args.data} under the {args.schedule} path, t from 0 to {t_end:g}; "
+        f"sliced W2 ({args.projections} projections, fixed) of {args.n} samples against {args.n} data points"
+    )
+    print(
+        f"noise floor, fresh data vs data over 10 draws: mean {floor:.4f}, sd {floors.std().item():.4f}, "
+        f"min {floors.min().item():.4f}, max {floors.max().item():.4f}"
+    )
     print("(an exact sampler is one more such draw: below about mean + 2 sd, sliced W2 cannot tell it from data)")
     print(f"converged solution (RK4, 256 NFE) vs data: {sw(converged):.4f}")
     print(f"{'NFE':>5}{'SW2 Euler':>11}{'SW2 Heun':>11}{'floor':>8}   {'RMS to converged: Euler':>24}{'Heun':>9}")

@@ -12,6 +12,7 @@ differences and the wall times, and writes ``runs/ddp/loss_curves.png``. Every r
 global batch and keeps its slice, so the curves agree up to floating-point round-off (the gradient
 all-reduce sums in a different order), which Adam then carries forward.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,11 @@ from fmtutor.mnist import load_run
 def run(cmd: list[str], out: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    subprocess.run(cmd + ["--out", str(out), "--no-grid", "--no-progress"], check=True,
-                   env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
+    subprocess.run(
+        cmd + ["--out", str(out), "--no-grid", "--no-progress"],
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+    )
     return time.perf_counter() - start
 
 
@@ -49,12 +53,17 @@ def main() -> None:
     t_two = run([torchrun, "--standalone", f"--nproc_per_node={args.nproc}", *train], folder / "two")
     one, two = (torch.tensor(load_run(folder / name).losses) for name in ("one", "two"))
     diff = (one - two).abs()
-    print(f"{len(one)} steps; wall time: 1 process {t_one:.0f} s, {args.nproc} processes {t_two:.0f} s "
-          f"(including start-up and data loading)")
-    print(f"largest |loss difference| {diff.max():.2e} (step {int(diff.argmax()) + 1}); largest relative "
-          f"{(diff / one.abs()).max():.2e}; first 10 steps {diff[:10].max():.2e}; "
-          f"mean loss over the last 50 steps: {one[-50:].mean():.4f} vs {two[-50:].mean():.4f}")
+    print(
+        f"{len(one)} steps; wall time: 1 process {t_one:.0f} s, {args.nproc} processes {t_two:.0f} s "
+        f"(including start-up and data loading)"
+    )
+    print(
+        f"largest |loss difference| {diff.max():.2e} (step {int(diff.argmax()) + 1}); largest relative "
+        f"{(diff / one.abs()).max():.2e}; first 10 steps {diff[:10].max():.2e}; "
+        f"mean loss over the last 50 steps: {one[-50:].mean():.4f} vs {two[-50:].mean():.4f}"
+    )
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -13,6 +13,7 @@ The target (issue 5): the cpu preset's UNet reaches >= 90 % accuracy at w = 3 wi
 within 10 minutes of one-thread training. The machine is shared, so wall time is noisy; the
 process CPU time of a one-thread run is what the same run takes on an idle core.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,14 @@ def train_timed(args: argparse.Namespace, out: Path) -> dict:
     timing_file = out / "timing.json"
     timing = json.loads(timing_file.read_text()) if timing_file.exists() else {"wall_s": 0.0, "cpu_s": 0.0}
     wall, cpu = time.perf_counter(), time.process_time()
-    run = train(args.arch, args.preset, args.pred, out=out, progress=not args.no_progress,
-                **({"steps": args.steps} if args.steps else {}))
+    run = train(
+        args.arch,
+        args.preset,
+        args.pred,
+        out=out,
+        progress=not args.no_progress,
+        **({"steps": args.steps} if args.steps else {}),
+    )
     timing["wall_s"] += time.perf_counter() - wall
     timing["cpu_s"] += time.process_time() - cpu
     timing.update(steps=run.steps, threads=torch.get_num_threads(), load_avg=os.getloadavg()[0])
@@ -44,6 +51,7 @@ def train_timed(args: argparse.Namespace, out: Path) -> dict:
 
 def plot(results: list[dict], path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -76,8 +84,11 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     out = Path(args.out or f"runs/mnist-{args.arch}-{args.preset}" + ("-epsilon" if args.pred == "epsilon" else ""))
     timing = train_timed(args, out)
-    print(f"training: {timing['steps']} steps, {timing['wall_s']:.0f} s wall, {timing['cpu_s']:.0f} s CPU "
-          f"({timing['threads']} thread(s), load average {timing['load_avg']:.1f})", flush=True)
+    print(
+        f"training: {timing['steps']} steps, {timing['wall_s']:.0f} s wall, {timing['cpu_s']:.0f} s CPU "
+        f"({timing['threads']} thread(s), load average {timing['load_avg']:.1f})",
+        flush=True,
+    )
     judge = train_classifier(args.classifier, "full", progress=False)
     run = load_run(out)
     n = args.n or {"quick": 200, "cpu": 1000}.get(args.preset, 10000)
@@ -85,20 +96,43 @@ def main() -> None:
     results = []
     for w in args.ws:
         cpu = time.process_time()
-        r = evaluate(run.model, judge.model, test, n=n, w=w, nfe=args.nfe, solver=args.solver,
-                     prediction=run.config.prediction, path=run.path, real=real,
-                     generator=torch.Generator().manual_seed(0))
+        r = evaluate(
+            run.model,
+            judge.model,
+            test,
+            n=n,
+            w=w,
+            nfe=args.nfe,
+            solver=args.solver,
+            prediction=run.config.prediction,
+            path=run.path,
+            real=real,
+            generator=torch.Generator().manual_seed(0),
+        )
         results.append({**asdict(r), "sampling_cpu_s": time.process_time() - cpu})
-        print(f"w = {w:g}: accuracy {100 * r.accuracy:.1f} %, Fréchet distance {r.frechet:.2f} "
-              f"(real-digit floor {r.reference_frechet:.2f}), n = {n}, {args.nfe} {args.solver} NFE, "
-              f"sampling {r.seconds:.0f} s wall", flush=True)
-    grid = run.sample(torch.arange(10).repeat_interleave(10), w=args.ws[0], nfe=args.nfe, solver=args.solver,
-                      generator=torch.Generator().manual_seed(1))
+        print(
+            f"w = {w:g}: accuracy {100 * r.accuracy:.1f} %, Fréchet distance {r.frechet:.2f} "
+            f"(real-digit floor {r.reference_frechet:.2f}), n = {n}, {args.nfe} {args.solver} NFE, "
+            f"sampling {r.seconds:.0f} s wall",
+            flush=True,
+        )
+    grid = run.sample(
+        torch.arange(10).repeat_interleave(10),
+        w=args.ws[0],
+        nfe=args.nfe,
+        solver=args.solver,
+        generator=torch.Generator().manual_seed(1),
+    )
     save_grid(grid, out / f"quality_grid_w{args.ws[0]:g}.png")
     if len(results) > 1:
         plot(results, out / "quality_vs_w.png")
-    summary = {"run": str(out), "classifier_test_accuracy": judge.test_accuracy, "training": timing,
-               "config": asdict(run.config), "results": results}
+    summary = {
+        "run": str(out),
+        "classifier_test_accuracy": judge.test_accuracy,
+        "training": timing,
+        "config": asdict(run.config),
+        "results": results,
+    }
     (out / "quality.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps({k: summary[k] for k in ("run", "classifier_test_accuracy")}))
 

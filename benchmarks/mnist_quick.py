@@ -6,6 +6,7 @@ Steps: load the data; train the quick classifier; train the quick generator; dra
 w = 3 (20 Euler steps); score 200 digits at w = 1 and w = 3. Prints wall and process-CPU seconds of
 each step and the scores. Everything goes to a temporary folder, so each call starts from scratch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,18 @@ def main() -> None:
     save_grid(grid, folder / "grid.png")
     clock.lap("10 x 10 grid, 20 NFE")
     for w in (1.0, 3.0):
-        r = evaluate(run.model, judge.model, test, n=200, w=w, nfe=20, prediction=args.pred, path=run.path,
-                     real=train_set, generator=torch.Generator().manual_seed(0))
+        r = evaluate(
+            run.model,
+            judge.model,
+            test,
+            n=200,
+            w=w,
+            nfe=20,
+            prediction=args.pred,
+            path=run.path,
+            real=train_set,
+            generator=torch.Generator().manual_seed(0),
+        )
         clock.lap(f"score w={w:g}: acc {100 * r.accuracy:.0f} % FD {r.frechet:.0f} (floor {r.reference_frechet:.0f})")
     clock.total()
     print(f"outputs in {folder}")

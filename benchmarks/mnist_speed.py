@@ -7,6 +7,7 @@ one warm-up step and prints wall-clock and process-CPU seconds per step. On a sh
 wall time depends on what else runs; the CPU time of a one-thread run is close to the wall time
 that run would have on an idle core, so both are printed along with the load average.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,17 @@ def time_steps(arch: str, kwargs: dict, batch: int, steps: int, threads: int) ->
     for _ in range(steps):
         step()
     wall, cpu = (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
-    return {"arch": arch, "params": count_parameters(model), "kwargs": kwargs, "batch": batch,
-            "threads": threads, "wall_s_per_step": wall, "cpu_s_per_step": cpu,
-            "steps_per_s": 1 / wall, "load_avg": os.getloadavg()[0]}
+    return {
+        "arch": arch,
+        "params": count_parameters(model),
+        "kwargs": kwargs,
+        "batch": batch,
+        "threads": threads,
+        "wall_s_per_step": wall,
+        "cpu_s_per_step": cpu,
+        "steps_per_s": 1 / wall,
+        "load_avg": os.getloadavg()[0],
+    }
 
 
 def main() -> None:
@@ -55,9 +64,12 @@ def main() -> None:
         for arch, kwargs in PRESETS[preset].models.items():
             for threads in args.threads:
                 r = time_steps(arch, kwargs, args.batch, args.steps, threads)
-                print(f"{preset:5s} {arch:4s} {r['params'] / 1e6:5.2f} M params  batch {r['batch']}  "
-                      f"{threads} thread(s): {r['steps_per_s']:6.2f} steps/s  ({r['wall_s_per_step']:.3f} s wall, "
-                      f"{r['cpu_s_per_step']:.3f} s CPU per step; load {r['load_avg']:.1f})", flush=True)
+                print(
+                    f"{preset:5s} {arch:4s} {r['params'] / 1e6:5.2f} M params  batch {r['batch']}  "
+                    f"{threads} thread(s): {r['steps_per_s']:6.2f} steps/s  ({r['wall_s_per_step']:.3f} s wall, "
+                    f"{r['cpu_s_per_step']:.3f} s CPU per step; load {r['load_avg']:.1f})",
+                    flush=True,
+                )
                 print(json.dumps({"preset": preset, **r}), flush=True)
 
 

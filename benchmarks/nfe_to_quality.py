@@ -23,6 +23,7 @@ same noise point lands under a fine solve (Heun, 1024 NFE, of the same model's O
 "-" means "not within the NFE range". Wall times depend on the machine's load (read the figures,
 not the seconds).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,9 @@ FINE = {"flow-matching": "heun", "diffusion": "pf-heun"}
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--data", default="eight-gaussians", choices=["eight-gaussians", "three-clusters"])
     p.add_argument("--n", type=int, default=20_000, help="samples per set (and data points in the reference)")
     p.add_argument("--n-solver", type=int, default=4000, help="particles for the solver-error column")
@@ -76,10 +79,22 @@ def _models(args: argparse.Namespace, data: GaussianMixture) -> dict[str, Traine
         return models
     train_set = data.sample(args.n_train, torch.Generator().manual_seed(args.seed + 10))
     for kind in SAMPLERS:
-        m = train_2d(train_set, args.steps, kind=kind, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
-                     hidden=args.hidden, ema_decay=args.ema or None, progress=False)
-        print(f"trained {kind}: {len(m.losses)} steps in {m.seconds:.0f} s, "
-              f"final loss (mean of last 200) {sum(m.losses[-200:]) / len(m.losses[-200:]):.3g}", flush=True)
+        m = train_2d(
+            train_set,
+            args.steps,
+            kind=kind,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            lr=args.lr,
+            hidden=args.hidden,
+            ema_decay=args.ema or None,
+            progress=False,
+        )
+        print(
+            f"trained {kind}: {len(m.losses)} steps in {m.seconds:.0f} s, "
+            f"final loss (mean of last 200) {sum(m.losses[-200:]) / len(m.losses[-200:]):.3g}",
+            flush=True,
+        )
         models[f"{kind}, learned"] = m
     return dict(sorted(models.items(), key=lambda kv: kv[0].endswith("exact")))
 
@@ -104,14 +119,26 @@ def main() -> None:
             curve = sliced_w2_vs_nfe(model, sampler, _nfes(sampler), reference, seed=args.seed)
             err = None if sampler == "ancestral" else solver_error_vs_nfe(model, sampler, _nfes(sampler), noise, limit)
             level = plateau(curve)
-            rows.append((f"{name} / {sampler}", nfe_to_reach(curve, args.factor * floor), nfe_to_reach(curve, args.absolute),
-                         nfe_to_reach(curve, 1.1 * level), None if err is None else nfe_to_reach(err, args.solver_tol),
-                         curve[8] if 8 in curve else float("nan"), level))
+            rows.append(
+                (
+                    f"{name} / {sampler}",
+                    nfe_to_reach(curve, args.factor * floor),
+                    nfe_to_reach(curve, args.absolute),
+                    nfe_to_reach(curve, 1.1 * level),
+                    None if err is None else nfe_to_reach(err, args.solver_tol),
+                    curve[8] if 8 in curve else float("nan"),
+                    level,
+                )
+            )
             curves[f"{name} / {sampler}"] = {"sliced_w2": curve, "solver_error": err}
             print(f"  {name} / {sampler}: done ({time.perf_counter() - start:.0f} s)", flush=True)
-    print(f"\n{args.data}, {args.n} samples; noise floor {floor:.3f}, so {args.factor} x floor = {args.factor * floor:.3f}")
-    print(f"NFE needed to stay below: [a] {args.factor} x floor, [b] SW2 {args.absolute}, [c] 1.1 x own plateau, "
-          f"[d] RMS solver error {args.solver_tol}")
+    print(
+        f"\n{args.data}, {args.n} samples; noise floor {floor:.3f}, so {args.factor} x floor = {args.factor * floor:.3f}"
+    )
+    print(
+        f"NFE needed to stay below: [a] {args.factor} x floor, [b] SW2 {args.absolute}, [c] 1.1 x own plateau, "
+        f"[d] RMS solver error {args.solver_tol}"
+    )
     print(f"{'model / sampler':34s} {'[a]':>5s} {'[b]':>5s} {'[c]':>5s} {'[d]':>5s} {'SW2@8':>7s} {'plateau':>8s}")
     for label, a, b, c, d, at8, level in rows:
         print(f"{label:34s} {_fmt(a):>5s} {_fmt(b):>5s} {_fmt(c):>5s} {_fmt(d):>5s} {at8:7.3f} {level:8.3f}")

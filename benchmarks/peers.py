@@ -17,6 +17,7 @@ torchcfm and flow_matching are not dependencies of the book; install them only t
 
     .venv/bin/pip install --no-deps torchcfm flow_matching
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ import torch  # noqa: E402
 
 from fmtutor import GaussianPath, MLPField, cfm_loss, get_dataset  # noqa: E402
 
-INSTALL_HINT = ("benchmarks/peers.py needs torchcfm and flow_matching, which the book does not depend on.\n"
-                "Install them without touching torch:  .venv/bin/pip install --no-deps torchcfm flow_matching")
+INSTALL_HINT = (
+    "benchmarks/peers.py needs torchcfm and flow_matching, which the book does not depend on.\n"
+    "Install them without touching torch:  .venv/bin/pip install --no-deps torchcfm flow_matching"
+)
 
 
 def import_peers():
@@ -50,6 +53,7 @@ def import_peers():
     from flow_matching.path import AffineProbPath
     from flow_matching.path.scheduler import CondOTScheduler
     from torchcfm.conditional_flow_matching import ConditionalFlowMatcher
+
     return ConditionalFlowMatcher, AffineProbPath, CondOTScheduler
 
 
@@ -57,7 +61,11 @@ def make_steps(args, peers):
     """One closure per library doing a full training step (data, loss, backward, Adam)."""
     ConditionalFlowMatcher, AffineProbPath, CondOTScheduler = peers
     data, batch = get_dataset("eight-gaussians"), args.batch
-    path, matcher, meta_path = GaussianPath("linear"), ConditionalFlowMatcher(sigma=0.0), AffineProbPath(CondOTScheduler())
+    path, matcher, meta_path = (
+        GaussianPath("linear"),
+        ConditionalFlowMatcher(sigma=0.0),
+        AffineProbPath(CondOTScheduler()),
+    )
 
     def fmtutor_loss(model, g):
         return cfm_loss(model, data.sample(batch, g), path, generator=g)
@@ -73,7 +81,11 @@ def make_steps(args, peers):
         return (model(s.x_t, s.t) - s.dx_t).pow(2).mean()
 
     steps = {}
-    for name, loss_fn in [("fmtutor", fmtutor_loss), ("torchcfm", torchcfm_loss), ("flow_matching", flow_matching_loss)]:
+    for name, loss_fn in [
+        ("fmtutor", fmtutor_loss),
+        ("torchcfm", torchcfm_loss),
+        ("flow_matching", flow_matching_loss),
+    ]:
         if args.loss_only:  # the loss construction alone: identity "network", no backward pass
             g = torch.Generator().manual_seed(0)
             steps[name] = lambda loss_fn=loss_fn, g=g: loss_fn(lambda x, t: x, g)
@@ -101,7 +113,7 @@ def measure(steps, n_steps: int, rounds: int, clock) -> dict[str, list[float]]:
             steps[name]()
     rates = {name: [] for name in names}
     for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start = clock()
             for _ in range(n_steps):
                 steps[name]()
@@ -116,20 +128,32 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--steps", type=int, default=50, help="training steps per library per round")
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--loss-only", action="store_true",
-                        help="time only data + loss construction, with an identity model and no backward pass")
-    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
-                        help="cpu: this thread's CPU time, robust to other jobs on a shared machine")
+    parser.add_argument(
+        "--loss-only",
+        action="store_true",
+        help="time only data + loss construction, with an identity model and no backward pass",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="cpu: this thread's CPU time, robust to other jobs on a shared machine",
+    )
     args = parser.parse_args()
     peers = import_peers()
     if peers is None:
         print(INSTALL_HINT)
         return
     torch.set_num_threads(1)
-    what = "loss only (identity model, no backward)" if args.loss_only else \
-        f"MLPField(hidden={args.hidden}, depth={args.depth}), Adam"
-    print(f"torch {torch.__version__}, 1 thread; {what}, batch {args.batch}; "
-          f"{args.rounds} rounds x {args.steps} steps per library")
+    what = (
+        "loss only (identity model, no backward)"
+        if args.loss_only
+        else f"MLPField(hidden={args.hidden}, depth={args.depth}), Adam"
+    )
+    print(
+        f"torch {torch.__version__}, 1 thread; {what}, batch {args.batch}; "
+        f"{args.rounds} rounds x {args.steps} steps per library"
+    )
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     rates = measure(make_steps(args, peers), args.steps, args.rounds, clock)
     print(f"clock: {args.clock} ({'CPU time of this thread' if args.clock == 'cpu' else 'wall time'})")
@@ -137,8 +161,10 @@ def main() -> None:
     for name, r in rates.items():
         ratios = sorted(f / p for f, p in zip(rates["fmtutor"], r))  # paired within each round
         q1, q2, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-        print(f"{name:<15}{statistics.median(r):>18.1f}{min(r):>9.1f}{max(r):>9.1f}"
-              f"{f'{q2:.3f} ({q1:.3f} .. {q3:.3f})':>40}")
+        print(
+            f"{name:<15}{statistics.median(r):>18.1f}{min(r):>9.1f}{max(r):>9.1f}"
+            f"{f'{q2:.3f} ({q1:.3f} .. {q3:.3f})':>40}"
+        )
 
 
 if __name__ == "__main__":

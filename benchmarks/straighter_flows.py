@@ -13,6 +13,7 @@ reach, with at most 4 Euler NFE, the sliced W2 that independent CFM reaches at N
 ``--solvers`` instead times the exact and entropic OT solvers at batch 256, 512 and 1024 (POT's network
 simplex and Sinkhorn, SciPy's assignment solver): the measurement behind ``fmtutor.couplings``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ NFES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--hidden", type=int, default=128)
@@ -80,8 +83,14 @@ def main() -> None:
         time_solvers()
         return
     eight = eight_gaussians()
-    budget = Budget(steps=args.steps, batch_size=args.batch_size, hidden=args.hidden, lr=args.lr,
-                    n_pairs=args.n_pairs, pair_steps=args.pair_steps)
+    budget = Budget(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        lr=args.lr,
+        n_pairs=args.n_pairs,
+        pair_steps=args.pair_steps,
+    )
     reference = eight.sample(args.n, torch.Generator().manual_seed(12))
     floor = float(noise_floor(eight, args.n, generator=torch.Generator().manual_seed(13)))
     x0_paths = torch.randn(2000, 2, generator=torch.Generator().manual_seed(14))

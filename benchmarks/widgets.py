@@ -10,6 +10,7 @@ panel's caches (a new simulation or solve) and is timed too. "live frame" is one
 live panel (update, draw and PNG at its live size, see fmtutor.live_panel). Target: under 50 ms median for a
 20x20 quiver plus 500 particles.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,8 +32,11 @@ def discover() -> list[type]:
     found = []
     for info in pkgutil.iter_modules(panels.__path__):
         module = importlib.import_module(f"fmtutor.panels.{info.name}")
-        found += [c for _, c in inspect.getmembers(module, inspect.isclass)
-                  if issubclass(c, panels.Panel) and c is not panels.Panel and c.__module__ == module.__name__]
+        found += [
+            c
+            for _, c in inspect.getmembers(module, inspect.isclass)
+            if issubclass(c, panels.Panel) and c is not panels.Panel and c.__module__ == module.__name__
+        ]
     return found
 
 
@@ -76,14 +80,18 @@ def _p90(values: list[float]) -> float:
 
 def main() -> None:
     torch.set_num_threads(1)
-    print(f"{'panel':34s} {'wall median':>11s} {'wall p90':>9s} {'CPU median':>11s} {'CPU p90':>8s} {'n':>4s}"
-          f" {'live frame':>10s} {'p90':>6s}  (ms)")
+    print(
+        f"{'panel':34s} {'wall median':>11s} {'wall p90':>9s} {'CPU median':>11s} {'CPU p90':>8s} {'n':>4s}"
+        f" {'live frame':>10s} {'p90':>6s}  (ms)"
+    )
     for cls in discover():
         wall, cpu = time_panel(cls)
         frames = time_live_frames(cls)
         name = cls.__module__.split(".")[-1] + "." + cls.__name__
-        print(f"{name:34s} {statistics.median(wall):11.1f} {_p90(wall):9.1f} {statistics.median(cpu):11.1f} "
-              f"{_p90(cpu):8.1f} {len(wall):4d} {statistics.median(frames):10.1f} {_p90(frames):6.1f}")
+        print(
+            f"{name:34s} {statistics.median(wall):11.1f} {_p90(wall):9.1f} {statistics.median(cpu):11.1f} "
+            f"{_p90(cpu):8.1f} {len(wall):4d} {statistics.median(frames):10.1f} {_p90(frames):6.1f}"
+        )
 
 
 if __name__ == "__main__":

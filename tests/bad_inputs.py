@@ -11,6 +11,7 @@ package, so a moved or renamed module needs no change here; a public callable wi
 nor an exemption (``EXEMPT``) fails ``test_bad_inputs.py``. Used by ``tests/test_bad_inputs.py`` and
 ``benchmarks/bad_inputs.py`` (which prints the count per class).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,6 +36,7 @@ PACKAGE_DIR = Path(fmtutor.__file__).resolve().parent
 
 
 # -- the public API -----------------------------------------------------------------------------------
+
 
 def public_modules() -> list[Any]:
     """fmtutor and every submodule whose name has no leading underscore."""
@@ -85,13 +87,13 @@ EXEMPT_MODULES = {
     "plots": "plotting edge: draws arrays for the reader, no kernel",
     "edition": "build tool for the student edition, not a kernel",
     "live_panel": "widget: draws a panel's own update for the values its controls send; covered by "
-                  "tests/test_viz_live.py",
+    "tests/test_viz_live.py",
     "static": "build step: renders a panel's frames over its fixed control grid into the book's _static folder; "
-              "covered by tests/test_static.py",
+    "covered by tests/test_static.py",
     "static_page": "build step: writes the HTML of a rendered static panel from its own spec; covered by "
-                   "tests/test_static.py",
+    "tests/test_static.py",
     "launch": "build tool: writes the install cell of every chapter from pyproject.toml and the git remote; "
-              "covered by tests/test_launch.py",
+    "covered by tests/test_launch.py",
 }
 EXEMPT = {
     "main": "command line: walked by tests/test_demos.py and tests/mnist/test_mnist_cli.py",
@@ -106,35 +108,55 @@ EXEMPT = {
     "ConditionEmbedding": "building block inside UNet and DiT, whose forward checks (x, t, y) once",
     "ResBlock": "building block inside UNet, whose forward checks (x, t, y) once",
     "DiTBlock": "building block inside DiT, whose forward checks (x, t, y) once",
-    **{name: "added by the renovation while this walk was written; not walked yet"
-       for name in ("train_2d", "data_loss", "sliced_w2_vs_nfe", "solver_error_vs_nfe", "score")},
+    **{
+        name: "added by the renovation while this walk was written; not walked yet"
+        for name in ("train_2d", "data_loss", "sliced_w2_vs_nfe", "solver_error_vs_nfe", "score")
+    },
     "sliced_w2_spread": "sliced_w2_vs_nfe over seeds, not walked yet like it; its seeds are checked in tests/test_quality.py",
-    **{name: "chapter 8, added while the walk was being merged; not walked yet (its NaN/inf, type and empty-batch "
-             "refusals are incomplete)"
-       for name in ("exact_assignment", "sinkhorn_plan", "sample_plan_rows", "coupled_cfm_loss", "IndependentCoupling",
-                    "MinibatchOTCoupling", "reflow_pairs", "acceleration_profile", "adapted_grid",
-                    "grid_from_profile", "GaussianCouplingField")},
-    **{name: "chapter 8's cost/benefit driver: trains networks or formats the Row records it made; walked by "
-             "tests/test_cost_benefit.py" for name in ("train_methods", "measure", "summarize", "format_table",
-                                                       "format_costs")},
+    **{
+        name: "chapter 8, added while the walk was being merged; not walked yet (its NaN/inf, type and empty-batch "
+        "refusals are incomplete)"
+        for name in (
+            "exact_assignment",
+            "sinkhorn_plan",
+            "sample_plan_rows",
+            "coupled_cfm_loss",
+            "IndependentCoupling",
+            "MinibatchOTCoupling",
+            "reflow_pairs",
+            "acceleration_profile",
+            "adapted_grid",
+            "grid_from_profile",
+            "GaussianCouplingField",
+        )
+    },
+    **{
+        name: "chapter 8's cost/benefit driver: trains networks or formats the Row records it made; walked by "
+        "tests/test_cost_benefit.py"
+        for name in ("train_methods", "measure", "summarize", "format_table", "format_costs")
+    },
     "Trainer": "walked by tests/test_training.py (settings, counts, checkpoints)",
     "EMA": "walked by tests/test_training.py (ema_decay)",
     "train": "MNIST training: walked by tests/mnist/test_mnist_cli.py through check_train_args",
     "train_classifier": "MNIST training: its path and preset are walked by tests/mnist/test_mnist_cli.py",
     "export": "command-line action (python -m fmtutor.mnist export): loads a trained run (load_run and "
-              "load_classifier, walked here) and measures it on the MNIST test set; stores it with store (walked)",
+    "load_classifier, walked here) and measures it on the MNIST test set; stores it with store (walked)",
     "reproduce": "command-line action (tasks.py reproduce): retrains a stored network from scratch (minutes); its "
-                 "name and folder go through verify (walked) before any work; run by tests/mnist/test_mnist_pretrained.py",
+    "name and folder go through verify (walked) before any work; run by tests/mnist/test_mnist_pretrained.py",
     "generator_accuracy": "measurement inside export and reproduce: samples 200 digits from a trained Run with "
-                          "sample (walked) and scores them with the judge",
+    "sample (walked) and scores them with the judge",
     "add_commands": "argparse wiring: adds the export and reproduce subparsers to the MNIST command line; takes no "
-                    "values",
-    **{step: "the per-step kernel of solve_ode's loop: solve_ode checks its inputs once (a check per step "
-             "would cost a device sync per step)" for step in ("euler_step", "midpoint_step", "heun_step", "rk4_step")},
+    "values",
+    **{
+        step: "the per-step kernel of solve_ode's loop: solve_ode checks its inputs once (a check per step "
+        "would cost a device sync per step)"
+        for step in ("euler_step", "midpoint_step", "heun_step", "rk4_step")
+    },
 }
 
 
 # -- kinds of argument and their bad values --------------------------------------------------------------
+
 
 def _poke(v: Tensor, value: float) -> Tensor:
     out = v.clone()
@@ -150,91 +172,194 @@ MUST, MAY = "must raise", "may pass"
 # kind -> list of (class, make bad value from the valid one, MUST or MAY)
 BAD: dict[str, list[tuple[str, Callable[[Any], Any], str]]] = {
     "batch": [  # a (B, *D) data tensor, the first of its call
-        ("shape", lambda v: v.reshape(-1)[:3], MUST), ("empty batch", lambda v: v[:0], MUST),
-        ("nan", lambda v: _poke(v, NAN), MUST), ("inf", lambda v: _poke(v, -INF), MUST),
-        ("dtype", lambda v: v.long(), MUST), ("dtype", lambda v: v.double(), MAY),
+        ("shape", lambda v: v.reshape(-1)[:3], MUST),
+        ("empty batch", lambda v: v[:0], MUST),
+        ("nan", lambda v: _poke(v, NAN), MUST),
+        ("inf", lambda v: _poke(v, -INF), MUST),
+        ("dtype", lambda v: v.long(), MUST),
+        ("dtype", lambda v: v.double(), MAY),
         ("device", lambda v: v.to("meta"), MUST),
-        ("type", lambda v: v.tolist(), MUST), ("type", lambda v: None, MUST), ("type", lambda v: "x", MUST)],
+        ("type", lambda v: v.tolist(), MUST),
+        ("type", lambda v: None, MUST),
+        ("type", lambda v: "x", MUST),
+    ],
 }
 BAD["batch_d"] = BAD["batch"] + [("width", _wider, MUST)]  # a batch whose width D is fixed
 BAD["like"] = [  # a second data tensor that must match the first in shape, dtype and device
-    ("shape", lambda v: v[:-1], MUST), ("width", _wider, MUST), ("empty batch", lambda v: v[:0], MUST),
-    ("nan", lambda v: _poke(v, NAN), MUST), ("inf", lambda v: _poke(v, INF), MUST),
-    ("dtype", lambda v: v.double(), MUST), ("dtype", lambda v: v.long(), MUST),
-    ("device", lambda v: v.to("meta"), MUST), ("type", lambda v: v.tolist(), MUST), ("type", lambda v: "x", MUST)]
+    ("shape", lambda v: v[:-1], MUST),
+    ("width", _wider, MUST),
+    ("empty batch", lambda v: v[:0], MUST),
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, INF), MUST),
+    ("dtype", lambda v: v.double(), MUST),
+    ("dtype", lambda v: v.long(), MUST),
+    ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST),
+    ("type", lambda v: "x", MUST),
+]
 BAD["net_input"] = [b for b in BAD["batch_d"] if b[0] != "dtype"] + [  # the input of a float32 network
-    ("dtype", lambda v: v.double(), MUST), ("dtype", lambda v: v.long(), MUST)]
+    ("dtype", lambda v: v.double(), MUST),
+    ("dtype", lambda v: v.long(), MUST),
+]
 BAD["param"] = [  # a parameter of an analytic object: numbers, lists or tensors, converted like numbers
-    ("nan", lambda v: _poke(v, NAN), MUST), ("inf", lambda v: _poke(v, INF), MUST), ("empty batch", lambda v: v[:0], MUST),
-    ("type", lambda v: "x", MUST), ("type", lambda v: object(), MUST), ("dtype", lambda v: v.double(), MAY)]
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, INF), MUST),
+    ("empty batch", lambda v: v[:0], MUST),
+    ("type", lambda v: "x", MUST),
+    ("type", lambda v: object(), MUST),
+    ("dtype", lambda v: v.double(), MAY),
+]
 BAD["times"] = [  # times of any shape in [0, 1] (a schedule's argument)
-    ("nan", lambda v: NAN, MUST), ("inf", lambda v: INF, MUST), ("range", lambda v: -0.5, MUST),
-    ("range", lambda v: 1.5, MUST), ("nan", lambda v: torch.full((4,), NAN), MUST), ("type", lambda v: "0.5", MUST)]
+    ("nan", lambda v: NAN, MUST),
+    ("inf", lambda v: INF, MUST),
+    ("range", lambda v: -0.5, MUST),
+    ("range", lambda v: 1.5, MUST),
+    ("nan", lambda v: torch.full((4,), NAN), MUST),
+    ("type", lambda v: "0.5", MUST),
+]
 BAD["net_shapes"] = [  # the input of a network that checks shapes, dtype and device (free), not values (a sync)
-    ("shape", lambda v: v.reshape(-1)[:3], MUST), ("width", _wider, MUST), ("dtype", lambda v: v.double(), MUST),
-    ("device", lambda v: v.to("meta"), MUST), ("type", lambda v: v.tolist(), MUST), ("type", lambda v: None, MUST)]
-BAD["time_shape"] = [("shape", lambda v: torch.full((5,), 0.5), MUST), ("shape", lambda v: torch.full((4, 2), 0.5), MUST),
-                     ("type", lambda v: "0.5", MUST), ("type", lambda v: [0.5], MUST)]
+    ("shape", lambda v: v.reshape(-1)[:3], MUST),
+    ("width", _wider, MUST),
+    ("dtype", lambda v: v.double(), MUST),
+    ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST),
+    ("type", lambda v: None, MUST),
+]
+BAD["time_shape"] = [
+    ("shape", lambda v: torch.full((5,), 0.5), MUST),
+    ("shape", lambda v: torch.full((4, 2), 0.5), MUST),
+    ("type", lambda v: "0.5", MUST),
+    ("type", lambda v: [0.5], MUST),
+]
 BAD["time"] = [  # a time in [0, 1]: a number or a (B,) tensor
-    ("nan", lambda v: NAN, MUST), ("inf", lambda v: INF, MUST), ("range", lambda v: -0.5, MUST),
-    ("range", lambda v: 1.5, MUST), ("nan", lambda v: torch.full((4,), NAN), MUST),
-    ("shape", lambda v: torch.full((5,), 0.5), MUST), ("shape", lambda v: torch.full((4, 2), 0.5), MUST),
-    ("type", lambda v: "0.5", MUST), ("type", lambda v: [0.5], MUST)]
-BAD["real"] = [("nan", lambda v: NAN, MUST), ("inf", lambda v: INF, MUST), ("inf", lambda v: -INF, MUST),
-               ("type", lambda v: "1.0", MUST)]
+    ("nan", lambda v: NAN, MUST),
+    ("inf", lambda v: INF, MUST),
+    ("range", lambda v: -0.5, MUST),
+    ("range", lambda v: 1.5, MUST),
+    ("nan", lambda v: torch.full((4,), NAN), MUST),
+    ("shape", lambda v: torch.full((5,), 0.5), MUST),
+    ("shape", lambda v: torch.full((4, 2), 0.5), MUST),
+    ("type", lambda v: "0.5", MUST),
+    ("type", lambda v: [0.5], MUST),
+]
+BAD["real"] = [
+    ("nan", lambda v: NAN, MUST),
+    ("inf", lambda v: INF, MUST),
+    ("inf", lambda v: -INF, MUST),
+    ("type", lambda v: "1.0", MUST),
+]
 BAD["positive"] = BAD["real"] + [("negative", lambda v: -1.0, MUST), ("zero", lambda v: 0.0, MUST)]
 BAD["nonnegative"] = BAD["real"] + [("negative", lambda v: -1.0, MUST)]
 BAD["unit"] = BAD["real"] + [("range", lambda v: -0.1, MUST), ("range", lambda v: 1.5, MUST)]  # in [0, 1]
-BAD["count0"] = [("negative", lambda v: -1, MUST), ("fraction", lambda v: 2.5, MUST), ("type", lambda v: "3", MUST),
-                 ("nan", lambda v: NAN, MUST)]
+BAD["count0"] = [
+    ("negative", lambda v: -1, MUST),
+    ("fraction", lambda v: 2.5, MUST),
+    ("type", lambda v: "3", MUST),
+    ("nan", lambda v: NAN, MUST),
+]
 BAD["count"] = BAD["count0"] + [("zero", lambda v: 0, MUST)]
 BAD["name"] = [("unknown name", lambda v: "no-such-name", MUST), ("type", lambda v: 3, MUST)]
 BAD["object"] = [("type", lambda v: 3, MUST), ("type", lambda v: "nonsense", MUST), ("type", lambda v: object(), MUST)]
 BAD["field"] = [  # a callable field(x, t) whose output is checked
-    ("type", lambda v: 3, MUST), ("shape", lambda v: (lambda x, t, **c: x[:, :1]), MUST),
-    ("type", lambda v: (lambda x, t, **c: "v"), MUST), ("nan", lambda v: (lambda x, t, **c: x * NAN), MUST)]
+    ("type", lambda v: 3, MUST),
+    ("shape", lambda v: lambda x, t, **c: x[:, :1], MUST),
+    ("type", lambda v: lambda x, t, **c: "v", MUST),
+    ("nan", lambda v: lambda x, t, **c: x * NAN, MUST),
+]
 BAD["model"] = BAD["field"][:3]  # a model in a loss: the trainer refuses a non-finite loss itself
 BAD["grid"] = [  # a 1-D time grid
-    ("nan", lambda v: _poke(v, NAN), MUST), ("inf", lambda v: _poke(v, INF), MUST),
-    ("shape", lambda v: v[:1], MUST), ("shape", lambda v: v[None], MUST), ("empty batch", lambda v: v[:0], MUST),
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, INF), MUST),
+    ("shape", lambda v: v[:1], MUST),
+    ("shape", lambda v: v[None], MUST),
+    ("empty batch", lambda v: v[:0], MUST),
     ("range", lambda v: v.flip(0)[torch.tensor([0, 2, 1, *range(3, len(v))])], MUST),  # not monotone
-    ("type", lambda v: v.tolist(), MUST), ("dtype", lambda v: v.long(), MUST)]
+    ("type", lambda v: v.tolist(), MUST),
+    ("dtype", lambda v: v.long(), MUST),
+]
 BAD["path"] = [("type", lambda v: "linear", MUST), ("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
 BAD["labels"] = [  # digit labels, a long (B,) tensor in 0..10
-    ("range", lambda v: v + 11, MUST), ("negative", lambda v: v - 5, MUST), ("dtype", lambda v: v.float(), MUST),
-    ("shape", lambda v: v[None], MUST), ("type", lambda v: v.tolist(), MUST)]
+    ("range", lambda v: v + 11, MUST),
+    ("negative", lambda v: v - 5, MUST),
+    ("dtype", lambda v: v.float(), MUST),
+    ("shape", lambda v: v[None], MUST),
+    ("type", lambda v: v.tolist(), MUST),
+]
 BAD["type_only"] = [("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
 BAD["infile"] = [("path", lambda v: Path(v).parent / "missing.gz", MUST), ("type", lambda v: 3, MUST)]
 BAD["file"] = [("path", lambda v: Path(v).parent / "file" / "x.pt", MUST), ("type", lambda v: 3, MUST)]
 BAD["probes"] = [  # Hutchinson probes (P, B, *D) for a batch x (B, *D), in x's dtype and device
-    ("shape", lambda v: v[0], MUST), ("shape", lambda v: v[:, :-1], MUST), ("width", _wider, MUST),
-    ("empty batch", lambda v: v[:0], MUST), ("nan", lambda v: _poke(v, NAN), MUST), ("inf", lambda v: _poke(v, INF), MUST),
-    ("dtype", lambda v: v.double(), MUST), ("dtype", lambda v: v.long(), MUST), ("device", lambda v: v.to("meta"), MUST),
-    ("type", lambda v: v.tolist(), MUST), ("type", lambda v: None, MUST)]
+    ("shape", lambda v: v[0], MUST),
+    ("shape", lambda v: v[:, :-1], MUST),
+    ("width", _wider, MUST),
+    ("empty batch", lambda v: v[:0], MUST),
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, INF), MUST),
+    ("dtype", lambda v: v.double(), MUST),
+    ("dtype", lambda v: v.long(), MUST),
+    ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST),
+    ("type", lambda v: None, MUST),
+]
 BAD["log_density"] = [  # a callable mapping points (N, *D) to one log-density each (N,)
-    ("type", lambda v: 3, MUST), ("shape", lambda v: (lambda z: z), MUST), ("shape", lambda v: (lambda z: z.sum()), MUST),
-    ("type", lambda v: (lambda z: "p"), MUST), ("nan", lambda v: (lambda z: z[:, 0] * NAN), MUST),
-    ("inf", lambda v: (lambda z: z[:, 0] * 0 + INF), MUST)]
+    ("type", lambda v: 3, MUST),
+    ("shape", lambda v: lambda z: z, MUST),
+    ("shape", lambda v: lambda z: z.sum(), MUST),
+    ("type", lambda v: lambda z: "p", MUST),
+    ("nan", lambda v: lambda z: z[:, 0] * NAN, MUST),
+    ("inf", lambda v: lambda z: z[:, 0] * 0 + INF, MUST),
+]
 BAD["values"] = [  # a (B,) tensor of finite numbers, one per sample
-    ("shape", lambda v: v[None], MUST), ("empty batch", lambda v: v[:0], MUST), ("nan", lambda v: _poke(v, NAN), MUST),
-    ("inf", lambda v: _poke(v, -INF), MUST), ("dtype", lambda v: v.long(), MUST), ("dtype", lambda v: v.double(), MAY),
-    ("device", lambda v: v.to("meta"), MUST), ("type", lambda v: v.tolist(), MUST), ("type", lambda v: None, MUST)]
+    ("shape", lambda v: v[None], MUST),
+    ("empty batch", lambda v: v[:0], MUST),
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, -INF), MUST),
+    ("dtype", lambda v: v.long(), MUST),
+    ("dtype", lambda v: v.double(), MAY),
+    ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST),
+    ("type", lambda v: None, MUST),
+]
 BAD["class"] = BAD["count0"] + [("range", lambda v: 7, MUST)]  # a class label of a labelled mixture
 BAD["masses"] = [  # an array of cell masses >= 0
-    ("nan", lambda v: _poke(v, NAN), MUST), ("inf", lambda v: _poke(v, INF), MUST),
-    ("negative", lambda v: _poke(v, -0.5), MUST), ("empty batch", lambda v: v[:0], MUST),
-    ("dtype", lambda v: v.long(), MUST), ("dtype", lambda v: v.double(), MUST), ("device", lambda v: v.to("meta"), MUST),
-    ("type", lambda v: v.tolist(), MUST), ("type", lambda v: None, MUST)]
-BAD["reals"] = [("nan", lambda v: [NAN], MUST), ("inf", lambda v: [INF], MUST), ("empty batch", lambda v: [], MUST),
-                ("type", lambda v: 3, MUST), ("type", lambda v: "1.0", MUST), ("type", lambda v: [None], MUST)]
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, INF), MUST),
+    ("negative", lambda v: _poke(v, -0.5), MUST),
+    ("empty batch", lambda v: v[:0], MUST),
+    ("dtype", lambda v: v.long(), MUST),
+    ("dtype", lambda v: v.double(), MUST),
+    ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST),
+    ("type", lambda v: None, MUST),
+]
+BAD["reals"] = [
+    ("nan", lambda v: [NAN], MUST),
+    ("inf", lambda v: [INF], MUST),
+    ("empty batch", lambda v: [], MUST),
+    ("type", lambda v: 3, MUST),
+    ("type", lambda v: "1.0", MUST),
+    ("type", lambda v: [None], MUST),
+]
 BAD["folder"] = [  # a folder that is read (it may not exist yet)
-    ("path", lambda v: Path(v) / "manifest.json", MUST), ("path", lambda v: _damaged(Path(v)), MUST),
-    ("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
-BAD["float_dtype"] = [("dtype", lambda v: torch.int8, MUST), ("dtype", lambda v: torch.bool, MUST),
-                      ("type", lambda v: "float16", MUST), ("type", lambda v: 3, MUST)]
+    ("path", lambda v: Path(v) / "manifest.json", MUST),
+    ("path", lambda v: _damaged(Path(v)), MUST),
+    ("type", lambda v: 3, MUST),
+    ("type", lambda v: None, MUST),
+]
+BAD["float_dtype"] = [
+    ("dtype", lambda v: torch.int8, MUST),
+    ("dtype", lambda v: torch.bool, MUST),
+    ("type", lambda v: "float16", MUST),
+    ("type", lambda v: 3, MUST),
+]
 BAD["text"] = [("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
-BAD["new_name"] = [("path", lambda v: "a/b", MUST), ("path", lambda v: "", MUST), ("path", lambda v: "..", MUST),
-                   ("type", lambda v: 3, MUST), ("type", lambda v: None, MUST)]
+BAD["new_name"] = [
+    ("path", lambda v: "a/b", MUST),
+    ("path", lambda v: "", MUST),
+    ("path", lambda v: "..", MUST),
+    ("type", lambda v: 3, MUST),
+    ("type", lambda v: None, MUST),
+]
 BAD["device_name"] = [("device", lambda v: "no-such-device", MUST), ("type", lambda v: 3.5, MUST)]
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures for the unit tests: one thread, seeded generators, quiet hypothesis."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,13 @@ from hypothesis import HealthCheck, settings
 
 torch.set_num_threads(1)
 
-settings.register_profile("fmtutor", max_examples=40, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile(
+    "fmtutor",
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 settings.load_profile("fmtutor")
 
 

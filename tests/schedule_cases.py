@@ -1,5 +1,6 @@
 """The schedule families the tests are parametrised over (imported by name: ``from schedule_cases
 import all_schedules``; a module of its own because two folders of tests each have a conftest)."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,8 @@ import pytest
 
 def all_schedules():
     """Every schedule family, with a few parameter choices (the ids name them)."""
-    from fmtutor.schedules import (CosineSchedule, LinearSchedule, NoisyLinearSchedule,
-                                   PolynomialSchedule, VPSchedule)
+    from fmtutor.schedules import CosineSchedule, LinearSchedule, NoisyLinearSchedule, PolynomialSchedule, VPSchedule
+
     return [
         pytest.param(LinearSchedule(), id="linear"),
         pytest.param(CosineSchedule(), id="cosine"),

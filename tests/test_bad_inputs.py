@@ -5,6 +5,7 @@ time, in the classes: wrong shapes and widths, wrong dtypes and devices, NaN and
 fractional counts, empty batches, unknown names, wrong object types. ``benchmarks/bad_inputs.py`` prints
 the count per class.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,22 @@ from hypothesis import strategies as st
 import fmtutor
 
 MIN_CALLS = 2330  # the walk tried 2,381 bad calls when this was written; fewer means recipes were lost
-CLASSES = {"shape", "width", "dtype", "device", "nan", "inf", "negative", "zero", "fraction", "empty batch",
-           "unknown name", "type", "range", "path"}
+CLASSES = {
+    "shape",
+    "width",
+    "dtype",
+    "device",
+    "nan",
+    "inf",
+    "negative",
+    "zero",
+    "fraction",
+    "empty batch",
+    "unknown name",
+    "type",
+    "range",
+    "path",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +45,9 @@ def outcome():
 
 def test_every_public_callable_has_a_recipe_or_a_reason():
     covered = {r.target.split(".")[0] for r in RECIPES}
-    missing = sorted(name for name, obj in public_objects().items()
-                     if category(obj) is None and name.split(".")[0] not in covered)
+    missing = sorted(
+        name for name, obj in public_objects().items() if category(obj) is None and name.split(".")[0] not in covered
+    )
     assert missing == []
 
 
@@ -51,6 +67,7 @@ def test_the_walk_covers_every_class_and_enough_calls(outcome):
 
 # -- hypothesis: random numbers where the walk uses a few fixed ones ------------------------------------
 
+
 @given(t=st.floats(allow_nan=True, allow_infinity=True))
 def test_any_float_time_is_either_in_range_or_refused(t):
     path, x1 = fmtutor.GaussianPath("cosine"), torch.ones(3, 2)
@@ -69,15 +86,21 @@ def test_any_count_is_either_a_positive_integer_or_refused(n):
         assert fmtutor.time_grid(n).shape == (n + 1,) and mixture.sample(n).shape == (n, 2)
         assert fmtutor.sliced_wasserstein(torch.ones(3, 2), torch.ones(4, 2), n_projections=n) < 1e-6
     else:
-        for call in (lambda: fmtutor.time_grid(n), lambda: mixture.sample(n),
-                     lambda: fmtutor.sliced_wasserstein(torch.ones(3, 2), torch.ones(3, 2), n_projections=n)):
+        for call in (
+            lambda: fmtutor.time_grid(n),
+            lambda: mixture.sample(n),
+            lambda: fmtutor.sliced_wasserstein(torch.ones(3, 2), torch.ones(3, 2), n_projections=n),
+        ):
             with pytest.raises(ValueError, match=r"must be a positive integer"):
                 call()
 
 
-@given(value=st.one_of(st.floats(-1e6, 1e6).filter(lambda v: v == 0 or abs(v) > 1e-3),
-                       st.sampled_from([math.nan, math.inf, -math.inf])),
-       which=st.sampled_from(["means", "stds", "weights"]))
+@given(
+    value=st.one_of(
+        st.floats(-1e6, 1e6).filter(lambda v: v == 0 or abs(v) > 1e-3), st.sampled_from([math.nan, math.inf, -math.inf])
+    ),
+    which=st.sampled_from(["means", "stds", "weights"]),
+)
 def test_mixture_parameters_are_finite_or_refused(value, which):
     args = {"means": torch.zeros(2, 2), "stds": torch.ones(2), "weights": torch.ones(2)}
     args[which] = args[which].clone()

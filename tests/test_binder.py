@@ -1,4 +1,5 @@
 """Binder installs CPU-only torch from PyTorch's CPU index, at the versions requirements.txt pins."""
+
 from __future__ import annotations
 
 import re

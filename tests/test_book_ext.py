@@ -1,4 +1,5 @@
 """The book's Sphinx extension (_ext/fmtutor_book.py): a page's <head> keeps one copy of each script."""
+
 from __future__ import annotations
 
 import sys
@@ -11,13 +12,15 @@ THEBE = '<script>const THEBE_JS_URL = "x"; const thebe_selector = ".cell"</scrip
 
 
 def test_a_repeated_head_script_is_dropped_and_the_first_kept_in_place():
-    html = (f"<html><head>{THEBE}\n<script src='a.js'></script>\n{THEBE}\n<script src='a.js'></script>\n"
-            f"<script src='b.js'></script></head><body>{THEBE}{THEBE}</body></html>")
+    html = (
+        f"<html><head>{THEBE}\n<script src='a.js'></script>\n{THEBE}\n<script src='a.js'></script>\n"
+        f"<script src='b.js'></script></head><body>{THEBE}{THEBE}</body></html>"
+    )
     out = unique_head_scripts(html)
     head, body = out.split("</head>")
     assert head.count("THEBE_JS_URL") == 1 and head.count("a.js") == 1 and head.count("b.js") == 1
     assert head.index("THEBE_JS_URL") < head.index("a.js") < head.index("b.js")
-    assert body.count("THEBE_JS_URL") == 2          # scripts in the body are the page's own: untouched
+    assert body.count("THEBE_JS_URL") == 2  # scripts in the body are the page's own: untouched
 
 
 def test_a_page_without_head_or_repeats_is_unchanged():

@@ -1,5 +1,6 @@
 """The cost/benefit table: means and standard deviations over seeds, the NFE to reach a quality from each
 seed's curve, distilled models measured only at their own grid, and the printed table's cells."""
+
 from __future__ import annotations
 
 import pytest

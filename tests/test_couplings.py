@@ -1,5 +1,6 @@
 """Couplings: exact assignments on hand-made batches, Sinkhorn's closed form on two points, its limits,
 the pairs the couplings draw, and the coupled flow matching loss against its formula."""
+
 from __future__ import annotations
 
 import itertools
@@ -8,9 +9,18 @@ import math
 import pytest
 import torch
 
-from fmtutor.couplings import (IndependentCoupling, MinibatchOTCoupling, PairedData, coupled_cfm_loss,
-                               exact_assignment, ot_pair, sample_plan_rows, sinkhorn_plan, split_pairs,
-                               squared_distances)
+from fmtutor.couplings import (
+    IndependentCoupling,
+    MinibatchOTCoupling,
+    PairedData,
+    coupled_cfm_loss,
+    exact_assignment,
+    ot_pair,
+    sample_plan_rows,
+    sinkhorn_plan,
+    split_pairs,
+    squared_distances,
+)
 from fmtutor.distributions import StandardGaussian
 from fmtutor.toy_data import eight_gaussians
 
@@ -64,7 +74,9 @@ def test_sinkhorn_two_points_closed_form():
 
 @pytest.mark.parametrize("n, m", [(16, 16), (12, 20)])
 def test_sinkhorn_marginals(n, m, gen):
-    cost = squared_distances(torch.randn(n, 2, generator=gen, dtype=F64), 2 * torch.randn(m, 2, generator=gen, dtype=F64))
+    cost = squared_distances(
+        torch.randn(n, 2, generator=gen, dtype=F64), 2 * torch.randn(m, 2, generator=gen, dtype=F64)
+    )
     plan = sinkhorn_plan(cost, reg=0.5, tol=1e-10, n_iter=5000)
     assert torch.allclose(plan.sum(1), torch.full((n,), 1 / n, dtype=F64), atol=1e-9)
     assert torch.allclose(plan.sum(0), torch.full((m,), 1 / m, dtype=F64), atol=1e-12)

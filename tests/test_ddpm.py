@@ -1,4 +1,5 @@
 """DDPM: closed form vs the chain, index <-> time, the ancestral step's posterior, DDIM on Gaussian data."""
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,9 @@ def test_chain_without_noise_multiplies_to_sqrt_alpha_bar():
     for n in range(1, ddpm.T + 1):
         x = ddpm.forward_step(x, n, torch.zeros_like(x))
         if n in (1, 10, 500, 1000):
-            torch.testing.assert_close(x, ddpm.q_sample(torch.tensor([[1.0, -3.0]], dtype=F64), n, torch.zeros_like(x)),
-                                       rtol=1e-12, atol=1e-15)
+            torch.testing.assert_close(
+                x, ddpm.q_sample(torch.tensor([[1.0, -3.0]], dtype=F64), n, torch.zeros_like(x)), rtol=1e-12, atol=1e-15
+            )
 
 
 def test_q_sample_matches_iterating_the_chain_in_distribution():
@@ -54,7 +56,9 @@ def test_q_sample_matches_iterating_the_chain_in_distribution():
     a = ddpm.alpha_bars[300].item()
     for sample in (x, closed):
         torch.testing.assert_close(sample.mean(0), math.sqrt(a) * MEAN, rtol=0, atol=5 * math.sqrt((1 - a) / n_samples))
-        torch.testing.assert_close(sample.var(0), torch.full((2,), 1 - a, dtype=F64), rtol=5 * math.sqrt(2 / n_samples), atol=0)
+        torch.testing.assert_close(
+            sample.var(0), torch.full((2,), 1 - a, dtype=F64), rtol=5 * math.sqrt(2 / n_samples), atol=0
+        )
 
 
 def test_q_sample_takes_per_sample_indices():
@@ -153,8 +157,15 @@ def test_timesteps_and_paths():
     assert torch.equal(sol.path[-1], sol.final) and sol.nfe == 5
     torch.testing.assert_close(sol.times, 1 - torch.tensor(ddpm.timesteps(5)) / ddpm.T)  # the book's times
     assert ddpm.sample(gaussian_eps(ddpm), torch.zeros(3, 2, dtype=F64), n_steps=5, eta=0.0).path is None
-    run = lambda seed: ddpm.sample(gaussian_eps(ddpm), torch.zeros(3, 2, dtype=F64), n_steps=5, eta=1.0,  # noqa: E731
-                                   generator=torch.Generator().manual_seed(seed)).final
+    run = lambda seed: (
+        ddpm.sample(
+            gaussian_eps(ddpm),
+            torch.zeros(3, 2, dtype=F64),
+            n_steps=5,
+            eta=1.0,  # noqa: E731
+            generator=torch.Generator().manual_seed(seed),
+        ).final
+    )
     assert torch.equal(run(0), run(0)) and not torch.equal(run(0), run(1))
 
 
@@ -178,30 +189,62 @@ def test_bad_inputs():
         ddpm.timesteps(1001)
     with pytest.raises(ValueError, match=r"^ddim_step needs indices 0 <= n_prev < n <= 1000, got n = 5, n_prev = 5$"):
         ddpm.ddim_step(lambda x_, t: x_, x, 5, 5)
-    with pytest.raises(ValueError, match=r"^ddim_step needs indices 0 <= n_prev < n <= 1000, got n = 1001, n_prev = 0$"):
+    with pytest.raises(
+        ValueError, match=r"^ddim_step needs indices 0 <= n_prev < n <= 1000, got n = 1001, n_prev = 0$"
+    ):
         ddpm.ddim_step(lambda x_, t: x_, x, 1001, 0)
     with pytest.raises(ValueError, match=r"^x_T must have shape \(B, \*D\)"):
         ddpm.sample(lambda x_, t: x_, torch.zeros(3))
 
 
-@pytest.mark.parametrize("call,error,message", [
-    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=0), ValueError, r"^n_steps must be a positive integer, got 0$"),
-    (lambda d, x: d.sample(lambda x, t: x[:, :1], x, n_steps=2), ValueError,
-     r"^eps_model returned \(4, 1\) for x of shape \(4, 2\); expected the shape of x$"),
-    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=2, eta=float("nan")), ValueError,
-     r"^eta must be a finite number in \[0, 1\], got nan$"),
-    (lambda d, x: d.sample(lambda x, t: x, x, n_steps=2, eta=5.0), ValueError,
-     r"^eta must be a finite number in \[0, 1\], got 5.0$"),
-    (lambda d, x: d.sample(lambda x, t: x * float("nan"), x, n_steps=2), ValueError,
-     r"^the sample \(is eps_model finite\?\) has 8 non-finite value\(s\)"),
-    (lambda d, x: d.q_sample(x, 3, x[:, :1]), ValueError, r"^noise must have the shape of x_clean \(4, 2\), got \(4, 1\)$"),
-    (lambda d, x: d.q_sample(x, 3, x * float("nan")), ValueError, r"^noise has 8 non-finite value\(s\)"),
-    (lambda d, x: d.q_sample(x, torch.tensor([1, 2]), x), ValueError,
-     r"^n must be one index or one per sample, shape \(4,\), got \(2,\)$"),
-    (lambda d, x: d.q_sample(x, 2.5, x), TypeError, r"^n must be an integer DDPM index or an integer tensor, got 2.5$"),
-    (lambda d, x: d.index_to_time(torch.tensor([1.5])), TypeError, r"^n must hold integer DDPM indices, got dtype"),
-    (lambda d, x: d.time_to_index(float("nan")), ValueError, r"^t has 1 non-finite value\(s\)"),
-])
+@pytest.mark.parametrize(
+    "call,error,message",
+    [
+        (
+            lambda d, x: d.sample(lambda x, t: x, x, n_steps=0),
+            ValueError,
+            r"^n_steps must be a positive integer, got 0$",
+        ),
+        (
+            lambda d, x: d.sample(lambda x, t: x[:, :1], x, n_steps=2),
+            ValueError,
+            r"^eps_model returned \(4, 1\) for x of shape \(4, 2\); expected the shape of x$",
+        ),
+        (
+            lambda d, x: d.sample(lambda x, t: x, x, n_steps=2, eta=float("nan")),
+            ValueError,
+            r"^eta must be a finite number in \[0, 1\], got nan$",
+        ),
+        (
+            lambda d, x: d.sample(lambda x, t: x, x, n_steps=2, eta=5.0),
+            ValueError,
+            r"^eta must be a finite number in \[0, 1\], got 5.0$",
+        ),
+        (
+            lambda d, x: d.sample(lambda x, t: x * float("nan"), x, n_steps=2),
+            ValueError,
+            r"^the sample \(is eps_model finite\?\) has 8 non-finite value\(s\)",
+        ),
+        (
+            lambda d, x: d.q_sample(x, 3, x[:, :1]),
+            ValueError,
+            r"^noise must have the shape of x_clean \(4, 2\), got \(4, 1\)$",
+        ),
+        (lambda d, x: d.q_sample(x, 3, x * float("nan")), ValueError, r"^noise has 8 non-finite value\(s\)"),
+        (
+            lambda d, x: d.q_sample(x, torch.tensor([1, 2]), x),
+            ValueError,
+            r"^n must be one index or one per sample, shape \(4,\), got \(2,\)$",
+        ),
+        (
+            lambda d, x: d.q_sample(x, 2.5, x),
+            TypeError,
+            r"^n must be an integer DDPM index or an integer tensor, got 2.5$",
+        ),
+        (lambda d, x: d.index_to_time(torch.tensor([1.5])), TypeError, r"^n must hold integer DDPM indices, got dtype"),
+        (lambda d, x: d.time_to_index(float("nan")), ValueError, r"^t has 1 non-finite value\(s\)"),
+    ],
+)
 def test_every_bad_input_of_the_issue_is_refused(call, error, message):
     with pytest.raises(error, match=message):
         call(DDPM(10), torch.randn(4, 2, generator=torch.Generator().manual_seed(0)))

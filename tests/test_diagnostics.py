@@ -1,4 +1,5 @@
 """gradient_variance against closed forms: the mean of a batch has variance sigma^2 / B."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """StandardGaussian and GaussianMixture: scores against autograd, normalisation, sample moments."""
+
 from __future__ import annotations
 
 import math
@@ -27,15 +28,16 @@ def _grid(lo: float = -8.0, hi: float = 8.0, step: float = 0.04) -> tuple[torch.
 
 def test_mixture_score_is_gradient_of_log_density(mixture, gen):
     x = (3 * torch.randn(200, 2, generator=gen)).requires_grad_(True)
-    grad, = torch.autograd.grad(mixture.log_density(x).sum(), x)
+    (grad,) = torch.autograd.grad(mixture.log_density(x).sum(), x)
     torch.testing.assert_close(mixture.score(x.detach()), grad, rtol=1e-4, atol=1e-5)
 
 
 def test_mixture_log_density_matches_a_direct_sum(mixture, gen):
     x = torch.randn(50, 2, generator=gen, dtype=F64)
     m, s, w = mixture.means.double(), mixture.stds.double(), mixture.weights.double()
-    dens = sum(w[k] * torch.exp(-0.5 * (((x - m[k]) / s[k]) ** 2).sum(1)) / (2 * math.pi * s[k].prod())
-               for k in range(3))
+    dens = sum(
+        w[k] * torch.exp(-0.5 * (((x - m[k]) / s[k]) ** 2).sum(1)) / (2 * math.pi * s[k].prod()) for k in range(3)
+    )
     torch.testing.assert_close(mixture.log_density(x), dens.log().to(x), rtol=1e-5, atol=1e-5)
 
 

@@ -4,6 +4,7 @@ checkers and exercise text kept, outputs and widget state cleared, the instructo
 Runs on small synthetic notebooks built here and on every real chapter in book/ (a chapter with no
 exercise yet is skipped for the checks that need one).
 """
+
 from __future__ import annotations
 
 import ast
@@ -21,8 +22,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from edition import (STUB_MESSAGE, leaks, main, strip_solution_markdown, strip_widget_state, student_notebook,
-                     stub_source, write_edition)
+from edition import (
+    STUB_MESSAGE,
+    leaks,
+    main,
+    strip_solution_markdown,
+    strip_widget_state,
+    student_notebook,
+    stub_source,
+    write_edition,
+)
 from fmtutor.exercises import Report
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
@@ -38,7 +47,7 @@ def double(x: torch.Tensor,
     import math
     return x * scale + 0.0 * math.pi
 '''
-CHECKER = '''from fmtutor.exercises import Checker
+CHECKER = """from fmtutor.exercises import Checker
 
 def check_double(fn):
     report = Checker("double")
@@ -46,29 +55,39 @@ def check_double(fn):
     report.close(report.call(fn, x, case="x = [0, 1, 2]"), 2 * x, "double(x)")
     return report.report()
 
-check_double(double)'''
-WIDGET_STATE = {"application/vnd.jupyter.widget-state+json": {"state": {"abc": {"model_name": "x"}},
-                                                              "version_major": 2, "version_minor": 0}}
+check_double(double)"""
+WIDGET_STATE = {
+    "application/vnd.jupyter.widget-state+json": {
+        "state": {"abc": {"model_name": "x"}},
+        "version_major": 2,
+        "version_minor": 0,
+    }
+}
 
 
 def synthetic_notebook() -> nbformat.NotebookNode:
     """A chapter in the book's exercise pattern, with outputs and saved widget state."""
-    shown = new_code_cell("print(1 + 1)", outputs=[nbformat.v4.new_output("stream", text="2\n")],
-                          execution_count=3)
+    shown = new_code_cell("print(1 + 1)", outputs=[nbformat.v4.new_output("stream", text="2\n")], execution_count=3)
     solution = new_code_cell(SOLUTION, metadata={"tags": ["solution"]})
-    return new_notebook(metadata={"widgets": WIDGET_STATE}, cells=[
-        new_markdown_cell("(ch-test)=\n# A test chapter"),
-        new_code_cell("import torch"), shown,
-        new_markdown_cell("```{exercise} Double it\n:label: ex-test-double\n\nWrite `double`.\n```"),
-        new_markdown_cell("````{solution-start} ex-test-double\n:class: dropdown\n````"),
-        solution,
-        new_code_cell("print('solution demo: secret_demo_value')"),
-        new_markdown_cell("The scale enters linearly (secret remark).\n\n````{solution-end}\n````"),
-        new_code_cell(CHECKER),
-        new_markdown_cell("```{exercise} Derive it\n:label: ex-test-derive\n\nShow that $2x = x + x$.\n```\n\n"
-                          ":::{solution} ex-test-derive\n:class: dropdown\nThe secret derivation.\n:::"),
-        new_markdown_cell("```{solution} ex-test-derive2\n:class: dropdown\nAnother secret.\n```"),
-    ])
+    return new_notebook(
+        metadata={"widgets": WIDGET_STATE},
+        cells=[
+            new_markdown_cell("(ch-test)=\n# A test chapter"),
+            new_code_cell("import torch"),
+            shown,
+            new_markdown_cell("```{exercise} Double it\n:label: ex-test-double\n\nWrite `double`.\n```"),
+            new_markdown_cell("````{solution-start} ex-test-double\n:class: dropdown\n````"),
+            solution,
+            new_code_cell("print('solution demo: secret_demo_value')"),
+            new_markdown_cell("The scale enters linearly (secret remark).\n\n````{solution-end}\n````"),
+            new_code_cell(CHECKER),
+            new_markdown_cell(
+                "```{exercise} Derive it\n:label: ex-test-derive\n\nShow that $2x = x + x$.\n```\n\n"
+                ":::{solution} ex-test-derive\n:class: dropdown\nThe secret derivation.\n:::"
+            ),
+            new_markdown_cell("```{solution} ex-test-derive2\n:class: dropdown\nAnother secret.\n```"),
+        ],
+    )
 
 
 def text_of(nb: nbformat.NotebookNode) -> str:
@@ -92,6 +111,7 @@ def stubbed_functions(source: str) -> dict[str, ast.FunctionDef]:
 
 # --- stubs -------------------------------------------------------------------------------------------
 
+
 def test_stub_keeps_imports_decorators_signature_and_docstring():
     stub = stub_source(SOLUTION)
     before, after = stubbed_functions(SOLUTION)["double"], stubbed_functions(stub)["double"]
@@ -106,10 +126,12 @@ def test_stub_keeps_imports_decorators_signature_and_docstring():
 
 
 def test_stub_handles_several_defs_one_liners_classes_and_drops_other_statements():
-    source = ("import numpy as np\nK = 3\ndef f(x): return x + K\n\n"
-              "def g(y, *args, z=1, **kw):\n    return f(y) * z\n"
-              "class Net:\n    '''A net.'''\n    width = 8\n    def forward(self, x):\n        return x * 2\n"
-              "print(f(1))\n")
+    source = (
+        "import numpy as np\nK = 3\ndef f(x): return x + K\n\n"
+        "def g(y, *args, z=1, **kw):\n    return f(y) * z\n"
+        "class Net:\n    '''A net.'''\n    width = 8\n    def forward(self, x):\n        return x * 2\n"
+        "print(f(1))\n"
+    )
     stub = stub_source(source)
     tree = ast.parse(stub)
     assert [type(n).__name__ for n in tree.body] == ["Import", "FunctionDef", "FunctionDef", "ClassDef"]
@@ -125,9 +147,15 @@ def test_stub_refuses_a_cell_that_is_not_python():
         stub_source("%timeit f(x)\ndef f(x):\n    return x", "book/x.ipynb, cell 3")
 
 
-@given(names=st.lists(st.from_regex(r"[a-z]{1,6}", fullmatch=True).filter(lambda s: not keyword.iskeyword(s)),
-                      min_size=1, max_size=4, unique=True),
-       constant=st.integers(1000, 9999))
+@given(
+    names=st.lists(
+        st.from_regex(r"[a-z]{1,6}", fullmatch=True).filter(lambda s: not keyword.iskeyword(s)),
+        min_size=1,
+        max_size=4,
+        unique=True,
+    ),
+    constant=st.integers(1000, 9999),
+)
 def test_stub_never_keeps_a_body_and_keeps_every_argument(names, constant):
     source = f"def solve({', '.join(names)}):\n    '''Doc.'''\n    total = {constant}\n    return total\n"
     stub = stub_source(source)
@@ -137,10 +165,13 @@ def test_stub_never_keeps_a_body_and_keeps_every_argument(names, constant):
 
 # --- markdown ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fence", ["```", "````", ":::"])
 def test_solution_directive_removed_and_exercise_kept(fence):
-    text = (f"```{{exercise}} E\n:label: ex-a\n\nTask.\n```\n\n{fence}{{solution}} ex-a\n:class: dropdown\n"
-            f"Secret.\n{fence}\nAfter.")
+    text = (
+        f"```{{exercise}} E\n:label: ex-a\n\nTask.\n```\n\n{fence}{{solution}} ex-a\n:class: dropdown\n"
+        f"Secret.\n{fence}\nAfter."
+    )
     kept, removed, inside = strip_solution_markdown(text)
     assert (removed, inside) == (1, False)
     assert "Secret" not in kept and "{solution}" not in kept
@@ -156,6 +187,7 @@ def test_solution_start_end_span_removed_across_cells():
 
 # --- whole notebooks -----------------------------------------------------------------------------------
 
+
 def test_synthetic_student_copy_has_no_solution_and_keeps_exercises_and_checker():
     nb = synthetic_notebook()
     original = json.dumps(nb, sort_keys=True)
@@ -166,7 +198,9 @@ def test_synthetic_student_copy_has_no_solution_and_keeps_exercises_and_checker(
         assert secret not in text
     assert text.count("{exercise}") == 2 and "Write `double`." in text and "Show that $2x = x + x$." in text
     assert sum(cell.source == CHECKER for cell in student.cells) == 1
-    assert all(not c.get("outputs") and c.get("execution_count") is None for c in student.cells if c.cell_type == "code")
+    assert all(
+        not c.get("outputs") and c.get("execution_count") is None for c in student.cells if c.cell_type == "code"
+    )
     assert "widgets" not in student.metadata
     assert "Student edition" in student.cells[1].source
     assert (edition.stubbed, edition.removed_blocks, edition.removed_cells) == (1, 4, 4)
@@ -200,7 +234,9 @@ def test_strip_widget_state_in_place():
 
 def test_strip_widget_state_drops_live_widget_outputs_only():
     nb = nbformat.v4.new_notebook()
-    live = nbformat.v4.new_code_cell("_ = panel.show_live()", metadata={"tags": ["nbval-ignore-output", "remove-output"]})
+    live = nbformat.v4.new_code_cell(
+        "_ = panel.show_live()", metadata={"tags": ["nbval-ignore-output", "remove-output"]}
+    )
     kept = nbformat.v4.new_code_cell("print(1)")
     for cell in (live, kept):
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
@@ -212,8 +248,10 @@ def test_strip_widget_state_drops_live_widget_outputs_only():
 
 def test_strip_widget_state_drops_progress_bar_views_and_keeps_the_rest():
     cell = nbformat.v4.new_code_cell("trainer.fit(100)", metadata={"tags": ["nbval-ignore-output"]})
-    bar = nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "x"},
-                                                       "text/plain": "training:   0%|"})
+    bar = nbformat.v4.new_output(
+        "display_data",
+        data={"application/vnd.jupyter.widget-view+json": {"model_id": "x"}, "text/plain": "training:   0%|"},
+    )
     text = nbformat.v4.new_output("stream", name="stdout", text="final loss 0.31\n")
     cell.outputs = [bar, text]
     nb = nbformat.v4.new_notebook()
@@ -249,12 +287,16 @@ def test_command_line_strips_widget_state(tmp_path):
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         main(["--strip-widgets", str(path)])
         main(["--strip-widgets", str(path)])
-    assert printed.getvalue().splitlines() == [f"{path}: widget state and outputs removed", f"{path}: nothing to remove"]
+    assert printed.getvalue().splitlines() == [
+        f"{path}: widget state and outputs removed",
+        f"{path}: nothing to remove",
+    ]
     nb = nbformat.read(path, as_version=4)
     assert "widgets" not in nb.metadata and len(nb.cells) == len(synthetic_notebook().cells)
 
 
 # --- the real chapters -----------------------------------------------------------------------------------
+
 
 def solution_cells(nb) -> list[int]:
     return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
@@ -262,18 +304,21 @@ def solution_cells(nb) -> list[int]:
 
 def checker_cell_for(nb, name: str, after: int) -> str | None:
     """The first code cell after ``after`` that calls a ``check_*`` function with ``name``."""
-    for cell in nb.cells[after + 1:]:
+    for cell in nb.cells[after + 1 :]:
         if cell.cell_type != "code" or "check_" not in cell.source:
             continue
         for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "").startswith("check_") \
-                    and any(isinstance(a, ast.Name) and a.id == name for a in node.args):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", "").startswith("check_")
+                and any(isinstance(a, ast.Name) and a.id == name for a in node.args)
+            ):
                 return cell.source
     return None
 
 
 def without_docstrings(text: str) -> str:
-    return re.sub(r'(\"\"\"|\'\'\')(.*?)\1', "", text, flags=re.S)
+    return re.sub(r"(\"\"\"|\'\'\')(.*?)\1", "", text, flags=re.S)
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
@@ -307,8 +352,13 @@ def test_real_chapter_checkers_say_not_attempted_on_the_stubs(path):
     if not cells:
         pytest.skip(f"{path.name} has no coding exercise yet")
     for i in cells:
-        imports = [ast.unparse(n) for c in nb.cells[:i] if c.cell_type == "code"
-                   for n in ast.parse(_python(c.source)).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        imports = [
+            ast.unparse(n)
+            for c in nb.cells[:i]
+            if c.cell_type == "code"
+            for n in ast.parse(_python(c.source)).body
+            if isinstance(n, (ast.Import, ast.ImportFrom))
+        ]
         stub = stub_source(nb.cells[i].source)
         for name in stubbed_functions(stub):
             checker = checker_cell_for(nb, name, i)
@@ -331,4 +381,5 @@ def test_real_chapter_has_no_saved_widget_state(path):
     nb = nbformat.read(path, as_version=4)
     assert "widgets" not in nb.metadata, (
         f"{path.name} stores ipywidgets state: run `python tools/edition.py --strip-widgets {path.name}` "
-        "(or execute with --ExecutePreprocessor.store_widget_state=False)")
+        "(or execute with --ExecutePreprocessor.store_widget_state=False)"
+    )

@@ -1,4 +1,5 @@
 """The checker framework: verdicts, crash handling, named mistakes and the call-counting field."""
+
 import pytest
 import torch
 
@@ -18,8 +19,9 @@ def test_a_crash_becomes_a_message_and_later_checks_are_skipped():
     value = report.call(lambda x: x / "a", torch.ones(2), case="two points")
     assert value is NOT_RUN
     assert not report.close(value, torch.ones(2), "the step")
-    assert report.problems == ["your function raised TypeError (two points): unsupported operand type(s) for /: "
-                               "'Tensor' and 'str'"]
+    assert report.problems == [
+        "your function raised TypeError (two points): unsupported operand type(s) for /: 'Tensor' and 'str'"
+    ]
 
 
 def test_not_attempted_is_named():
@@ -32,13 +34,16 @@ def test_not_attempted_is_named():
     assert report.problems == ["not attempted yet: the function still raises NotImplementedError"]
 
 
-@pytest.mark.parametrize("value, message", [
-    (None, "y should be a torch.Tensor, got NoneType (did you forget `return`?)"),
-    (torch.zeros(3), "y should have shape (2,), got (3,)"),
-    (torch.tensor([0.0, float("nan")]), "y contains NaN or inf"),
-    (torch.tensor([1.0, 2.5]), "y is off: largest error 0.5 (expected 2, got 2.5)"),
-    (torch.tensor([-1.0, -2.0]), "y is wrong: the sign is flipped"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (None, "y should be a torch.Tensor, got NoneType (did you forget `return`?)"),
+        (torch.zeros(3), "y should have shape (2,), got (3,)"),
+        (torch.tensor([0.0, float("nan")]), "y contains NaN or inf"),
+        (torch.tensor([1.0, 2.5]), "y is off: largest error 0.5 (expected 2, got 2.5)"),
+        (torch.tensor([-1.0, -2.0]), "y is wrong: the sign is flipped"),
+    ],
+)
 def test_close_names_what_is_wrong(value, message):
     expected = torch.tensor([1.0, 2.0])
     report = Checker("y")
@@ -65,8 +70,10 @@ def test_an_untouched_exercise_says_not_attempted_instead_of_counting_failures()
         report.close(report.call(stub, None, 1.0, case=case), torch.ones(1), "the step")
     verdict = report.report()
     assert verdict.status == "not attempted" and not verdict.passed
-    assert str(verdict) == ("· Euler step: not attempted yet (the function still raises NotImplementedError). "
-                            "Write it, run its cell, then this one.")
+    assert str(verdict) == (
+        "· Euler step: not attempted yet (the function still raises NotImplementedError). "
+        "Write it, run its cell, then this one."
+    )
 
 
 def test_a_partly_written_solution_is_checked_not_called_untouched():
@@ -105,8 +112,8 @@ def _check_double(fn):
 def test_after_a_syntax_error_the_checker_does_not_check_the_old_definition(shell):
     assert shell.run_cell("def double(x):\n    return 2 * x\n").success
     assert _check_double(shell.user_ns["double"]).passed
-    assert not shell.run_cell("def double(x):\n    return 2 * x +\n").success      # the learner's edit breaks
-    verdict = _check_double(shell.user_ns["double"])   # still the first, working definition
+    assert not shell.run_cell("def double(x):\n    return 2 * x +\n").success  # the learner's edit breaks
+    verdict = _check_double(shell.user_ns["double"])  # still the first, working definition
     assert verdict.status == "stale" and not verdict.passed
     assert str(verdict).startswith("✗ double: not checked. The cell that defines `double` did not run (SyntaxError")
     assert "Fix the error, run that cell again" in str(verdict)

@@ -1,4 +1,5 @@
 """Chapter 6 checkers: the reference solutions pass; typical wrong ones are caught with the right words."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,6 +52,7 @@ def sample_by_hand(velocity, x0, nfe, method, t_end):
 
 
 # --- wrong solutions --------------------------------------------------------------------------------
+
 
 def eps_sign(v, x, t, schedule):
     return -velocity_to_epsilon(v, x, t, schedule)
@@ -127,12 +129,16 @@ def ratio_wrong_axis(path):
 
 # --- tests ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("check, fn, n_checks", [
-    (check_velocity_to_epsilon, velocity_to_epsilon, 27),
-    (check_sample_at_nfe, sample_at_nfe, 43),
-    (check_sample_at_nfe, sample_by_hand, 43),
-    (check_straightness, straightness, 15),
-])
+
+@pytest.mark.parametrize(
+    "check, fn, n_checks",
+    [
+        (check_velocity_to_epsilon, velocity_to_epsilon, 27),
+        (check_sample_at_nfe, sample_at_nfe, 43),
+        (check_sample_at_nfe, sample_by_hand, 43),
+        (check_straightness, straightness, 15),
+    ],
+)
 def test_reference_solutions_pass(check, fn, n_checks):
     report = check(fn)
     assert report.passed, str(report)
@@ -146,27 +152,50 @@ def test_not_attempted_and_none_are_reported_not_raised(check):
     assert not report.passed and "got NoneType (did you forget `return`?)" in str(report)
 
 
-@pytest.mark.parametrize("check, fn, message", [
-    (check_velocity_to_epsilon, eps_sign, "the sign is flipped: the determinant is alpha_t d_beta - beta_t d_alpha"),
-    (check_velocity_to_epsilon, eps_is_x1, "that is x1_hat, the data estimate"),
-    (check_velocity_to_epsilon, eps_linear_only, "x - t v is the noise of the linear schedule only"),
-    (check_velocity_to_epsilon, eps_no_determinant, "divide by the determinant"),
-    (check_velocity_to_epsilon, eps_no_broadcast, "your function raised RuntimeError (polynomial, t in [0.2, 0.9])"),
-    (check_sample_at_nfe, heun_nfe_steps, "Heun evaluates the field twice per step: NFE n means n / 2 steps"),
-    (check_sample_at_nfe, heun_nfe_steps, "the field should be called exactly 10 times, your sampler called it 20 times"),
-    (check_sample_at_nfe, ends_at_one, "the grid must end at t_end = 0.999, not at 1"),
-    (check_sample_at_nfe, ends_at_one, "the field was evaluated after t_end = 0.999"),
-    (check_sample_at_nfe, one_step_too_many, "off by one: 7 steps, not 8"),
-    (check_sample_at_nfe, heun_accepts_odd, "Heun at NFE 5 should raise ValueError"),
-    (check_sample_at_nfe, heun_odd_type_error, "Heun at NFE 5 should raise ValueError (5 evaluations are not a whole "
-                                               "number of Heun steps), got TypeError: odd"),
-    (check_sample_at_nfe, in_place, "your sampler changed x0 in place"),
-    (check_straightness, ratio_upside_down, "the ratio is upside down"),
-    (check_straightness, ratio_squared_steps, "add the step lengths |x_{k+1} - x_k|, not their squares"),
-    (check_straightness, ratio_chord_off_by_one, "the chord runs from the first state path[0] to the last path[-1]"),
-    (check_straightness, ratio_mean, "should have shape (16,), got ()"),
-    (check_straightness, ratio_wrong_axis, "should have shape (16,), got (2,)"),
-])
+@pytest.mark.parametrize(
+    "check, fn, message",
+    [
+        (
+            check_velocity_to_epsilon,
+            eps_sign,
+            "the sign is flipped: the determinant is alpha_t d_beta - beta_t d_alpha",
+        ),
+        (check_velocity_to_epsilon, eps_is_x1, "that is x1_hat, the data estimate"),
+        (check_velocity_to_epsilon, eps_linear_only, "x - t v is the noise of the linear schedule only"),
+        (check_velocity_to_epsilon, eps_no_determinant, "divide by the determinant"),
+        (
+            check_velocity_to_epsilon,
+            eps_no_broadcast,
+            "your function raised RuntimeError (polynomial, t in [0.2, 0.9])",
+        ),
+        (check_sample_at_nfe, heun_nfe_steps, "Heun evaluates the field twice per step: NFE n means n / 2 steps"),
+        (
+            check_sample_at_nfe,
+            heun_nfe_steps,
+            "the field should be called exactly 10 times, your sampler called it 20 times",
+        ),
+        (check_sample_at_nfe, ends_at_one, "the grid must end at t_end = 0.999, not at 1"),
+        (check_sample_at_nfe, ends_at_one, "the field was evaluated after t_end = 0.999"),
+        (check_sample_at_nfe, one_step_too_many, "off by one: 7 steps, not 8"),
+        (check_sample_at_nfe, heun_accepts_odd, "Heun at NFE 5 should raise ValueError"),
+        (
+            check_sample_at_nfe,
+            heun_odd_type_error,
+            "Heun at NFE 5 should raise ValueError (5 evaluations are not a whole "
+            "number of Heun steps), got TypeError: odd",
+        ),
+        (check_sample_at_nfe, in_place, "your sampler changed x0 in place"),
+        (check_straightness, ratio_upside_down, "the ratio is upside down"),
+        (check_straightness, ratio_squared_steps, "add the step lengths |x_{k+1} - x_k|, not their squares"),
+        (
+            check_straightness,
+            ratio_chord_off_by_one,
+            "the chord runs from the first state path[0] to the last path[-1]",
+        ),
+        (check_straightness, ratio_mean, "should have shape (16,), got ()"),
+        (check_straightness, ratio_wrong_axis, "should have shape (16,), got (2,)"),
+    ],
+)
 def test_wrong_solutions_are_caught_with_the_right_message(check, fn, message):
     report = check(fn)
     assert not report.passed

@@ -1,14 +1,21 @@
 """Chapter 4 checkers: the reference solutions pass; typical wrong ones are caught with the right words."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from fmtutor.exercises.flow_matching import check_cfm_loss, check_conditional_velocity, check_euler_sampler, check_noisy_target
+from fmtutor.exercises.flow_matching import (
+    check_cfm_loss,
+    check_conditional_velocity,
+    check_euler_sampler,
+    check_noisy_target,
+)
 from wrong_solutions import not_attempted, returns_none
 
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
+
 
 def cfm_loss(model, x1, x0, t):
     s = t[:, None]
@@ -34,6 +41,7 @@ def euler_sampler(field, x0, n_steps):
 
 
 # --- wrong solutions --------------------------------------------------------------------------------
+
 
 def loss_sign(model, x1, x0, t):
     s = t[:, None]
@@ -143,11 +151,17 @@ def euler_two_evaluations(field, x0, n_steps):
 
 # --- tests ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("check,solution", [(check_cfm_loss, cfm_loss),
-                                            (check_conditional_velocity, conditional_velocity),
-                                            (check_noisy_target, noisy_target),
-                                            (check_euler_sampler, euler_sampler),
-                                            (check_euler_sampler, euler_float_time)])
+
+@pytest.mark.parametrize(
+    "check,solution",
+    [
+        (check_cfm_loss, cfm_loss),
+        (check_conditional_velocity, conditional_velocity),
+        (check_noisy_target, noisy_target),
+        (check_euler_sampler, euler_sampler),
+        (check_euler_sampler, euler_float_time),
+    ],
+)
 def test_reference_solutions_pass(check, solution):
     report = check(solution)
     assert report.passed, str(report)
@@ -162,26 +176,29 @@ def test_unattempted_and_none_are_reported(check):
     assert not report.passed and "did you forget `return`?" in str(report)
 
 
-@pytest.mark.parametrize("check,wrong,words", [
-    (check_cfm_loss, loss_sign, "the sign is flipped"),
-    (check_cfm_loss, loss_regress_x_t, "not the point x_t itself"),
-    (check_cfm_loss, loss_swapped_time, "t multiplies the data"),
-    (check_cfm_loss, loss_no_mean, "should have shape ()"),
-    (check_cfm_loss, loss_sum, "not the sum"),
-    (check_cfm_loss, loss_detached, "must stay differentiable"),
-    (check_conditional_velocity, velocity_sign, "the sign is flipped"),
-    (check_conditional_velocity, velocity_no_division, "divide by 1 - t"),
-    (check_conditional_velocity, velocity_divides_by_t, "not by t"),
-    (check_noisy_target, target_naive, "x1 - x0 is the naive target"),
-    (check_noisy_target, target_no_half, "the factor 1/2 is missing"),
-    (check_noisy_target, target_flipped, "the sign of the noise term is flipped"),
-    (check_noisy_target, target_gaussian_form, "the Gaussian form"),
-    (check_euler_sampler, euler_one_short, "one step too few"),
-    (check_euler_sampler, euler_late_time, "at the start of each step"),
-    (check_euler_sampler, euler_frozen_time, "advance the time"),
-    (check_euler_sampler, euler_in_place, "changed x0 in place"),
-    (check_euler_sampler, euler_two_evaluations, "once per step, your loop called it 20 times"),
-])
+@pytest.mark.parametrize(
+    "check,wrong,words",
+    [
+        (check_cfm_loss, loss_sign, "the sign is flipped"),
+        (check_cfm_loss, loss_regress_x_t, "not the point x_t itself"),
+        (check_cfm_loss, loss_swapped_time, "t multiplies the data"),
+        (check_cfm_loss, loss_no_mean, "should have shape ()"),
+        (check_cfm_loss, loss_sum, "not the sum"),
+        (check_cfm_loss, loss_detached, "must stay differentiable"),
+        (check_conditional_velocity, velocity_sign, "the sign is flipped"),
+        (check_conditional_velocity, velocity_no_division, "divide by 1 - t"),
+        (check_conditional_velocity, velocity_divides_by_t, "not by t"),
+        (check_noisy_target, target_naive, "x1 - x0 is the naive target"),
+        (check_noisy_target, target_no_half, "the factor 1/2 is missing"),
+        (check_noisy_target, target_flipped, "the sign of the noise term is flipped"),
+        (check_noisy_target, target_gaussian_form, "the Gaussian form"),
+        (check_euler_sampler, euler_one_short, "one step too few"),
+        (check_euler_sampler, euler_late_time, "at the start of each step"),
+        (check_euler_sampler, euler_frozen_time, "advance the time"),
+        (check_euler_sampler, euler_in_place, "changed x0 in place"),
+        (check_euler_sampler, euler_two_evaluations, "once per step, your loop called it 20 times"),
+    ],
+)
 def test_wrong_solutions_are_named(check, wrong, words):
     report = check(wrong)
     assert not report.passed

@@ -1,15 +1,21 @@
 """Chapter 3 checkers: the reference solutions pass, typical wrong ones are caught with the right words."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from fmtutor.exercises.gaussian_paths import (check_conditional_score, check_epsilon_to_velocity,
-                                    check_poly_conditional_velocity, check_sample_conditional)
+from fmtutor.exercises.gaussian_paths import (
+    check_conditional_score,
+    check_epsilon_to_velocity,
+    check_poly_conditional_velocity,
+    check_sample_conditional,
+)
 from wrong_solutions import not_attempted
 
 
 # --- reference solutions (the notebook's "solution" cells) -------------------------------------
+
 
 def poly_velocity(x, x1, t):
     t = t[:, None]
@@ -39,20 +45,25 @@ def _verdict(check, fn) -> str:
     return str(check(fn))
 
 
-@pytest.mark.parametrize("check, fn, n_checks", [
-    (check_poly_conditional_velocity, poly_velocity, 12),
-    (check_conditional_score, conditional_score, 15),
-    (check_epsilon_to_velocity, epsilon_to_velocity, 18),
-    (check_sample_conditional, sample_conditional, 23),
-])
+@pytest.mark.parametrize(
+    "check, fn, n_checks",
+    [
+        (check_poly_conditional_velocity, poly_velocity, 12),
+        (check_conditional_score, conditional_score, 15),
+        (check_epsilon_to_velocity, epsilon_to_velocity, 18),
+        (check_sample_conditional, sample_conditional, 23),
+    ],
+)
 def test_reference_solutions_pass(check, fn, n_checks):
     report = check(fn)
     assert report.passed, str(report)
     assert str(report).endswith(f"all {n_checks} checks passed.")
 
 
-@pytest.mark.parametrize("check", [check_poly_conditional_velocity, check_conditional_score,
-                                   check_epsilon_to_velocity, check_sample_conditional])
+@pytest.mark.parametrize(
+    "check",
+    [check_poly_conditional_velocity, check_conditional_score, check_epsilon_to_velocity, check_sample_conditional],
+)
 def test_not_attempted_and_none_are_reported_not_raised(check):
     assert "not attempted yet" in _verdict(check, not_attempted)
     text = _verdict(check, lambda *args: None)
@@ -63,8 +74,12 @@ POLY_WRONG = [
     (lambda x, x1, t: -poly_velocity(x, x1, t), "the sign is flipped"),
     (lambda x, x1, t: (x1 - x) / (1 - t[:, None]), "linear schedule's field"),
     (lambda x, x1, t: 2 * t[:, None] * x1 - 2 * t[:, None] * x, "d_alpha x1 + d_beta x"),
-    (lambda x, x1, t: (2 * t[:, None] + 2 * t[:, None] * (1 - t[:, None] ** 2)) * x1
-     - 2 * t[:, None] * (1 - t[:, None] ** 2) * x, "misprinted"),
+    (
+        lambda x, x1, t: (
+            (2 * t[:, None] + 2 * t[:, None] * (1 - t[:, None] ** 2)) * x1 - 2 * t[:, None] * (1 - t[:, None] ** 2) * x
+        ),
+        "misprinted",
+    ),
     (lambda x, x1, t: 2 * t[:, None] * (x1 - x) / (1 - t[:, None]), "is off: largest error"),
     (lambda x, x1, t: poly_velocity(x, x1, t)[:, :2], "should have shape (7, 3), got (7, 2)"),
 ]
@@ -111,13 +126,16 @@ def _beta_not_d_beta(eps, x, t, schedule):
     return v.d_alpha[:, None] * (x - v.beta[:, None] * eps) / v.alpha[:, None] + v.beta[:, None] * eps
 
 
-@pytest.mark.parametrize("fn, message", [
-    (lambda eps, x, t, s: epsilon_to_velocity(-eps, x, t, s), "is off"),
-    (_beta_not_d_beta, "not beta_t, in front of eps"),
-    (_linear_only, "the velocity of the linear schedule only"),
-    (_clamped, "near t = 0, where alpha_t is small"),
-    (lambda eps, x, t, s: s(t).d_alpha[:, None] * x + s(t).d_beta[:, None] * eps, "x is not x1"),
-])
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (lambda eps, x, t, s: epsilon_to_velocity(-eps, x, t, s), "is off"),
+        (_beta_not_d_beta, "not beta_t, in front of eps"),
+        (_linear_only, "the velocity of the linear schedule only"),
+        (_clamped, "near t = 0, where alpha_t is small"),
+        (lambda eps, x, t, s: s(t).d_alpha[:, None] * x + s(t).d_beta[:, None] * eps, "x is not x1"),
+    ],
+)
 def test_epsilon_to_velocity_mistakes_are_named(fn, message):
     report = check_epsilon_to_velocity(fn)
     assert not report.passed and message in str(report), str(report)
@@ -149,13 +167,16 @@ def _swapped(x1, t, schedule, generator):
     return v.beta[:, None] * x1 + v.alpha[:, None] * torch.randn(x1.shape, generator=generator, dtype=x1.dtype)
 
 
-@pytest.mark.parametrize("fn, message", [
-    (_global_rng, "pass generator=generator"),
-    (_shared_noise, "got the same noise: draw noise of shape x1.shape"),
-    (_variance_as_scale, "the standard deviation is beta_t, not the variance"),
-    (_swapped, "the mean of x_t should be alpha_t x1"),
-    (lambda x1, t, s, g: sample_conditional(x1, t[:1].expand_as(t), s, g), "t = 1: the mean of x_t"),
-])
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (_global_rng, "pass generator=generator"),
+        (_shared_noise, "got the same noise: draw noise of shape x1.shape"),
+        (_variance_as_scale, "the standard deviation is beta_t, not the variance"),
+        (_swapped, "the mean of x_t should be alpha_t x1"),
+        (lambda x1, t, s, g: sample_conditional(x1, t[:1].expand_as(t), s, g), "t = 1: the mean of x_t"),
+    ],
+)
 def test_sampling_mistakes_are_named(fn, message):
     report = check_sample_conditional(fn)
     assert not report.passed and message in str(report), str(report)

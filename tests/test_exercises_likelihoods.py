@@ -1,4 +1,5 @@
 """Likelihood checkers: the reference solutions pass; typical wrong ones are caught with the right words."""
+
 from __future__ import annotations
 
 import math
@@ -41,6 +42,7 @@ def log_likelihood_euler(field, x, n_steps):
 
 # --- wrong solutions --------------------------------------------------------------------------------
 
+
 def div_all_entries(field, x, t):
     x = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(field(x, t).sum(), x)
@@ -54,8 +56,13 @@ def div_mean(field, x, t):
 def div_diagonal(field, x, t):
     x = x.detach().requires_grad_(True)
     v = field(x, t).reshape(x.shape[0], -1)
-    return torch.stack([torch.autograd.grad(v[:, i].sum(), x, retain_graph=True)[0].reshape(x.shape[0], -1)[:, i]
-                        for i in range(v.shape[1])], 1)
+    return torch.stack(
+        [
+            torch.autograd.grad(v[:, i].sum(), x, retain_graph=True)[0].reshape(x.shape[0], -1)[:, i]
+            for i in range(v.shape[1])
+        ],
+        1,
+    )
 
 
 def probe_dot_velocity(field, x, t, eps):
@@ -106,9 +113,15 @@ def ll_extra_step(field, x, n_steps):
 
 # --- tests ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("checker, solution", [(check_divergence, divergence),
-                                               (check_hutchinson_probe, hutchinson_probe),
-                                               (check_log_likelihood, log_likelihood_euler)])
+
+@pytest.mark.parametrize(
+    "checker, solution",
+    [
+        (check_divergence, divergence),
+        (check_hutchinson_probe, hutchinson_probe),
+        (check_log_likelihood, log_likelihood_euler),
+    ],
+)
 def test_reference_solutions_pass(checker, solution):
     report = checker(solution)
     assert report.passed, str(report)
@@ -120,19 +133,22 @@ def test_unattempted_and_missing_return(checker):
     assert "did you forget `return`" in str(checker(returns_none))
 
 
-@pytest.mark.parametrize("checker, wrong, words", [
-    (check_divergence, div_all_entries, "sums every entry of the Jacobian"),
-    (check_divergence, div_mean, "the mean of the diagonal"),
-    (check_divergence, div_diagonal, "should have shape (16,), got (16, 2)"),
-    (check_hutchinson_probe, probe_dot_velocity, "the probe dotted with the velocity"),
-    (check_hutchinson_probe, probe_ones, "uses a vector of ones"),
-    (check_hutchinson_probe, probe_fresh, "is off: largest error"),
-    (check_hutchinson_probe, probe_biased, "an unbiased estimator's average approaches it"),
-    (check_log_likelihood, ll_sign, "the integral enters with the wrong sign"),
-    (check_log_likelihood, ll_no_prior, "the prior term log N(X_0; 0, I) at the noise end is missing"),
-    (check_log_likelihood, ll_forward, "integrates forward from t = 0"),
-    (check_log_likelihood, ll_extra_step, "off by one"),
-])
+@pytest.mark.parametrize(
+    "checker, wrong, words",
+    [
+        (check_divergence, div_all_entries, "sums every entry of the Jacobian"),
+        (check_divergence, div_mean, "the mean of the diagonal"),
+        (check_divergence, div_diagonal, "should have shape (16,), got (16, 2)"),
+        (check_hutchinson_probe, probe_dot_velocity, "the probe dotted with the velocity"),
+        (check_hutchinson_probe, probe_ones, "uses a vector of ones"),
+        (check_hutchinson_probe, probe_fresh, "is off: largest error"),
+        (check_hutchinson_probe, probe_biased, "an unbiased estimator's average approaches it"),
+        (check_log_likelihood, ll_sign, "the integral enters with the wrong sign"),
+        (check_log_likelihood, ll_no_prior, "the prior term log N(X_0; 0, I) at the noise end is missing"),
+        (check_log_likelihood, ll_forward, "integrates forward from t = 0"),
+        (check_log_likelihood, ll_extra_step, "off by one"),
+    ],
+)
 def test_mistakes_are_named(checker, wrong, words):
     report = checker(wrong)
     assert not report.passed and words in str(report), str(report)

@@ -1,11 +1,17 @@
 """Chapter 7 checkers: the reference solutions pass; typical wrong ones are caught with the right words."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from fmtutor.exercises.mnist import (check_drop_labels, check_frechet, check_guided_velocity, check_patchify,
-                                     check_tilted_density)
+from fmtutor.exercises.mnist import (
+    check_drop_labels,
+    check_frechet,
+    check_guided_velocity,
+    check_patchify,
+    check_tilted_density,
+)
 from fmtutor.mnist import NULL_LABEL, sqrtm_psd
 from wrong_solutions import not_attempted, returns_none
 
@@ -36,6 +42,7 @@ def patchify(x, patch):
 
 # --- other correct solutions ---------------------------------------------------------------------
 
+
 def guided_one_batch(model, x, t, y, w):
     both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, NULL_LABEL)]))
     cond, uncond = both.chunk(2)
@@ -60,11 +67,20 @@ def patchify_unfold(x, patch):
     return torch.nn.functional.unfold(x, patch, stride=patch).transpose(1, 2)
 
 
-@pytest.mark.parametrize("check, solution", [
-    (check_guided_velocity, guided_velocity), (check_guided_velocity, guided_one_batch),
-    (check_guided_velocity, guided_none_label), (check_drop_labels, drop_labels),
-    (check_drop_labels, drop_bernoulli), (check_frechet, frechet), (check_frechet, frechet_float),
-    (check_patchify, patchify), (check_patchify, patchify_unfold)])
+@pytest.mark.parametrize(
+    "check, solution",
+    [
+        (check_guided_velocity, guided_velocity),
+        (check_guided_velocity, guided_one_batch),
+        (check_guided_velocity, guided_none_label),
+        (check_drop_labels, drop_labels),
+        (check_drop_labels, drop_bernoulli),
+        (check_frechet, frechet),
+        (check_frechet, frechet_float),
+        (check_patchify, patchify),
+        (check_patchify, patchify_unfold),
+    ],
+)
 def test_correct_solutions_pass(check, solution):
     report = check(solution)
     assert report.passed, str(report)
@@ -72,6 +88,7 @@ def test_correct_solutions_pass(check, solution):
 
 
 # --- wrong solutions -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("check", [check_guided_velocity, check_drop_labels, check_frechet, check_patchify])
 def test_not_attempted_is_reported_once(check):
@@ -90,18 +107,25 @@ def _parts(model, x, t, y):
     return model(x, t, y), model(x, t, torch.full_like(y, NULL_LABEL))
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda m, x, t, y, w: (lambda c, u: c + w * (u - c))(*_parts(m, x, t, y)), "swapped"),
-    (lambda m, x, t, y, w: (lambda c, u: (1 + w) * c - w * u)(*_parts(m, x, t, y)), "(1 + w) convention"),
-    (lambda m, x, t, y, w: (lambda c, u: u + w * c)(*_parts(m, x, t, y)), "not v_cond alone"),
-    (lambda m, x, t, y, w: (lambda c, u: w * (c - u))(*_parts(m, x, t, y)), "v_uncond is missing"),
-    (lambda m, x, t, y, w: m(x, t, y) + w * (m(x, t, y) - m(x, t, y)), "'no label' token"),
-    (lambda m, x, t, y, w: (lambda c, u: u + w * (c - u))(m(x, t, y), m(x, t, torch.zeros_like(y))), "not 0"),
-    (lambda m, x, t, y, w: (lambda c, u: u + w * (c - u))(m(x, t, y), m(x, t, torch.full_like(y, -1))),
-     "raised ValueError"),
-    (lambda m, x, t, y, w: (lambda c, u: u + w * (c - u))(*_parts(m, x, t, y.fill_(NULL_LABEL) * 0 + y)),
-     "in place"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda m, x, t, y, w: (lambda c, u: c + w * (u - c))(*_parts(m, x, t, y)), "swapped"),
+        (lambda m, x, t, y, w: (lambda c, u: (1 + w) * c - w * u)(*_parts(m, x, t, y)), "(1 + w) convention"),
+        (lambda m, x, t, y, w: (lambda c, u: u + w * c)(*_parts(m, x, t, y)), "not v_cond alone"),
+        (lambda m, x, t, y, w: (lambda c, u: w * (c - u))(*_parts(m, x, t, y)), "v_uncond is missing"),
+        (lambda m, x, t, y, w: m(x, t, y) + w * (m(x, t, y) - m(x, t, y)), "'no label' token"),
+        (lambda m, x, t, y, w: (lambda c, u: u + w * (c - u))(m(x, t, y), m(x, t, torch.zeros_like(y))), "not 0"),
+        (
+            lambda m, x, t, y, w: (lambda c, u: u + w * (c - u))(m(x, t, y), m(x, t, torch.full_like(y, -1))),
+            "raised ValueError",
+        ),
+        (
+            lambda m, x, t, y, w: (lambda c, u: u + w * (c - u))(*_parts(m, x, t, y.fill_(NULL_LABEL) * 0 + y)),
+            "in place",
+        ),
+    ],
+)
 def test_guided_velocity_mistakes_are_named(wrong, words):
     report = check_guided_velocity(wrong)
     assert not report.passed
@@ -134,14 +158,17 @@ def _drop_fixed_count(y, p, generator):
     return out
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (_drop_reversed, "the comparison is reversed"),
-    (_drop_global_rng, "draw the random numbers with the generator you are given"),
-    (_drop_minus_one, f"either stay as it was or become NULL_LABEL = {NULL_LABEL}"),
-    (_drop_in_place, "changed y in place"),
-    (_drop_float, "must stay a long tensor"),
-    (_drop_fixed_count, "must be random, drawn with the generator"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (_drop_reversed, "the comparison is reversed"),
+        (_drop_global_rng, "draw the random numbers with the generator you are given"),
+        (_drop_minus_one, f"either stay as it was or become NULL_LABEL = {NULL_LABEL}"),
+        (_drop_in_place, "changed y in place"),
+        (_drop_float, "must stay a long tensor"),
+        (_drop_fixed_count, "must be random, drawn with the generator"),
+    ],
+)
 def test_drop_labels_mistakes_are_named(wrong, words):
     report = check_drop_labels(wrong)
     assert not report.passed
@@ -160,28 +187,46 @@ def _frechet_parts(mu1, cov1, mu2, cov2):
     return (mu1 - mu2).pow(2).sum(), torch.trace(cov1) + torch.trace(cov2), cross, torch.trace(r1 @ r2)
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda *a: (lambda d, tr, c, n: d + tr)(*_frechet_parts(*a)), "cross term - 2 tr((S1^1/2 S2 S1^1/2)^1/2) is missing"),
-    (lambda *a: (lambda d, tr, c, n: d + tr - c)(*_frechet_parts(*a)), "enters twice"),
-    (lambda *a: (lambda d, tr, c, n: d + tr - 2 * n)(*_frechet_parts(*a)), "only when S1 and S2 commute"),
-    (lambda m1, c1, m2, c2: (m1 - m2).pow(2).sum() + torch.trace(c1 + c2 - 2 * c1 @ c2), "needs a square root"),
-    (lambda *a: (lambda d, tr, c, n: d.sqrt() + tr - 2 * c)(*_frechet_parts(*a)), "squared distance"),
-    (lambda *a: (lambda d, tr, c, n: d + tr - 2 * c)(*_frechet_parts(*a)).float() * 1.01, "is off"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (
+            lambda *a: (lambda d, tr, c, n: d + tr)(*_frechet_parts(*a)),
+            "cross term - 2 tr((S1^1/2 S2 S1^1/2)^1/2) is missing",
+        ),
+        (lambda *a: (lambda d, tr, c, n: d + tr - c)(*_frechet_parts(*a)), "enters twice"),
+        (lambda *a: (lambda d, tr, c, n: d + tr - 2 * n)(*_frechet_parts(*a)), "only when S1 and S2 commute"),
+        (lambda m1, c1, m2, c2: (m1 - m2).pow(2).sum() + torch.trace(c1 + c2 - 2 * c1 @ c2), "needs a square root"),
+        (lambda *a: (lambda d, tr, c, n: d.sqrt() + tr - 2 * c)(*_frechet_parts(*a)), "squared distance"),
+        (lambda *a: (lambda d, tr, c, n: d + tr - 2 * c)(*_frechet_parts(*a)).float() * 1.01, "is off"),
+    ],
+)
 def test_frechet_mistakes_are_named(wrong, words):
     report = check_frechet(wrong)
     assert not report.passed
     assert words in str(report), str(report)
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda x, p: x.reshape(x.shape[0], -1, p * p), "a plain reshape"),
-    (lambda x, p: patchify(x, p).reshape(x.shape[0], 28 // p, 28 // p, p * p).transpose(1, 2)
-     .reshape(x.shape[0], -1, p * p), "the patches are ordered column by column"),
-    (lambda x, p: patchify(x, p).reshape(x.shape[0], -1, p, p).transpose(-1, -2).reshape(x.shape[0], -1, p * p),
-     "the pixels inside each patch are read column by column"),
-    (lambda x, p: patchify(x, p)[:, :, None], "should have shape"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda x, p: x.reshape(x.shape[0], -1, p * p), "a plain reshape"),
+        (
+            lambda x, p: (
+                patchify(x, p)
+                .reshape(x.shape[0], 28 // p, 28 // p, p * p)
+                .transpose(1, 2)
+                .reshape(x.shape[0], -1, p * p)
+            ),
+            "the patches are ordered column by column",
+        ),
+        (
+            lambda x, p: patchify(x, p).reshape(x.shape[0], -1, p, p).transpose(-1, -2).reshape(x.shape[0], -1, p * p),
+            "the pixels inside each patch are read column by column",
+        ),
+        (lambda x, p: patchify(x, p)[:, :, None], "should have shape"),
+    ],
+)
 def test_patchify_mistakes_are_named(wrong, words):
     report = check_patchify(wrong)
     assert not report.passed
@@ -189,6 +234,7 @@ def test_patchify_mistakes_are_named(wrong, words):
 
 
 # --- the tilted density of guidance on a labelled 2D mixture --------------------------------------
+
 
 def tilted(data, x, y, w):
     return data.mixture.log_density(x) + w * data.log_posterior(x, y)
@@ -206,15 +252,21 @@ def test_tilted_density_solutions_pass(solution):
     assert report.n_checks == 16  # per case: the call, the tensor, and its shape and value
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda d, x, y, w: d.mixture.log_density(x) + w * d.conditional(y).log_density(x), "you used the class density"),
-    (lambda d, x, y, w: w * d.mixture.log_density(x) + d.log_posterior(x, y), "not of p(x)"),
-    (lambda d, x, y, w: w * d.log_posterior(x, y), "the factor p(x) is missing"),
-    (lambda d, x, y, w: tilted(d, x, y, 1 + w), "(1 + w) convention"),
-    (lambda d, x, y, w: tilted(d, x, y, w).exp(), "not the density"),
-    (lambda d, x, y, w: tilted(d, x, y, w)[:, None], "should have shape (50,)"),
-    (lambda d, x, y, w: tilted(d, x, y, 0.9 * w), "is off"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (
+            lambda d, x, y, w: d.mixture.log_density(x) + w * d.conditional(y).log_density(x),
+            "you used the class density",
+        ),
+        (lambda d, x, y, w: w * d.mixture.log_density(x) + d.log_posterior(x, y), "not of p(x)"),
+        (lambda d, x, y, w: w * d.log_posterior(x, y), "the factor p(x) is missing"),
+        (lambda d, x, y, w: tilted(d, x, y, 1 + w), "(1 + w) convention"),
+        (lambda d, x, y, w: tilted(d, x, y, w).exp(), "not the density"),
+        (lambda d, x, y, w: tilted(d, x, y, w)[:, None], "should have shape (50,)"),
+        (lambda d, x, y, w: tilted(d, x, y, 0.9 * w), "is off"),
+    ],
+)
 def test_tilted_density_mistakes_are_named(wrong, words):
     report = check_tilted_density(wrong)
     assert not report.passed
@@ -224,5 +276,6 @@ def test_tilted_density_mistakes_are_named(wrong, words):
 def test_tilted_density_not_attempted_is_reported_once():
     def todo(data, x, y, w):
         raise NotImplementedError
+
     report = check_tilted_density(todo)
     assert len(report.problems) == 1 and "not attempted yet" in report.problems[0]

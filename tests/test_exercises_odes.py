@@ -1,4 +1,5 @@
 """Chapter 1 checkers: the reference solutions pass, typical wrong attempts are caught and named."""
+
 from __future__ import annotations
 
 import math
@@ -7,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fmtutor.exercises.odes import (check_convergence_order, check_euler_solve, check_euler_step,
-                                    check_heun_step)
+from fmtutor.exercises.odes import check_convergence_order, check_euler_solve, check_euler_step, check_heun_step
 from wrong_solutions import not_attempted, returns_none
 
 
@@ -67,6 +67,7 @@ def _heun_variant(second_time, weight_sum=0.5):
         k1 = f(x, t)
         k2 = f(x + h * k1, second_time(t, h))
         return x + weight_sum * h * (k1 + k2)
+
     return step
 
 
@@ -184,14 +185,18 @@ def test_euler_solve_reference_passes():
     assert report.passed, str(report)
 
 
-@pytest.mark.parametrize("wrong, fragment", [
-    (_one_short, "your solver stops at t = 0.9, one step short of t_end = 1"),
-    (_one_short, "your solver stops at t = 0.125, one step short of t_end = 0:"),
-    (_fixed_h, "do not follow the grid"),
-    (_right_end, "end of each step"),
-    (_path, "should have shape (6, 2), got (11, 6, 2)"),
-    (_in_place, "changed x0 in place"),
-], ids=["n-1 steps", "n-1 steps backward", "fixed h", "right end", "returns path", "in place"])
+@pytest.mark.parametrize(
+    "wrong, fragment",
+    [
+        (_one_short, "your solver stops at t = 0.9, one step short of t_end = 1"),
+        (_one_short, "your solver stops at t = 0.125, one step short of t_end = 0:"),
+        (_fixed_h, "do not follow the grid"),
+        (_right_end, "end of each step"),
+        (_path, "should have shape (6, 2), got (11, 6, 2)"),
+        (_in_place, "changed x0 in place"),
+    ],
+    ids=["n-1 steps", "n-1 steps backward", "fixed h", "right end", "returns path", "in place"],
+)
 def test_euler_solve_mistakes_are_named(wrong, fragment):
     _failed_with(check_euler_solve(wrong), fragment)
 

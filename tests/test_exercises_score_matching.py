@@ -1,4 +1,5 @@
 """Chapter 5 checkers: the reference solutions pass; typical wrong ones are caught with the right words."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,6 +10,7 @@ from wrong_solutions import not_attempted, returns_none
 
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
+
 
 def _shaped(c, like):
     return c.reshape(-1, *([1] * (like.ndim - 1)))
@@ -43,6 +45,7 @@ def sde_drift(velocity, score, x, t, sigma):
 
 # --- wrong solutions --------------------------------------------------------------------------------
 
+
 def velocity_sign(score, x, t, schedule):
     return score_to_velocity(-score, x, t, schedule)
 
@@ -67,7 +70,6 @@ def velocity_no_broadcast(score, x, t, schedule):
     v = schedule(t)
     eps = -v.beta[:, None] * score
     return v.d_alpha[:, None] * (x - v.beta[:, None] * eps) / v.alpha[:, None] + v.d_beta[:, None] * eps
-
 
 
 def _dsm_with_target(score_model, x1, x0, t, schedule, sign, power):
@@ -156,12 +158,16 @@ def drift_no_correction(velocity, score, x, t, sigma):
 
 # --- tests ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("check, fn, n_checks", [
-    (check_score_to_velocity, score_to_velocity, 21),
-    (check_dsm_loss, dsm_loss, 12),
-    (check_ddim_step, ddim_step, 25),
-    (check_sde_drift, sde_drift, 12),
-])
+
+@pytest.mark.parametrize(
+    "check, fn, n_checks",
+    [
+        (check_score_to_velocity, score_to_velocity, 21),
+        (check_dsm_loss, dsm_loss, 12),
+        (check_ddim_step, ddim_step, 25),
+        (check_sde_drift, sde_drift, 12),
+    ],
+)
 def test_reference_solutions_pass(check, fn, n_checks):
     report = check(fn)
     assert report.passed, str(report)
@@ -175,28 +181,39 @@ def test_not_attempted_and_none_are_reported_not_raised(check):
     assert not report.passed and "got NoneType (did you forget `return`?)" in str(report)
 
 
-@pytest.mark.parametrize("check, fn, message", [
-    (check_score_to_velocity, velocity_sign, "the sign is flipped: eps = -beta_t * score"),
-    (check_score_to_velocity, velocity_beta_squared, "multiply by beta_t, not by beta_t^2"),
-    (check_score_to_velocity, velocity_from_x, "x is not x1"),
-    (check_score_to_velocity, velocity_linear_formula, "(x + (1 - t) score) / t holds for the linear schedule only"),
-    (check_score_to_velocity, velocity_no_broadcast, "your function raised RuntimeError (cosine, t in [0.2, 0.8])"),
-    (check_dsm_loss, dsm_target_sign, "the target is -x0 / beta_t: the sign is flipped"),
-    (check_dsm_loss, dsm_beta_squared, "the target is -x0 / beta_t, not -x0 / beta_t^2"),
-    (check_dsm_loss, dsm_sum, "take the mean over batch and coordinates, not the sum"),
-    (check_dsm_loss, dsm_swapped, "alpha_t and beta_t are swapped"),
-    (check_dsm_loss, dsm_item, "must stay differentiable in the model's parameters"),
-    (check_ddim_step, ddim_alpha_bar, "the coefficients are sqrt(abar_n) and sqrt(1 - abar_n), not abar_n"),
-    (check_ddim_step, ddim_off_by_one, "off by one: ddpm.alpha_bars[n] is abar_n"),
-    (check_ddim_step, ddim_ddpm_time, "the network takes the book's time t = 1 - n / T (t = 0 is noise), not n / T"),
-    (check_ddim_step, ddim_hardcoded_T, "with this DDPM's T (ddpm.T), not 1 - n / 1000"),
-    (check_ddim_step, ddim_two_calls, "DDIM evaluates the network once per step, your step called it 2 times"),
-    (check_ddim_step, ddim_in_place, "your step changed x in place"),
-    (check_sde_drift, drift_no_half, "the factor 1/2 is missing"),
-    (check_sde_drift, drift_no_square, "sigma must be squared"),
-    (check_sde_drift, drift_minus_u, "the velocity enters as +u_t"),
-    (check_sde_drift, drift_no_correction, "the drift needs the correction sigma^2 / 2 * score"),
-])
+@pytest.mark.parametrize(
+    "check, fn, message",
+    [
+        (check_score_to_velocity, velocity_sign, "the sign is flipped: eps = -beta_t * score"),
+        (check_score_to_velocity, velocity_beta_squared, "multiply by beta_t, not by beta_t^2"),
+        (check_score_to_velocity, velocity_from_x, "x is not x1"),
+        (
+            check_score_to_velocity,
+            velocity_linear_formula,
+            "(x + (1 - t) score) / t holds for the linear schedule only",
+        ),
+        (check_score_to_velocity, velocity_no_broadcast, "your function raised RuntimeError (cosine, t in [0.2, 0.8])"),
+        (check_dsm_loss, dsm_target_sign, "the target is -x0 / beta_t: the sign is flipped"),
+        (check_dsm_loss, dsm_beta_squared, "the target is -x0 / beta_t, not -x0 / beta_t^2"),
+        (check_dsm_loss, dsm_sum, "take the mean over batch and coordinates, not the sum"),
+        (check_dsm_loss, dsm_swapped, "alpha_t and beta_t are swapped"),
+        (check_dsm_loss, dsm_item, "must stay differentiable in the model's parameters"),
+        (check_ddim_step, ddim_alpha_bar, "the coefficients are sqrt(abar_n) and sqrt(1 - abar_n), not abar_n"),
+        (check_ddim_step, ddim_off_by_one, "off by one: ddpm.alpha_bars[n] is abar_n"),
+        (
+            check_ddim_step,
+            ddim_ddpm_time,
+            "the network takes the book's time t = 1 - n / T (t = 0 is noise), not n / T",
+        ),
+        (check_ddim_step, ddim_hardcoded_T, "with this DDPM's T (ddpm.T), not 1 - n / 1000"),
+        (check_ddim_step, ddim_two_calls, "DDIM evaluates the network once per step, your step called it 2 times"),
+        (check_ddim_step, ddim_in_place, "your step changed x in place"),
+        (check_sde_drift, drift_no_half, "the factor 1/2 is missing"),
+        (check_sde_drift, drift_no_square, "sigma must be squared"),
+        (check_sde_drift, drift_minus_u, "the velocity enters as +u_t"),
+        (check_sde_drift, drift_no_correction, "the drift needs the correction sigma^2 / 2 * score"),
+    ],
+)
 def test_wrong_solutions_are_caught_with_the_right_message(check, fn, message):
     report = check(fn)
     assert not report.passed
@@ -218,5 +235,7 @@ def test_checker_close_names_a_known_mistake_only_when_the_answer_is_wrong():
     assert report.close(expected.clone(), expected, "y", mistakes=((expected.clone(), "never shown"),))
     assert not report.close(wrong, expected, "y", mistakes=((wrong, "the sign is flipped"),))
     assert not report.close(torch.tensor([5.0, 5.0]), expected, "y", mistakes=((wrong, "the sign is flipped"),))
-    assert report.report().problems == ("y is wrong: the sign is flipped",
-                                        "y is off: largest error 4 (expected 1, got 5)")
+    assert report.report().problems == (
+        "y is wrong: the sign is flipped",
+        "y is off: largest error 4 (expected 1, got 5)",
+    )

@@ -1,4 +1,5 @@
 """Chapter 2 checkers: the reference solutions pass, typical wrong solutions are caught by name."""
+
 from __future__ import annotations
 
 import math
@@ -18,6 +19,7 @@ def problems(report) -> str:
 
 
 # --- Brownian paths --------------------------------------------------------------------------------
+
 
 def bm_reference(n_paths, times, generator):
     return brownian_paths(n_paths, times, generator)[..., 0]
@@ -72,17 +74,23 @@ def test_brownian_checker_accepts_correct_solutions(solution):
     assert str(report).startswith("✓ Brownian paths: all")
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (bm_no_sqrt, r"variance t\[k\+1\] - t\[k\].*did you use dt instead of sqrt\(dt\)"),
-    (bm_no_scale, r"did you forget sqrt\(dt\)\? z alone has variance 1"),
-    (bm_uniform_dt, r"each step needs its own length"),
-    (bm_no_cumsum, r"Var W_t at t = 2 should be 2.*torch.cumsum"),
-    (bm_same_noise, r"successive increments should be independent"),
-    (bm_no_generator, r"seeded alike gave different results"),
-    (bm_starts_at_noise, r"W_0 = 0"),
-    (lambda n, times, g: None, r"should be a torch.Tensor, got NoneType \(did you forget `return`\?\)"),
-    (lambda n, times, g: bm_by_hand(n, times, g).T, r"shape \(len\(times\), n_paths\)\) should have shape \(8, 8000\)"),
-])
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (bm_no_sqrt, r"variance t\[k\+1\] - t\[k\].*did you use dt instead of sqrt\(dt\)"),
+        (bm_no_scale, r"did you forget sqrt\(dt\)\? z alone has variance 1"),
+        (bm_uniform_dt, r"each step needs its own length"),
+        (bm_no_cumsum, r"Var W_t at t = 2 should be 2.*torch.cumsum"),
+        (bm_same_noise, r"successive increments should be independent"),
+        (bm_no_generator, r"seeded alike gave different results"),
+        (bm_starts_at_noise, r"W_0 = 0"),
+        (lambda n, times, g: None, r"should be a torch.Tensor, got NoneType \(did you forget `return`\?\)"),
+        (
+            lambda n, times, g: bm_by_hand(n, times, g).T,
+            r"shape \(len\(times\), n_paths\)\) should have shape \(8, 8000\)",
+        ),
+    ],
+)
 def test_brownian_checker_catches(wrong, message):
     report = check_brownian_paths(wrong)
     assert not report.passed
@@ -97,6 +105,7 @@ def test_checkers_report_not_attempted():
 
 
 # --- one Euler-Maruyama step ---------------------------------------------------------------------
+
 
 def em_reference(drift, sigma, x, t, h, generator):
     z = torch.randn(x.shape, generator=generator, dtype=x.dtype)
@@ -114,6 +123,7 @@ def em_variant(kind):
         drift_term = {"minus": -h * drift(x, t), "no-h": drift(x, t)}.get(kind, h * drift(x, t))
         out = x + drift_term + scale * z
         return out.reshape(x.shape[0], -1) if kind == "flatten" else out
+
     return step
 
 
@@ -122,16 +132,19 @@ def test_em_checker_accepts_reference():
     assert report.passed, problems(report)
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("no-sqrt", r"standard deviation sigma \* sqrt\(h\) = 0.14, got 0.69.*did you forget sqrt\(h\)\?"),
-    ("h", r"did you use h instead of sqrt\(h\)\?"),
-    ("sigma2", r"did you use sigma\*\*2 instead of sigma\?"),
-    ("no-generator", r"seeded alike gave different results"),
-    ("minus", r"with sigma = 0 \(no noise\) the step x \+ h \* drift\(x, t\) is off"),
-    ("no-h", r"with sigma = 0 \(no noise\) the step x \+ h \* drift\(x, t\) is off"),
-    ("rand", r"the noise should have mean 0.*torch.randn"),
-    ("flatten", r"image-shaped x of shape \(3, 1, 4, 4\) should have shape \(3, 1, 4, 4\), got \(3, 16\)"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("no-sqrt", r"standard deviation sigma \* sqrt\(h\) = 0.14, got 0.69.*did you forget sqrt\(h\)\?"),
+        ("h", r"did you use h instead of sqrt\(h\)\?"),
+        ("sigma2", r"did you use sigma\*\*2 instead of sigma\?"),
+        ("no-generator", r"seeded alike gave different results"),
+        ("minus", r"with sigma = 0 \(no noise\) the step x \+ h \* drift\(x, t\) is off"),
+        ("no-h", r"with sigma = 0 \(no noise\) the step x \+ h \* drift\(x, t\) is off"),
+        ("rand", r"the noise should have mean 0.*torch.randn"),
+        ("flatten", r"image-shaped x of shape \(3, 1, 4, 4\) should have shape \(3, 1, 4, 4\), got \(3, 16\)"),
+    ],
+)
 def test_em_checker_catches(kind, message):
     report = check_em_step(em_variant(kind))
     assert not report.passed
@@ -145,9 +158,13 @@ def test_em_checker_names_a_crash():
 
 # --- Ornstein-Uhlenbeck --------------------------------------------------------------------------
 
+
 def ou_reference(x0, theta, sigma, t_end, n_steps, generator):
-    return OrnsteinUhlenbeck(theta, sigma).simulate(x0, time_grid(n_steps, 0.0, t_end, dtype=x0.dtype),
-                                                    generator=generator).final
+    return (
+        OrnsteinUhlenbeck(theta, sigma)
+        .simulate(x0, time_grid(n_steps, 0.0, t_end, dtype=x0.dtype), generator=generator)
+        .final
+    )
 
 
 def ou_loop(x0, theta, sigma, t_end, n_steps, generator, kind=""):
@@ -166,13 +183,16 @@ def test_ou_checker_accepts_correct_solutions(solution):
     assert report.passed, problems(report)
 
 
-@pytest.mark.parametrize("kind, message", [
-    ("off-by-one", r"matches 7 steps of size 0.25, not 8"),
-    ("sign", r"the drift must pull toward 0"),
-    ("no-sqrt", r"variance at t_end .*did you forget sqrt\(h\)\?"),
-    ("h", r"variance at t_end .*did you use h instead of sqrt\(h\)\?"),
-    ("no-generator", r"seeded alike gave different results"),
-])
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("off-by-one", r"matches 7 steps of size 0.25, not 8"),
+        ("sign", r"the drift must pull toward 0"),
+        ("no-sqrt", r"variance at t_end .*did you forget sqrt\(h\)\?"),
+        ("h", r"variance at t_end .*did you use h instead of sqrt\(h\)\?"),
+        ("no-generator", r"seeded alike gave different results"),
+    ],
+)
 def test_ou_checker_catches(kind, message):
     report = check_simulate_ou(lambda *args: ou_loop(*args, kind=kind))
     assert not report.passed
@@ -181,8 +201,10 @@ def test_ou_checker_catches(kind, message):
 
 def test_ou_checker_wants_the_final_state_not_the_path():
     def path(x0, theta, sigma, t_end, n_steps, generator):
-        sol = OrnsteinUhlenbeck(theta, sigma).simulate(x0, time_grid(n_steps, 0.0, t_end, dtype=x0.dtype),
-                                                       generator=generator, keep_path=True)
+        sol = OrnsteinUhlenbeck(theta, sigma).simulate(
+            x0, time_grid(n_steps, 0.0, t_end, dtype=x0.dtype), generator=generator, keep_path=True
+        )
         return sol.path
+
     report = check_simulate_ou(path)
     assert "should have shape (5, 2), got (9, 5, 2)" in problems(report)

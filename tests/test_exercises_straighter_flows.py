@@ -1,4 +1,5 @@
 """Chapter 8 checkers: the reference solutions pass; typical wrong ones are caught with the right words."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,18 +40,25 @@ def _text(report) -> str:
 
 
 def test_references_pass():
-    for report in (check_ot_pairing(ot_pairing), check_reflow_pairs(reflow), check_straightness_deviation(straightness)):
+    for report in (
+        check_ot_pairing(ot_pairing),
+        check_reflow_pairs(reflow),
+        check_straightness_deviation(straightness),
+    ):
         assert report.passed, str(report)
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda x0, x1: x1, "independent pairing"),
-    (lambda x0, x1: x1[_assignment(torch.cdist(x0, x1) ** 2).argsort()], "wrong way round"),
-    (lambda x0, x1: x1[_assignment(torch.cdist(x0, x1))], "squared distance"),
-    (lambda x0, x1: x1[_assignment(-torch.cdist(x0, x1) ** 2)], "maximises"),
-    (lambda x0, x1: x1[torch.zeros(len(x1), dtype=torch.long)], "exactly once"),
-    (lambda x0, x1: None, "forget `return`"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda x0, x1: x1, "independent pairing"),
+        (lambda x0, x1: x1[_assignment(torch.cdist(x0, x1) ** 2).argsort()], "wrong way round"),
+        (lambda x0, x1: x1[_assignment(torch.cdist(x0, x1))], "squared distance"),
+        (lambda x0, x1: x1[_assignment(-(torch.cdist(x0, x1) ** 2))], "maximises"),
+        (lambda x0, x1: x1[torch.zeros(len(x1), dtype=torch.long)], "exactly once"),
+        (lambda x0, x1: None, "forget `return`"),
+    ],
+)
 def test_pairing_mistakes_are_named(wrong, words):
     report = check_ot_pairing(wrong)
     assert not report.passed and words in _text(report)
@@ -67,14 +75,17 @@ def _in_place(velocity, x0, n):
     return torch.stack([start, x1], 1)
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (lambda v, x0, n: reflow(v, x0, n).flip(1), "swapped"),
-    (_euler, "Euler"),
-    (lambda v, x0, n: reflow(v, x0, n, t0=1.0, t1=0.0), "backwards"),
-    (lambda v, x0, n: reflow(v, x0, n + 1), "off by one"),
-    (lambda v, x0, n: torch.stack([x0, reflow(v, x0, n)[:, 1].roll(1, 0)], 1), "wrong noise points"),
-    (_in_place, "in place"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda v, x0, n: reflow(v, x0, n).flip(1), "swapped"),
+        (_euler, "Euler"),
+        (lambda v, x0, n: reflow(v, x0, n, t0=1.0, t1=0.0), "backwards"),
+        (lambda v, x0, n: reflow(v, x0, n + 1), "off by one"),
+        (lambda v, x0, n: torch.stack([x0, reflow(v, x0, n)[:, 1].roll(1, 0)], 1), "wrong noise points"),
+        (_in_place, "in place"),
+    ],
+)
 def test_reflow_mistakes_are_named(wrong, words):
     report = check_reflow_pairs(wrong)
     assert not report.passed and words in _text(report)
@@ -86,15 +97,22 @@ def _displacements(path, times):
     return (times.diff()[:, None] * (path.diff(dim=0) - d).pow(2).sum(-1)).sum(0) / span
 
 
-@pytest.mark.parametrize("wrong, words", [
-    (_displacements, "not the displacements"),
-    (lambda p, t: ((p.diff(dim=0) / t.diff()[:, None, None] - (p[-1] - p[0]) / (t[-1] - t[0])) ** 2).sum(-1).mean(0),
-     "weight each step"),
-    (lambda p, t: straightness(p, t).sqrt(), "no square root"),
-    (lambda p, t: straightness(p, t) * (t[-1] - t[0]), "divide by the time span"),
-    (lambda p, t: straightness(p, t).mean(), "shape"),
-    (lambda p, t: (_ for _ in ()).throw(NotImplementedError), "not attempted"),
-])
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (_displacements, "not the displacements"),
+        (
+            lambda p, t: (
+                ((p.diff(dim=0) / t.diff()[:, None, None] - (p[-1] - p[0]) / (t[-1] - t[0])) ** 2).sum(-1).mean(0)
+            ),
+            "weight each step",
+        ),
+        (lambda p, t: straightness(p, t).sqrt(), "no square root"),
+        (lambda p, t: straightness(p, t) * (t[-1] - t[0]), "divide by the time span"),
+        (lambda p, t: straightness(p, t).mean(), "shape"),
+        (lambda p, t: (_ for _ in ()).throw(NotImplementedError), "not attempted"),
+    ],
+)
 def test_straightness_mistakes_are_named(wrong, words):
     report = check_straightness_deviation(wrong)
     assert not report.passed and words in _text(report)

@@ -1,5 +1,6 @@
 """Closed forms between Gaussians: the OT map and W2 against known answers, the coupling fields against
 the mixture kernel and against the OT displacement, and straight constant-speed paths for OT only."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,8 +28,9 @@ def test_sqrtm_psd_squares_back():
 
 def test_ot_map_between_diagonal_gaussians_scales_each_axis():
     # Commuting covariances: A = S1^1/2 S0^-1/2 axis by axis.
-    t = gaussian_ot_map(M0, torch.diag(torch.tensor([4.0, 1.0], dtype=F64)), M1,
-                        torch.diag(torch.tensor([1.0, 9.0], dtype=F64)))
+    t = gaussian_ot_map(
+        M0, torch.diag(torch.tensor([4.0, 1.0], dtype=F64)), M1, torch.diag(torch.tensor([1.0, 9.0], dtype=F64))
+    )
     assert torch.allclose(t.matrix, torch.diag(torch.tensor([0.5, 3.0], dtype=F64)))
     assert torch.allclose(t(torch.tensor([[2.0, 1.0]], dtype=F64)), M1 + torch.tensor([1.0, 3.0], dtype=F64))
 
@@ -103,7 +105,9 @@ def test_sample_path_has_the_stated_moments(gen):
 def test_bad_shapes_are_named():
     with pytest.raises(ValueError, match="cross must be"):
         GaussianCouplingField(M0, S0, M1, S1, torch.zeros(3, 3))
-    with pytest.raises(ValueError, match=r"mean0 must be \(D,\) and cov0 \(D, D\) with D >= 1, got \(3,\) and \(2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"mean0 must be \(D,\) and cov0 \(D, D\) with D >= 1, got \(3,\) and \(2, 2\)"
+    ):
         gaussian_ot_map(torch.zeros(3), S0, M1, S1)
     with pytest.raises(ValueError, match="cov1 must be symmetric"):
         gaussian_w2(M0, S0, M1, torch.tensor([[1.0, 0.5], [0.0, 1.0]], dtype=F64))

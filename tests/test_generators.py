@@ -1,4 +1,5 @@
 """Generators: one sampling interface for flow matching and diffusion, exact-field limits."""
+
 import pytest
 import torch
 

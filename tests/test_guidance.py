@@ -1,12 +1,20 @@
 """Exact classifier-free guidance on a labelled mixture: closed forms, the tilted density, the gap."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
 from fmtutor.distributions import GaussianMixture
-from fmtutor.guidance import (GuidedField, LabelledMixture, grid_density, guidance_gap, histogram,
-                              total_variation, two_class_mixture)
+from fmtutor.guidance import (
+    GuidedField,
+    LabelledMixture,
+    grid_density,
+    guidance_gap,
+    histogram,
+    total_variation,
+    two_class_mixture,
+)
 from fmtutor.marginals import MarginalField
 from fmtutor.paths import GaussianPath
 
@@ -26,8 +34,11 @@ def _points(n: int = 64, seed: int = 0) -> torch.Tensor:
 @pytest.mark.parametrize("y", [0, 1])
 def test_w1_is_the_conditional_field_and_w0_the_unconditional(data, schedule, y):
     path, x, t = GaussianPath(schedule), _points(), torch.linspace(0.05, 0.95, 64, dtype=F64)
-    sub = GaussianMixture(data.mixture.means[data.labels == y], data.mixture.stds[data.labels == y],
-                          data.mixture.weights[data.labels == y])
+    sub = GaussianMixture(
+        data.mixture.means[data.labels == y],
+        data.mixture.stds[data.labels == y],
+        data.mixture.weights[data.labels == y],
+    )
     torch.testing.assert_close(GuidedField(data, path, y, 1.0)(x, t), MarginalField(sub, path)(x, t))
     torch.testing.assert_close(GuidedField(data, path, y, 0.0)(x, t), MarginalField(data.mixture, path)(x, t))
 

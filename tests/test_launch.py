@@ -6,6 +6,7 @@ in for the repository URL; afterwards the chapter's own imports must work there.
 environment sees this checkout's installed dependencies (torch, ipykernel, ...) through a folder of
 links, fmtutor excluded, so that only fmtutor itself is installed: that keeps the test near a minute.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def first_code_cell(path: Path) -> nbformat.NotebookNode:
 
 
 def test_repository_url_and_version_come_from_config_and_pyproject(tmp_path):
-    (tmp_path / "_config.yml").write_text("title: x\nrepository:\n  # where\n  url: &u https://example.org/a/b/\n"
-                                          "  branch: main\nparse:\n  x: *u\n")
+    (tmp_path / "_config.yml").write_text(
+        "title: x\nrepository:\n  # where\n  url: &u https://example.org/a/b/\n  branch: main\nparse:\n  x: *u\n"
+    )
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "fmtutor"\nversion = "1.2.3"\n')
     assert repository_url(tmp_path) == "https://example.org/a/b"
     assert package_version(tmp_path) == "1.2.3"
@@ -50,8 +52,13 @@ def test_each_chapter_starts_with_the_install_cell_of_this_repository(chapter):
 def test_the_repository_url_is_written_only_in_config():
     url = repository_url()
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    holders = [name for name in tracked if not name.endswith((".ipynb", ".png"))
-               and (ROOT / name).is_file() and url in (ROOT / name).read_text(errors="ignore")]
+    holders = [
+        name
+        for name in tracked
+        if not name.endswith((".ipynb", ".png"))
+        and (ROOT / name).is_file()
+        and url in (ROOT / name).read_text(errors="ignore")
+    ]
     assert holders == ["_config.yml"], holders
 
 
@@ -84,25 +91,44 @@ def test_install_cell_installs_fmtutor_in_a_fresh_kernel_and_the_chapter_imports
     env_dir = tmp_path / "fresh"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(purelib, "shared.pth").write_text(str(linked_site_packages(tmp_path / "shared")) + "\n")
-    missing = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('fmtutor'))"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    missing = subprocess.run(
+        [python, "-c", "import importlib.util as u; print(u.find_spec('fmtutor'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert missing == "None"
     kernels = tmp_path / "share" / "jupyter" / "kernels" / "fresh"
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "fresh", "language": "python"}))
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "fresh",
+                "language": "python",
+            }
+        )
+    )
 
     chapter = nbformat.read(CHAPTERS[0], as_version=4)
     code = [c for c in chapter.cells if c.cell_type == "code"]
     # file://localhost/...: pip's URL parser refuses git+file:/// (no host); git takes either
     install = code[0].source.replace(repository_url(), f"file://localhost{clone}")
     assert install != code[0].source
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(install), nbformat.v4.new_code_cell(code[1].source),
-                                         nbformat.v4.new_code_cell("import fmtutor; print(fmtutor.__file__)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(install),
+            nbformat.v4.new_code_cell(code[1].source),
+            nbformat.v4.new_code_cell("import fmtutor; print(fmtutor.__file__)"),
+        ]
+    )
     import os
 
     old = os.environ.get("JUPYTER_PATH")

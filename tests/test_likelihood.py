@@ -1,6 +1,7 @@
 """Likelihood kernels against answers known in advance: a linear field on a Gaussian (closed form),
 the exact Gaussian-mixture field (closed-form log p_1), Hutchinson's estimator in expectation and its
 variance formulas, dequantization and bits per dimension."""
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,7 @@ def linear_log_p1(x):
 
 def wavy_field(x, t):
     """A nonlinear field with a known divergence: u = (sin(x1 x2), x0^2 t, -x2^3)."""
-    return torch.stack([torch.sin(x[:, 1] * x[:, 2]), x[:, 0] ** 2 * t, -x[:, 2] ** 3], dim=1)
+    return torch.stack([torch.sin(x[:, 1] * x[:, 2]), x[:, 0] ** 2 * t, -(x[:, 2] ** 3)], dim=1)
 
 
 def wavy_divergence(x, t):
@@ -123,8 +124,9 @@ def test_linear_field_log_likelihood_is_the_closed_form(method, tol):
     result = log_likelihood(linear_field, x, time_grid(100, 1.0, 0.0, dtype=F64), method=method)
     expected = linear_log_p1(x)
     assert (result.log_p - expected).abs().max() < tol
-    torch.testing.assert_close(result.delta, torch.full((200,), -A.trace().item(), dtype=F64),
-                               atol=1e-12, rtol=0)  # delta = -int tr A dt, exact for every method
+    torch.testing.assert_close(
+        result.delta, torch.full((200,), -A.trace().item(), dtype=F64), atol=1e-12, rtol=0
+    )  # delta = -int tr A dt, exact for every method
     torch.testing.assert_close(result.log_p, result.log_p0 + result.delta)
     assert result.nfe == 100 * {"euler": 1, "heun": 2, "rk4": 4}[method]
     assert (result.estimator, result.n_probes) == ("exact", 0)
@@ -144,8 +146,10 @@ def test_convergence_order_on_the_exact_mixture_field(method, order):
     field = MarginalField(mixture, GaussianPath("linear"))
     x = mixture.sample(200, _gen(12)).double()
     truth = mixture.log_density(x)
-    err = [(log_likelihood(field, x, time_grid(n, 1.0, 0.0, dtype=F64), method=method).log_p - truth)
-           .pow(2).mean().sqrt() for n in (64, 128)]  # RMS error; the orders settle from about 64 steps on
+    err = [
+        (log_likelihood(field, x, time_grid(n, 1.0, 0.0, dtype=F64), method=method).log_p - truth).pow(2).mean().sqrt()
+        for n in (64, 128)
+    ]  # RMS error; the orders settle from about 64 steps on
     measured = math.log2(err[0] / err[1])
     assert abs(measured - order) < 0.5, f"{method}: measured order {measured:.2f}"
 
@@ -167,8 +171,14 @@ def test_conditioning_reaches_the_field_and_a_custom_prior_is_used():
         return x * 0 + shift
 
     x = torch.randn(6, 2, generator=_gen(15), dtype=F64)
-    result = log_likelihood(shifted, x, time_grid(4, 1.0, 0.0, dtype=F64), method="euler",
-                            prior=lambda z: z.sum(1), shift=torch.ones(6, 2, dtype=F64))
+    result = log_likelihood(
+        shifted,
+        x,
+        time_grid(4, 1.0, 0.0, dtype=F64),
+        method="euler",
+        prior=lambda z: z.sum(1),
+        shift=torch.ones(6, 2, dtype=F64),
+    )
     torch.testing.assert_close(result.noise, x - 1)
     torch.testing.assert_close(result.log_p, (x - 1).sum(1))
 
@@ -197,5 +207,6 @@ def test_dequantize_stays_in_its_bin_and_bits_per_dim_of_a_uniform_density():
     assert torch.equal(k, levels.expand(50, 256)) and y.min() >= -1 and y.max() < 1
     # the uniform density 1/2^D on [-1, 1]^D puts mass 1/256 on every bin: 8 bits per dimension
     d = 784
-    torch.testing.assert_close(bits_per_dim(torch.tensor([-d * math.log(2.0)], dtype=F64), d, 2 / 256),
-                               torch.tensor([8.0], dtype=F64))
+    torch.testing.assert_close(
+        bits_per_dim(torch.tensor([-d * math.log(2.0)], dtype=F64), d, 2 / 256), torch.tensor([8.0], dtype=F64)
+    )

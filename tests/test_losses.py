@@ -1,4 +1,5 @@
 """Losses: hand-recomputed values, the minimiser is the exact marginal field, DSM vs noise prediction."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,7 +26,7 @@ def tanh_model(x, t):
 def test_cfm_loss_equals_hand_recomputation(schedule):
     path, x1 = GaussianPath(schedule), torch.randn(64, 2, generator=torch.Generator().manual_seed(9), dtype=F64)
     g = torch.Generator().manual_seed(4)
-    t = schedule.t_max * torch.rand(64, generator=g, dtype=F64)   # the draws, in cfm_loss's order
+    t = schedule.t_max * torch.rand(64, generator=g, dtype=F64)  # the draws, in cfm_loss's order
     x0 = torch.randn(64, 2, generator=g, dtype=F64)
     v = schedule(t)
     x_t = v.alpha[:, None] * x1 + v.beta[:, None] * x0
@@ -133,8 +134,11 @@ def test_a_time_range_beyond_the_schedule_is_still_refused():
 
 
 def _fields(exact):
-    return {"exact": exact, "bent": lambda x, t: exact(x, t) + 0.5 * torch.sin(x) * (1 + t[:, None]),
-            "zero": lambda x, t: torch.zeros_like(x)}
+    return {
+        "exact": exact,
+        "bent": lambda x, t: exact(x, t) + 0.5 * torch.sin(x) * (1 + t[:, None]),
+        "zero": lambda x, t: torch.zeros_like(x),
+    }
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
@@ -169,5 +173,7 @@ def test_fm_loss_draws_like_cfm_loss():
     zero = lambda x, t: torch.zeros_like(x)  # noqa: E731
     s = path.sample(x1, generator=torch.Generator().manual_seed(4))
     target = lambda x, t: s.velocity  # noqa: E731
-    torch.testing.assert_close(fm_loss(zero, target, x1, path, generator=torch.Generator().manual_seed(4)),
-                               cfm_loss(zero, x1, path, generator=torch.Generator().manual_seed(4)))
+    torch.testing.assert_close(
+        fm_loss(zero, target, x1, path, generator=torch.Generator().manual_seed(4)),
+        cfm_loss(zero, x1, path, generator=torch.Generator().manual_seed(4)),
+    )

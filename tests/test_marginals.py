@@ -1,4 +1,5 @@
 """Exact marginal fields of a mixture: Monte Carlo, autograd, boundary densities, continuity equation."""
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,7 @@ def test_velocity_and_score_match_importance_weighted_monte_carlo(schedule, t, g
     x = _marginal_points(field, torch.full((q,), t, dtype=F64), gen)
     x1 = field.mixture.sample(n, gen).to(F64)
     v = schedule(torch.tensor(t, dtype=F64))
-    log_w = -((x[:, None] - v.alpha * x1[None]) ** 2).sum(-1) / (2 * v.beta**2)   # (q, n)
+    log_w = -((x[:, None] - v.alpha * x1[None]) ** 2).sum(-1) / (2 * v.beta**2)  # (q, n)
     w = torch.softmax(log_w, dim=1)[..., None]
     xx, xx1 = x[:, None].expand(q, n, 2).reshape(-1, 2), x1[None].expand(q, n, 2).reshape(-1, 2)
     for name, conditional in [("velocity", field.path.conditional_velocity), ("score", field.path.conditional_score)]:
@@ -60,7 +61,7 @@ def test_score_is_gradient_of_log_density(mixture, schedule, gen):
     field = MarginalField(mixture(), GaussianPath(schedule))
     t = torch.linspace(0.02, schedule.t_max - 0.02, 64, dtype=F64)
     x = _marginal_points(field, t, gen).requires_grad_(True)
-    grad, = torch.autograd.grad(field.log_density(x, t).sum(), x)
+    (grad,) = torch.autograd.grad(field.log_density(x, t).sum(), x)
     torch.testing.assert_close(field.score(x.detach(), t), grad, rtol=1e-9, atol=1e-9)
 
 
@@ -83,7 +84,7 @@ def test_continuity_equation(mixture, schedule, gen):
 def _continuity_residual(density, velocity, x, t):
     x, t = x.clone().requires_grad_(True), t.clone().requires_grad_(True)
     p = density(x, t)
-    dp_dt, = torch.autograd.grad(p.sum(), t, retain_graph=True)
+    (dp_dt,) = torch.autograd.grad(p.sum(), t, retain_graph=True)
     flux = p[:, None] * velocity(x, t)
     div = sum(torch.autograd.grad(flux[:, d].sum(), x, retain_graph=True)[0][:, d] for d in range(x.shape[1]))
     return (dp_dt + div).detach(), dp_dt.detach()
@@ -108,8 +109,11 @@ def test_velocity_is_the_converted_score(schedule, gen):
     torch.testing.assert_close(converted, field.velocity(x, t), rtol=1e-8, atol=1e-8)
 
 
-@pytest.mark.parametrize("schedule", [LinearSchedule(), CosineSchedule(), PolynomialSchedule(2.0),
-                                      NoisyLinearSchedule(0.0), NoisyLinearSchedule(0.5)], ids=str)
+@pytest.mark.parametrize(
+    "schedule",
+    [LinearSchedule(), CosineSchedule(), PolynomialSchedule(2.0), NoisyLinearSchedule(0.0), NoisyLinearSchedule(0.5)],
+    ids=str,
+)
 def test_density_at_t_0_is_standard_gaussian(schedule, gen):
     field = MarginalField(anisotropic(), GaussianPath(schedule))
     x = 2 * torch.randn(100, 2, generator=gen, dtype=F64)
@@ -117,8 +121,9 @@ def test_density_at_t_0_is_standard_gaussian(schedule, gen):
     torch.testing.assert_close(field.score(x, 0.0), -x)
 
 
-@pytest.mark.parametrize("schedule", [LinearSchedule(), CosineSchedule(), PolynomialSchedule(2.0),
-                                      NoisyLinearSchedule(0.0)], ids=str)
+@pytest.mark.parametrize(
+    "schedule", [LinearSchedule(), CosineSchedule(), PolynomialSchedule(2.0), NoisyLinearSchedule(0.0)], ids=str
+)
 @pytest.mark.parametrize("mixture", MIXTURES)
 def test_density_at_t_1_is_the_data(schedule, mixture, gen):
     field = MarginalField(mixture(), GaussianPath(schedule))
@@ -143,8 +148,13 @@ def test_responsibilities_are_posterior_probabilities(gen):
     torch.testing.assert_close(r.sum(1), torch.ones(30, dtype=F64))
     m, s = field.mixture.means.to(F64), field.mixture.stds.to(F64)
     var = 0.36 * s**2 + 0.16
-    dens = torch.stack([torch.exp(-0.5 * ((x - 0.6 * m[k]) ** 2 / var[k]).sum(1)) / (2 * math.pi * var[k].prod().sqrt())
-                        for k in range(3)], 1) * field.mixture.weights.to(F64)
+    dens = torch.stack(
+        [
+            torch.exp(-0.5 * ((x - 0.6 * m[k]) ** 2 / var[k]).sum(1)) / (2 * math.pi * var[k].prod().sqrt())
+            for k in range(3)
+        ],
+        1,
+    ) * field.mixture.weights.to(F64)
     torch.testing.assert_close(r, dens / dens.sum(1, keepdim=True))
 
 
@@ -152,7 +162,7 @@ def test_call_is_velocity_and_accepts_per_sample_times(gen):
     field = MarginalField(eight_gaussians(), GaussianPath("linear"))
     x, t = torch.randn(5, 2, generator=gen), torch.rand(5, generator=gen)
     torch.testing.assert_close(field(x, t), field.velocity(x, t))
-    rows = torch.cat([field.velocity(x[i:i + 1], t[i].item()) for i in range(5)])
+    rows = torch.cat([field.velocity(x[i : i + 1], t[i].item()) for i in range(5)])
     torch.testing.assert_close(field(x, t), rows)
     assert repr(field) == "MarginalField(GaussianMixture(K=8, dim=2), GaussianPath(LinearSchedule()))"
 

@@ -1,4 +1,5 @@
 """Sample metrics: sliced W2 of a translation, energy distance against brute force and a closed form."""
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,11 @@ def test_sliced_w2_identity_symmetry_and_unequal_sizes(gen):
     assert sliced_wasserstein(x, x).item() == 0.0
     g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
     assert sliced_wasserstein(x, y, generator=g()).item() == pytest.approx(
-        sliced_wasserstein(y, x, generator=g()).item(), rel=1e-6)
-    assert sliced_wasserstein(x, y, n_projections=2048, generator=g()).item() == pytest.approx(3 / math.sqrt(2), rel=0.1)
+        sliced_wasserstein(y, x, generator=g()).item(), rel=1e-6
+    )
+    assert sliced_wasserstein(x, y, n_projections=2048, generator=g()).item() == pytest.approx(
+        3 / math.sqrt(2), rel=0.1
+    )
 
 
 def _energy_numpy(x: np.ndarray, y: np.ndarray) -> float:
@@ -69,7 +73,7 @@ def test_energy_distance_of_shifted_gaussians_in_1d(gen):
     x = torch.special.ndtri((torch.arange(n, dtype=F64) + 0.5) / n)[:, None]
     y = x + mu
     s = math.sqrt(2)
-    e_abs = s * math.sqrt(2 / math.pi) * math.exp(-mu**2 / (2 * s**2)) + mu * math.erf(mu / (s * math.sqrt(2)))
+    e_abs = s * math.sqrt(2 / math.pi) * math.exp(-(mu**2) / (2 * s**2)) + mu * math.erf(mu / (s * math.sqrt(2)))
     expected = 2 * e_abs - 2 * (2 / math.sqrt(math.pi))
     assert energy_distance(x, y).item() == pytest.approx(expected, abs=5e-3)
 
@@ -87,7 +91,9 @@ def test_noise_floor_is_the_average_over_fresh_draws():
 
 
 def test_bad_inputs():
-    with pytest.raises(ValueError, match=r"^x and y must be \(N, D\) and \(M, D\) with the same D, got \(4, 2\) and \(4, 3\)$"):
+    with pytest.raises(
+        ValueError, match=r"^x and y must be \(N, D\) and \(M, D\) with the same D, got \(4, 2\) and \(4, 3\)$"
+    ):
         sliced_wasserstein(torch.zeros(4, 2), torch.zeros(4, 3))
     with pytest.raises(ValueError, match=r"^x and y must be \(N, D\) and \(M, D\) with the same D, got \(4, 2, 2\)"):
         energy_distance(torch.zeros(4, 2, 2), torch.zeros(4, 2, 2))

@@ -1,4 +1,5 @@
 """Networks: the sinusoidal embedding's closed form, the MLP field's shapes, parameters and checks."""
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,7 @@ def test_mlp_scalar_time_broadcasts_and_rows_are_independent():
     x = torch.randn(5, 2)
     torch.testing.assert_close(model(x, 0.3), model(x, torch.full((5,), 0.3)))
     t = torch.rand(5)
-    rows = torch.cat([model(x[i:i + 1], t[i:i + 1]) for i in range(5)])
+    rows = torch.cat([model(x[i : i + 1], t[i : i + 1]) for i in range(5)])
     torch.testing.assert_close(model(x, t), rows)
 
 
@@ -113,7 +114,10 @@ def test_sampling_an_mlp_checks_values_once_not_per_step(monkeypatch):
 
 def test_mixed_dtypes_are_refused_not_promoted():
     net = MLPField(hidden=8, depth=1, time_dim=4)
-    with pytest.raises(TypeError, match=r"^x has dtype torch.float64 and the network's parameters dtype torch.float32; "
-                                        r"mixed dtypes are refused, convert one of them"):
+    with pytest.raises(
+        TypeError,
+        match=r"^x has dtype torch.float64 and the network's parameters dtype torch.float32; "
+        r"mixed dtypes are refused, convert one of them",
+    ):
         net(torch.zeros(3, 2, dtype=torch.float64), 0.5)
     assert net.double()(torch.zeros(3, 2, dtype=torch.float64), 0.5).dtype == torch.float64

@@ -1,5 +1,6 @@
 """The noisy linear path: its two correct targets agree in conditional expectation, the naive target
 x1 - x0 does not, and the field that the naive target trains does not reproduce the path's marginals."""
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,9 @@ def test_pathwise_target_is_the_time_derivative(t):
     x1, x0, eps = (torch.randn(8, 2, generator=gen, dtype=torch.float64) for _ in range(3))
     h = 1e-6
     ahead, behind = (path.sample(x1, t + d, x0=x0, eps=eps).x_t for d in (h, -h))
-    torch.testing.assert_close(path.sample(x1, t, x0=x0, eps=eps).pathwise, (ahead - behind) / (2 * h),
-                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        path.sample(x1, t, x0=x0, eps=eps).pathwise, (ahead - behind) / (2 * h), rtol=1e-6, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("sigma,t", [(1.0, 0.25), (0.5, 0.6), (2.0, 0.1)])
@@ -55,7 +57,7 @@ def test_targets_agree_in_conditional_expectation(sigma, t):
     for covariate in (s.z, s.x1):
         assert abs((d_path * covariate).mean().item()) < tol
     assert abs(d_path.mean().item()) < tol
-    assert (d_naive * s.z).mean().item() == pytest.approx(-sigma**2 * (1 - 2 * t) / (2 * beta), abs=tol)
+    assert (d_naive * s.z).mean().item() == pytest.approx(-(sigma**2) * (1 - 2 * t) / (2 * beta), abs=tol)
 
 
 def test_naive_minimizer_matches_regression_on_gaussian_data():
@@ -82,8 +84,10 @@ def test_naive_flow_misses_the_marginals_of_gaussian_data():
     path = NoisyLinearPath(1.0)
     exact = MarginalField(mixture, path.gaussian_path)
     x0 = torch.ones(1, 2, dtype=torch.float64)  # linear fields: x(t) / x(0) is the std ratio
-    end = {name: sample_ode(f, x0, 50, "rk4", t_end=path.t_max).final[0, 0].item()
-           for name, f in (("exact", exact), ("naive", naive_minimizer(exact.velocity, exact.score, 1.0)))}
+    end = {
+        name: sample_ode(f, x0, 50, "rk4", t_end=path.t_max).final[0, 0].item()
+        for name, f in (("exact", exact), ("naive", naive_minimizer(exact.velocity, exact.score, 1.0)))
+    }
     t = path.t_max
     assert end["exact"] == pytest.approx(math.sqrt(t**2 * 0.25 + (1 - t) ** 2 + t * (1 - t)), rel=1e-4)
     assert end["naive"] > 1.2 * end["exact"]

@@ -1,4 +1,5 @@
 """Closed-form ODEs: the flows solve their ODEs, compose, and measure the solvers' orders."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,15 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fmtutor.odes import (ConvergenceStudy, GrowthODE, LinearODE, SqrtODE, convergence_order,
-                          convergence_study, global_error)
+from fmtutor.odes import (
+    ConvergenceStudy,
+    GrowthODE,
+    LinearODE,
+    SqrtODE,
+    convergence_order,
+    convergence_study,
+    global_error,
+)
 from fmtutor.solvers import solve_ode, time_grid
 
 F64 = torch.float64
@@ -65,7 +73,7 @@ def test_per_sample_times_match_scalar_times(gen):
     ode = LinearODE.spiral()
     x = torch.randn(3, 2, generator=gen)
     t = torch.tensor([0.0, 0.5, 1.0])
-    rows = torch.cat([ode.flow(x[i:i + 1], float(t[i])) for i in range(3)])
+    rows = torch.cat([ode.flow(x[i : i + 1], float(t[i])) for i in range(3)])
     assert torch.allclose(ode.flow(x, t), rows, atol=1e-6)
     assert torch.allclose(ode.field(x, t)[1], ode.field(x[1:2], 0.5)[0])
 

@@ -1,6 +1,7 @@
 """Chapter 6's side-by-side panel: every extreme setting draws finite artists, each control changes
 its side of the picture, the right-hand arrows are the probability-flow velocity (not epsilon), the
 particles are the samplers' own paths (cached, from the shared noise), and bad settings are refused."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -31,17 +32,30 @@ def panel() -> DiffusionVsFlowPanel:
 
 def _state(panel: DiffusionVsFlowPanel, kind: str) -> tuple[np.ndarray, ...]:
     view = panel.views[kind]
-    return (np.array(view.quiver.U), np.array(view.quiver.V), np.array(view.quiver.get_array()),
-            np.array(view.dots.get_offsets()))
+    return (
+        np.array(view.quiver.U),
+        np.array(view.quiver.V),
+        np.array(view.quiver.get_array()),
+        np.array(view.dots.get_offsets()),
+    )
 
 
 def test_extremes_draw_without_error_or_nan(panel):
     cases = panel.extremes()
     names = {(k, v) for case in cases for k, v in case.items() if v != panel.defaults()[k]}
-    assert {("t", 0.0), ("nfe", 2), ("nfe", 32), ("fm_sampler", "heun"), ("diffusion_sampler", "ancestral"),
-            ("diffusion_sampler", "pf-heun"), ("source", "learned")} <= names
-    for values in cases + [{**SETTINGS, "t": 0.0, "nfe": 2, "diffusion_sampler": "pf-euler"},
-                           {**SETTINGS, "t": 1.0, "nfe": 2, "fm_sampler": "heun", "source": "learned"}]:
+    assert {
+        ("t", 0.0),
+        ("nfe", 2),
+        ("nfe", 32),
+        ("fm_sampler", "heun"),
+        ("diffusion_sampler", "ancestral"),
+        ("diffusion_sampler", "pf-heun"),
+        ("source", "learned"),
+    } <= names
+    for values in cases + [
+        {**SETTINGS, "t": 0.0, "nfe": 2, "diffusion_sampler": "pf-euler"},
+        {**SETTINGS, "t": 1.0, "nfe": 2, "fm_sampler": "heun", "source": "learned"},
+    ]:
         panel.update(**values)
         panel.fig.canvas.draw()
         for kind in panel.views:
@@ -65,9 +79,14 @@ def test_t_moves_arrows_and_particles_on_both_sides(panel):
     assert all(arrows.values()) and all(dots.values())
 
 
-@pytest.mark.parametrize("name, a, b, side", [("fm_sampler", "euler", "heun", "flow-matching"),
-                                              ("diffusion_sampler", "ddim", "ancestral", "diffusion"),
-                                              ("diffusion_sampler", "pf-euler", "pf-heun", "diffusion")])
+@pytest.mark.parametrize(
+    "name, a, b, side",
+    [
+        ("fm_sampler", "euler", "heun", "flow-matching"),
+        ("diffusion_sampler", "ddim", "ancestral", "diffusion"),
+        ("diffusion_sampler", "pf-euler", "pf-heun", "diffusion"),
+    ],
+)
 def test_a_sampler_moves_only_its_own_particles(panel, name, a, b, side):
     arrows, dots = _changes(panel, name, a, b)
     assert dots[side] and not any(dots[k] for k in dots if k != side)

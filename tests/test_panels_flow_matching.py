@@ -1,4 +1,5 @@
 """Chapter 4's panel: extremes draw finite artists, updates move them, caches hold, the demo model learned."""
+
 from __future__ import annotations
 
 import matplotlib

@@ -1,5 +1,6 @@
 """Chapter 3's panel: every extreme slider setting draws finite artists, updates really change them,
 the cached particle paths are the solver's, and vp's t = 1 is clamped to t_max and says so."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -20,16 +21,17 @@ def panel() -> MarginalPathPanel:
 
 def _state(panel: MarginalPathPanel) -> tuple[np.ndarray, ...]:
     q = panel.view.quiver
-    return (np.array(q.U), np.array(q.V), np.array(panel.view.dots.get_offsets()),
-            np.array(panel.image.get_array()))
+    return (np.array(q.U), np.array(q.V), np.array(panel.view.dots.get_offsets()), np.array(panel.image.get_array()))
 
 
 def test_extremes_draw_without_error_or_nan(panel):
     cases = panel.extremes()
     names = {(k, v) for case in cases for k, v in case.items() if v != panel.defaults()[k]}
     assert {("t", 0.0), ("t", 1.0), ("steps", 1), ("steps", 40), ("schedule", "vp"), ("solver", "rk4")} <= names
-    for values in cases + [{**panel.defaults(), "schedule": "vp", "t": 1.0, "steps": 1},
-                           {**panel.defaults(), "schedule": "vp", "t": 0.0, "solver": "rk4", "steps": 40}]:
+    for values in cases + [
+        {**panel.defaults(), "schedule": "vp", "t": 1.0, "steps": 1},
+        {**panel.defaults(), "schedule": "vp", "t": 0.0, "solver": "rk4", "steps": 40},
+    ]:
         panel.update(**values)
         panel.fig.canvas.draw()
         for array in _state(panel):
@@ -37,8 +39,9 @@ def test_extremes_draw_without_error_or_nan(panel):
         assert panel.view.dots.get_offsets().shape == (200, 2)
 
 
-@pytest.mark.parametrize("name, a, b", [("t", 0.2, 0.8), ("schedule", "linear", "vp"),
-                                        ("steps", 1, 30), ("solver", "euler", "rk4")])
+@pytest.mark.parametrize(
+    "name, a, b", [("t", 0.2, 0.8), ("schedule", "linear", "vp"), ("steps", 1, 30), ("solver", "euler", "rk4")]
+)
 def test_each_control_changes_the_picture(panel, name, a, b):
     settings = {**panel.defaults(), "t": 0.6, "steps": 3}
     panel.update(**{**settings, name: a})

@@ -1,5 +1,6 @@
 """The likelihood panel: extremes draw finite images, the exact map is the closed form, the estimate's
 error shrinks with the NFE and with exact divergences, probes add noise, bad settings are refused."""
+
 from __future__ import annotations
 
 import matplotlib

@@ -1,6 +1,7 @@
 """Chapter 7's guidance panel, on the exact field of ten font digits (no training): every extreme
 setting draws finite pixels, each slider changes the picture, all grids share one noise, w = 1 gives
 the digits asked for, w = 0 ignores the label, and a slider move reuses the cached samples."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -146,13 +147,17 @@ def test_the_sliders_open_on_a_precomputed_setting():
 
 # --- guidance on the labelled 2D mixture (exact fields) --------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def mixture_panel():
     from fmtutor.panels.mnist import GuidedMixturePanel
+
     return GuidedMixturePanel(ws=(0.0, 1.0, 4.0), n_particles=300, steps=20, bins=40)
 
 
-@pytest.mark.parametrize("a, b", [({"w": 1.0, "t": 1.0}, {"w": 4.0, "t": 1.0}), ({"w": 4.0, "t": 0.2}, {"w": 4.0, "t": 0.9})])
+@pytest.mark.parametrize(
+    "a, b", [({"w": 1.0, "t": 1.0}, {"w": 4.0, "t": 1.0}), ({"w": 4.0, "t": 0.2}, {"w": 4.0, "t": 0.9})]
+)
 def test_mixture_panel_sliders_change_density_and_particles(mixture_panel, a, b):
     pictures = []
     for setting in (a, b):
@@ -165,6 +170,7 @@ def test_mixture_panel_sliders_change_density_and_particles(mixture_panel, a, b)
 
 def test_mixture_panel_particles_start_as_noise_and_w1_lands_on_class(mixture_panel):
     from fmtutor.guidance import two_class_mixture
+
     torch.testing.assert_close(mixture_panel.particles(4.0, 0.0), mixture_panel.x0)
     data = two_class_mixture()
     at_one = mixture_panel.particles(1.0, 1.0)

@@ -1,4 +1,5 @@
 """Chapter 1 panel: every slider extreme draws, moves change the artists, trajectories are cached."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -20,8 +21,12 @@ def panel():
 
 
 def _state(panel):
-    return (np.array(panel.view.quiver.U), np.array(panel.view.quiver.V),
-            np.array(panel.view.dots.get_offsets()), np.array(panel.exact_dots.get_offsets()))
+    return (
+        np.array(panel.view.quiver.U),
+        np.array(panel.view.quiver.V),
+        np.array(panel.view.dots.get_offsets()),
+        np.array(panel.exact_dots.get_offsets()),
+    )
 
 
 def test_every_extreme_draws_finite_artists(panel):

@@ -2,6 +2,7 @@
 picture, sigma = 0 is the probability-flow ODE, the exact fields land on the data for every sigma,
 a learned epsilon model equal to the exact one reproduces the exact particles, and a simulation
 that blows up is reported in the title instead of raising."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -40,8 +41,10 @@ def test_extremes_draw_without_error_or_nan(panel):
     cases = panel.extremes()
     names = {(k, v) for case in cases for k, v in case.items() if v != panel.defaults()[k]}
     assert {("sigma", 0.0), ("sigma", 2.0), ("t", 0.0), ("nfe", 5), ("source", "learned")} <= names
-    for values in cases + [{"sigma": 2.0, "t": 1.0, "nfe": 5, "source": "learned"},
-                           {"sigma": 0.0, "t": 0.0, "nfe": 60, "source": "exact"}]:
+    for values in cases + [
+        {"sigma": 2.0, "t": 1.0, "nfe": 5, "source": "learned"},
+        {"sigma": 0.0, "t": 0.0, "nfe": 60, "source": "exact"},
+    ]:
         panel.update(**values)
         panel.fig.canvas.draw()
         for array in _state(panel):

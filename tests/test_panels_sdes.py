@@ -1,5 +1,6 @@
 """Chapter 2's panel: every extreme slider setting draws, t scrubs one cached simulation, sigma and
 the target really change the picture."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -54,8 +55,8 @@ def test_sigma_scales_the_langevin_drift_and_zero_freezes_it(panel):
     uv1, c1, _ = state(panel)
     panel.update(**{**d, "sigma": 2.0})
     uv2, c2, _ = state(panel)
-    np.testing.assert_allclose(c2, 4 * c1, rtol=1e-5)      # sigma^2 / 2 * grad log p
-    np.testing.assert_allclose(uv2, uv1, atol=1e-6)        # same directions
+    np.testing.assert_allclose(c2, 4 * c1, rtol=1e-5)  # sigma^2 / 2 * grad log p
+    np.testing.assert_allclose(uv2, uv1, atol=1e-6)  # same directions
     panel.update(**{**d, "sigma": 0.0, "t": 1.0})
     _, c0, dots = state(panel)
     assert (c0 == 0).all()
@@ -72,8 +73,8 @@ def test_target_changes_field_and_ou_keeps_its_drift(panel):
     panel.update(**{**d, "target": "ornstein-uhlenbeck", "sigma": 1.5})
     img_wide = np.asarray(panel.image.get_array())
     assert np.abs(uv_mix - uv_ou).max() > 0.5
-    np.testing.assert_allclose(state(panel)[1], c_ou)          # drift -theta x does not depend on sigma
-    assert img_wide.mean() > 2 * img_small.mean()             # stationary N(0, sigma^2 / (2 theta))
+    np.testing.assert_allclose(state(panel)[1], c_ou)  # drift -theta x does not depend on sigma
+    assert img_wide.mean() > 2 * img_small.mean()  # stationary N(0, sigma^2 / (2 theta))
 
 
 def test_unknown_target_is_refused(panel):

@@ -1,5 +1,6 @@
 """Chapter 8's panel: finite artists at every extreme, the particles are Euler's own states (one exact OT
 step lands on the map), each control changes what it should, and unknown settings are refused by name."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -33,8 +34,7 @@ def with_ot() -> StraighterFlowsPanel:
 
 def _state(panel):
     q = panel.view.quiver
-    return (np.array(q.U), np.array(q.V), np.array(panel.view.dots.get_offsets()),
-            np.array(panel.lines.get_segments()))
+    return (np.array(q.U), np.array(q.V), np.array(panel.view.dots.get_offsets()), np.array(panel.lines.get_segments()))
 
 
 def test_extremes_draw_finite_artists(demo, with_ot):

@@ -1,4 +1,5 @@
 """Gaussian paths: sample moments, velocity and score against autograd, conversions, refusals."""
+
 from __future__ import annotations
 
 import itertools
@@ -54,7 +55,7 @@ def test_conditional_score_is_gradient_of_log_density(schedule, gen):
     v = schedule(t)
     alpha, beta = v.alpha[:, None], v.beta[:, None]
     log_p = (-0.5 * ((x - alpha * x1) / beta) ** 2 - torch.log(beta) - 0.5 * math.log(2 * math.pi)).sum()
-    grad, = torch.autograd.grad(log_p, x)
+    (grad,) = torch.autograd.grad(log_p, x)
     torch.testing.assert_close(path.conditional_score(x.detach(), x1, t), grad, rtol=1e-10, atol=1e-10)
 
 
@@ -88,28 +89,39 @@ def test_conversions_round_trip_with_per_sample_times(schedule, gen):
         torch.testing.assert_close(back, truth[source], rtol=1e-8, atol=1e-8)
 
 
-@pytest.mark.parametrize("source,target,t,zero", [
-    ("epsilon", "x1", 0.0, "alpha_t"), ("score", "velocity", 0.0, "alpha_t"),
-    ("x1", "epsilon", 1.0, "beta_t"), ("x1", "score", 1.0, "beta_t"), ("epsilon", "score", 1.0, "beta_t"),
-])
+@pytest.mark.parametrize(
+    "source,target,t,zero",
+    [
+        ("epsilon", "x1", 0.0, "alpha_t"),
+        ("score", "velocity", 0.0, "alpha_t"),
+        ("x1", "epsilon", 1.0, "beta_t"),
+        ("x1", "score", 1.0, "beta_t"),
+        ("epsilon", "score", 1.0, "beta_t"),
+    ],
+)
 def test_conversion_refused_where_a_coefficient_vanishes(source, target, t, zero):
     path, x = GaussianPath("linear"), torch.ones(2, 2)
-    with pytest.raises(ValueError, match=rf"^{zero} is 0 at some of the given times, so '{source}' to '{target}' "
-                                         r"is undefined there .* use times strictly inside \(0, 1\)$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{zero} is 0 at some of the given times, so '{source}' to '{target}' "
+        r"is undefined there .* use times strictly inside \(0, 1\)$",
+    ):
         path.convert(torch.ones(2, 2), x, torch.tensor([0.5, t]), source=source, target=target)
 
 
 def test_conversions_that_stay_defined_at_the_ends():
     """velocity -> x1 at t = 1 and velocity -> epsilon at t = 0 need only the 2x2 determinant."""
     path, x, v = GaussianPath("linear"), torch.tensor([[1.0, 2.0]]), torch.tensor([[0.5, -1.0]])
-    torch.testing.assert_close(path.convert(v, x, 1.0, "velocity", "x1"), x)        # x_1 = x1
-    torch.testing.assert_close(path.convert(v, x, 0.0, "velocity", "epsilon"), x)   # x_0 = eps
+    torch.testing.assert_close(path.convert(v, x, 1.0, "velocity", "x1"), x)  # x_1 = x1
+    torch.testing.assert_close(path.convert(v, x, 0.0, "velocity", "epsilon"), x)  # x_0 = eps
     torch.testing.assert_close(path.convert(v, x, 0.0, "velocity", "x1"), x + v)
 
 
 def test_conditional_fields_refused_at_t_1():
     path, x = GaussianPath(CosineSchedule()), torch.ones(3, 2)
-    with pytest.raises(ValueError, match=r"^beta_t is 0 .* so the conditional vector field u_t\(x \| x1\) is undefined"):
+    with pytest.raises(
+        ValueError, match=r"^beta_t is 0 .* so the conditional vector field u_t\(x \| x1\) is undefined"
+    ):
         path.conditional_velocity(x, x, 1.0)
     with pytest.raises(ValueError, match=r"^beta_t is 0 .* so the conditional score is undefined"):
         path.conditional_score(x, x, torch.tensor([0.2, 0.3, 1.0]))
@@ -142,7 +154,9 @@ def test_higher_dimensional_data_broadcasts_time(gen):
 
 def test_bad_inputs():
     path, x = GaussianPath("linear"), torch.zeros(4, 2)
-    with pytest.raises(ValueError, match=r"^x1 must have shape \(B, \*D\) with a batch dimension first, got shape \(4,\)$"):
+    with pytest.raises(
+        ValueError, match=r"^x1 must have shape \(B, \*D\) with a batch dimension first, got shape \(4,\)$"
+    ):
         path.sample(torch.zeros(4))
     with pytest.raises(TypeError, match=r"^x1 must be a floating-point tensor, got dtype torch.int64$"):
         path.sample(torch.zeros(4, 2, dtype=torch.long))
@@ -156,7 +170,9 @@ def test_bad_inputs():
         path.sample(x, torch.rand(3))
     with pytest.raises(ValueError, match=r"^x and x1 must have the same shape, got \(4, 2\) and \(3, 2\)$"):
         path.conditional_velocity(x, torch.zeros(3, 2), 0.5)
-    with pytest.raises(ValueError, match=r"^unknown source 'noise'; expected one of 'x1', 'epsilon', 'velocity', 'score'$"):
+    with pytest.raises(
+        ValueError, match=r"^unknown source 'noise'; expected one of 'x1', 'epsilon', 'velocity', 'score'$"
+    ):
         path.convert(x, x, 0.5, source="noise", target="x1")
     with pytest.raises(ValueError, match=r"^unknown target 'eps'"):
         path.convert(x, x, 0.5, source="x1", target="eps")
@@ -168,5 +184,7 @@ def test_sample_checks_x0_like_x1():
     path, x1 = GaussianPath("linear"), torch.zeros(3, 2)
     with pytest.raises(ValueError, match=r"^x0 has 1 non-finite value\(s\)"):
         path.sample(x1, 0.5, x0=torch.tensor([[0.0, float("nan")], [0.0, 0.0], [0.0, 0.0]]))
-    with pytest.raises(TypeError, match=r"^x0 has dtype torch.float64 and x1 dtype torch.float32; mixed dtypes are refused"):
+    with pytest.raises(
+        TypeError, match=r"^x0 has dtype torch.float64 and x1 dtype torch.float32; mixed dtypes are refused"
+    ):
         path.sample(x1, 0.5, x0=torch.zeros(3, 2, dtype=torch.float64))

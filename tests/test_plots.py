@@ -1,5 +1,6 @@
 """The comparison figures: quivers of several fields on one speed scale with one colour bar and the
 density behind them; quality curves with error bars where a spread over seeds is given."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -15,8 +16,8 @@ from fmtutor.viz import field_grid  # noqa: E402
 
 @torch.no_grad()
 def test_plot_fields_shares_one_scale_the_fastest_arrow_and_draws_its_colour_bar():
-    slow = lambda x, t: 0.5 * x                                      # noqa: E731
-    fast = lambda x, t: 2.0 * x                                      # noqa: E731
+    slow = lambda x, t: 0.5 * x  # noqa: E731
+    fast = lambda x, t: 2.0 * x  # noqa: E731
     fig = plot_fields({"slow": slow, "fast": fast}, ts=(0.0, 1.0), lim=2.0, n_grid=5)
     quivers = [c for ax in fig.axes for c in ax.collections if hasattr(c, "set_UVC")]
     top = float((2.0 * field_grid(2.0, 5)).norm(dim=1).max())
@@ -31,7 +32,7 @@ def test_plot_fields_draws_the_density_behind_the_arrows():
 
     def density(x, t):
         calls.append(t)
-        return torch.exp(-(x ** 2).sum(1))
+        return torch.exp(-(x**2).sum(1))
 
     fig = plot_fields({"f": lambda x, t: x}, ts=(0.25, 0.75), density=density, n_grid=4, vmax=1.0)
     assert calls == [0.25, 0.75]
@@ -45,5 +46,5 @@ def test_plot_quality_draws_error_bars_only_where_a_spread_is_given():
     bars = {c.get_label(): c for c in fig.axes[0].containers}
     assert bars["FM euler"].has_yerr and not bars["FM euler, exact"].has_yerr
     segments = bars["FM euler"].lines[2][0].get_segments()
-    assert [s[1, 1] - s[0, 1] for s in segments] == pytest.approx([0.2, 0.1])   # +- one sd
+    assert [s[1, 1] - s[0, 1] for s in segments] == pytest.approx([0.2, 0.1])  # +- one sd
     plt.close(fig)

@@ -1,4 +1,5 @@
 """Quality against NFE: exact-field limits at the noise floor, where a curve levels off, solver error."""
+
 import pytest
 import torch
 
@@ -7,9 +8,16 @@ from fmtutor.metrics import noise_floor
 from fmtutor.quality import nfe_to_reach, plateau, sliced_w2_spread, sliced_w2_vs_nfe, solver_error_vs_nfe
 
 
-@pytest.mark.parametrize("kind,sampler,nfe", [("flow-matching", "euler", 128), ("flow-matching", "heun", 64),
-                                              ("diffusion", "ddim", 200), ("diffusion", "pf-heun", 128),
-                                              ("diffusion", "ancestral", 250)])
+@pytest.mark.parametrize(
+    "kind,sampler,nfe",
+    [
+        ("flow-matching", "euler", 128),
+        ("flow-matching", "heun", 64),
+        ("diffusion", "ddim", 200),
+        ("diffusion", "pf-heun", 128),
+        ("diffusion", "ancestral", 250),
+    ],
+)
 def test_exact_models_reach_the_data_within_twice_the_noise_floor(mixture, reference, kind, sampler, nfe):
     floor = float(noise_floor(mixture, len(reference), repeats=5, generator=torch.Generator().manual_seed(2)))
     w2 = sliced_w2_vs_nfe(exact_model(kind, mixture), sampler, [nfe], reference)[nfe]

@@ -1,5 +1,6 @@
 """Reflow and distillation: pairs are the flow's end points, distillation visits only the sampler's grid,
 and reflow straightens a known curved flow into one that a single Euler step follows."""
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,17 @@ def test_reflow_straightens_a_rotation():
     # straight field x1 - x0 = (R - I) x0, so one Euler step lands where the rotation does.
     g = torch.Generator().manual_seed(0)
     pairs = reflow_pairs(rotation, torch.randn(4096, 2, generator=g), n_steps=32)
-    model = train_2d(pairs, train_steps=600, batch_size=256, hidden=64, depth=2, lr=3e-3, seed=0,
-                     objective=coupled_cfm_loss, progress=False).model
+    model = train_2d(
+        pairs,
+        train_steps=600,
+        batch_size=256,
+        hidden=64,
+        depth=2,
+        lr=3e-3,
+        seed=0,
+        objective=coupled_cfm_loss,
+        progress=False,
+    ).model
     x0 = torch.randn(500, 2, generator=torch.Generator().manual_seed(1)) * 0.7
     target = torch.stack([-x0[:, 1], x0[:, 0]], 1)
     with torch.no_grad():

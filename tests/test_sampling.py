@@ -1,4 +1,5 @@
 """Sampling: the exact fields of Gaussian data transport noise to data, by ODE and by SDE for any sigma."""
+
 from __future__ import annotations
 
 import math
@@ -34,16 +35,21 @@ def test_ode_flow_of_gaussian_data_is_the_affine_map(schedule, gen):
     assert sol.nfe == 160
 
 
-SIGMAS = [pytest.param(0.0, id="sigma0"), pytest.param(0.5, id="sigma0.5"), pytest.param(1.0, id="sigma1"),
-          pytest.param(lambda t: 2 * (1 - t), id="sigma2(1-t)")]
+SIGMAS = [
+    pytest.param(0.0, id="sigma0"),
+    pytest.param(0.5, id="sigma0.5"),
+    pytest.param(1.0, id="sigma1"),
+    pytest.param(lambda t: 2 * (1 - t), id="sigma2(1-t)"),
+]
 
 
 @pytest.mark.parametrize("sigma", SIGMAS)
 def test_sde_with_exact_fields_samples_gaussian_data(sigma, gen):
     """Mean within 0.05 (about 5 standard errors), stds within 5 % (3 standard errors + Euler's bias)."""
     field = MarginalField(GaussianMixture(MEAN, STDS), GaussianPath("linear"))
-    x = sample_sde(field.velocity, field.score, sigma, torch.randn(3000, 2, generator=gen),
-                   n_steps=100, generator=gen).final
+    x = sample_sde(
+        field.velocity, field.score, sigma, torch.randn(3000, 2, generator=gen), n_steps=100, generator=gen
+    ).final
     torch.testing.assert_close(x.mean(0), MEAN[0], rtol=0, atol=0.05 * STDS.max().item())
     torch.testing.assert_close(x.std(0), STDS[0], rtol=0.05, atol=0)
 
@@ -56,8 +62,9 @@ def test_sde_with_exact_fields_samples_a_mixture(sigma, gen):
     data = three_clusters()
     field = MarginalField(data, GaussianPath("cosine"))
     n = 2000
-    x = sample_sde(field.velocity, field.score, sigma, torch.randn(n, 2, generator=gen),
-                   n_steps=80, t_end=0.999, generator=gen).final
+    x = sample_sde(
+        field.velocity, field.score, sigma, torch.randn(n, 2, generator=gen), n_steps=80, t_end=0.999, generator=gen
+    ).final
     k = torch.cdist(x, data.means).argmin(1)
     torch.testing.assert_close(torch.bincount(k, minlength=3).float() / n, data.weights, rtol=0, atol=0.04)
     stds = torch.stack([(x[k == j] - data.means[j]).std(0) for j in range(3)])
@@ -73,8 +80,11 @@ def test_converted_field_turns_exact_predictions_into_the_velocity(source, sched
 
     def exact(x, t):
         eps = -path.coefficients(t, x).beta * field.score(x, t)
-        return {"epsilon": eps, "score": field.score(x, t),
-                "x1": path.convert(eps, x, t, source="epsilon", target="x1")}[source]
+        return {
+            "epsilon": eps,
+            "score": field.score(x, t),
+            "x1": path.convert(eps, x, t, source="epsilon", target="x1"),
+        }[source]
 
     u = converted_field(exact, path, source)
     assert u.__name__ == f"{source}_to_velocity"
@@ -82,7 +92,9 @@ def test_converted_field_turns_exact_predictions_into_the_velocity(source, sched
     x = 3 * torch.randn(50, 2, generator=gen, dtype=F64)
     torch.testing.assert_close(u(x, t), field.velocity(x, t), rtol=1e-7, atol=1e-7)
     if source == "score":
-        torch.testing.assert_close(probability_flow(field.score, path)(x, t), field.velocity(x, t), rtol=1e-7, atol=1e-7)
+        torch.testing.assert_close(
+            probability_flow(field.score, path)(x, t), field.velocity(x, t), rtol=1e-7, atol=1e-7
+        )
 
 
 def test_sde_drift_formula(gen):
@@ -113,8 +125,15 @@ def test_sample_sde_is_seeded_and_passes_condition(gen):
         return torch.zeros_like(x)
 
     score = lambda x, t, label: -x  # noqa: E731
-    run = lambda seed: sample_sde(velocity, score, 1.0, torch.zeros(5, 2), n_steps=4,  # noqa: E731
-                                  generator=torch.Generator().manual_seed(seed), label="cat")
+    run = lambda seed: sample_sde(
+        velocity,
+        score,
+        1.0,
+        torch.zeros(5, 2),
+        n_steps=4,  # noqa: E731
+        generator=torch.Generator().manual_seed(seed),
+        label="cat",
+    )
     a, b = run(3), run(3)
     assert torch.equal(a.final, b.final) and a.nfe == 4 and set(seen) == {"cat"}
     assert not torch.equal(a.final, run(4).final)

@@ -1,4 +1,5 @@
 """Schedules: closed forms against autograd, boundary values, and the refusals."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schedule_cases import all_schedules
-from fmtutor.schedules import (SCHEDULES, CosineSchedule, LinearSchedule, NoisyLinearSchedule,
-                               PolynomialSchedule, ScheduleValues, VPSchedule, get_schedule)
+from fmtutor.schedules import (
+    SCHEDULES,
+    CosineSchedule,
+    LinearSchedule,
+    NoisyLinearSchedule,
+    PolynomialSchedule,
+    ScheduleValues,
+    VPSchedule,
+    get_schedule,
+)
 
 
 def _interior(schedule, n: int = 101) -> torch.Tensor:
@@ -21,8 +30,8 @@ def _interior(schedule, n: int = 101) -> torch.Tensor:
 def test_derivatives_match_autograd(schedule):
     t = _interior(schedule).requires_grad_(True)
     v = schedule(t)
-    d_alpha, = torch.autograd.grad(v.alpha.sum(), t, retain_graph=True)
-    d_beta, = torch.autograd.grad(v.beta.sum(), t)
+    (d_alpha,) = torch.autograd.grad(v.alpha.sum(), t, retain_graph=True)
+    (d_beta,) = torch.autograd.grad(v.beta.sum(), t)
     torch.testing.assert_close(v.d_alpha, d_alpha, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(v.d_beta, d_beta, rtol=1e-10, atol=1e-12)
 
@@ -90,8 +99,11 @@ def test_values_keep_shape_and_dtype():
 def test_t_max_refusal(schedule):
     assert schedule.t_max == pytest.approx(1 - 1e-3)
     schedule(torch.tensor([schedule.t_max]))  # allowed
-    with pytest.raises(ValueError, match=rf"^{schedule.name} schedule: d_beta is infinite at t = 1, "
-                                         rf"where beta_t = 0; end time grids at t = 0\.999 \(the schedule's t_max\)$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{schedule.name} schedule: d_beta is infinite at t = 1, "
+        rf"where beta_t = 0; end time grids at t = 0\.999 \(the schedule's t_max\)$",
+    ):
         schedule(torch.tensor([0.5, 1.0]))
 
 
@@ -123,8 +135,11 @@ def test_get_schedule_by_name_and_kwargs():
 
 
 def test_unknown_schedule_name():
-    with pytest.raises(ValueError, match=r"^unknown schedule 'sigmoid'; expected one of 'linear', 'cosine', "
-                                         r"'vp', 'polynomial', 'noisy-linear'$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown schedule 'sigmoid'; expected one of 'linear', 'cosine', "
+        r"'vp', 'polynomial', 'noisy-linear'$",
+    ):
         get_schedule("sigmoid")
 
 

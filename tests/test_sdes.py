@@ -1,4 +1,5 @@
 """Brownian motion, Ornstein-Uhlenbeck and Langevin: closed forms, moment equations, stationarity."""
+
 from __future__ import annotations
 
 import math
@@ -17,6 +18,7 @@ F64 = torch.float64
 
 # --- Brownian motion -----------------------------------------------------------------------------
 
+
 def test_brownian_covariance_is_min_of_times(gen):
     """W_0 = 0, Var(W_t - W_s) = t - s on an uneven grid, Cov(W_s, W_t) = min(s, t); 5 standard errors."""
     times = torch.tensor([0.0, 0.1, 0.15, 0.5, 1.2, 3.0], dtype=F64)
@@ -29,8 +31,10 @@ def test_brownian_covariance_is_min_of_times(gen):
     flat = w[1:].reshape(5, -1)
     cov = flat @ flat.T / flat.shape[1]
     expected = torch.minimum(times[1:, None], times[None, 1:])
-    assert ((cov - expected).abs() <= 5 * expected.diagonal().sqrt()[:, None] * expected.diagonal().sqrt()
-            * math.sqrt(2 / flat.shape[1]) + 1e-12).all()
+    assert (
+        (cov - expected).abs()
+        <= 5 * expected.diagonal().sqrt()[:, None] * expected.diagonal().sqrt() * math.sqrt(2 / flat.shape[1]) + 1e-12
+    ).all()
 
 
 def test_brownian_is_seeded_and_refuses_bad_grids():
@@ -45,6 +49,7 @@ def test_brownian_is_seeded_and_refuses_bad_grids():
 
 
 # --- Ornstein-Uhlenbeck --------------------------------------------------------------------------
+
 
 def test_ou_simulation_matches_closed_form(gen):
     """Mean x0 e^{-theta t}, variance sigma^2/(2 theta)(1 - e^{-2 theta t}) recomputed from the formula;
@@ -72,15 +77,14 @@ def test_ou_moments_solve_the_moment_equations(theta, sigma, t):
     ou = OrnsteinUhlenbeck(theta, sigma)
     tt = torch.tensor(t, dtype=F64, requires_grad=True)
     m = ou.moments(torch.ones(1, 1, dtype=F64), tt)
-    dm, = torch.autograd.grad(m.mean.sum(), tt, retain_graph=True)
-    dv, = torch.autograd.grad(m.variance, tt)
+    (dm,) = torch.autograd.grad(m.mean.sum(), tt, retain_graph=True)
+    (dv,) = torch.autograd.grad(m.variance, tt)
     assert dm.item() == pytest.approx(-theta * m.mean.item(), rel=1e-9, abs=1e-12)
     assert dv.item() == pytest.approx(-2 * theta * m.variance.item() + sigma**2, rel=1e-9, abs=1e-12)
     assert m.variance.item() <= ou.stationary_variance + 1e-12
 
 
-@given(theta=st.floats(0.1, 3.0), sigma=st.floats(0.0, 2.0), n_steps=st.integers(1, 40),
-       h=st.floats(0.01, 0.5))
+@given(theta=st.floats(0.1, 3.0), sigma=st.floats(0.0, 2.0), n_steps=st.integers(1, 40), h=st.floats(0.01, 0.5))
 def test_em_moments_follow_the_recursion(theta, sigma, n_steps, h):
     """Mean a^N x0 and variance from v' = a^2 v + sigma^2 h, a = 1 - theta h, step by step."""
     mean, var, a = 1.7, 0.0, 1 - theta * h
@@ -117,14 +121,16 @@ def test_ou_stationary_law_and_refusals():
 
 # --- Langevin --------------------------------------------------------------------------------------
 
+
 def test_langevin_drift_is_half_sigma_squared_score():
     p = get_dataset("three-clusters")
     x = torch.randn(7, 2)
     torch.testing.assert_close(langevin_drift(p, 1.4)(x, torch.rand(7)), 0.98 * p.score(x))
     s = 0.5  # for N(0, s^2 I) Langevin is OU with theta = sigma^2 / (2 s^2)
     gauss = GaussianMixture(torch.zeros(1, 2), s)
-    torch.testing.assert_close(langevin_drift(gauss, 0.8)(x, torch.zeros(7)),
-                               OrnsteinUhlenbeck(0.8**2 / (2 * s**2), 0.8).drift(x, None))
+    torch.testing.assert_close(
+        langevin_drift(gauss, 0.8)(x, torch.zeros(7)), OrnsteinUhlenbeck(0.8**2 / (2 * s**2), 0.8).drift(x, None)
+    )
     with pytest.raises(TypeError, match=r"^density must have log_density and score methods, got str$"):
         langevin_drift("eight-gaussians", 1.0)
 

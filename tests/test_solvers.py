@@ -1,4 +1,5 @@
 """ODE/SDE solvers: convergence orders on closed-form ODEs, Euler-Maruyama moments, bookkeeping, refusals."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,16 @@ import math
 import pytest
 import torch
 
-from fmtutor.solvers import (NFE_PER_STEP, SOLVERS, DivergenceError, Solution, euler_maruyama, solve_ode,
-                             steps_for_nfe, time_grid)
+from fmtutor.solvers import (
+    NFE_PER_STEP,
+    SOLVERS,
+    DivergenceError,
+    Solution,
+    euler_maruyama,
+    solve_ode,
+    steps_for_nfe,
+    time_grid,
+)
 
 F64 = torch.float64
 ORDERS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
@@ -110,23 +119,35 @@ def test_ou_process_mean_and_variance():
 def test_brownian_motion_on_a_decreasing_grid():
     """With drift 0 and g = 0.5 from t = 1 down to 0, X_0 - X_1 ~ N(0, 0.25): noise scales with sqrt(|h|)."""
     x = torch.zeros(40_000, 2)
-    sol = euler_maruyama(lambda x, t: torch.zeros_like(x), 0.5, x, time_grid(50, 1.0, 0.0),
-                         generator=torch.Generator().manual_seed(1))
+    sol = euler_maruyama(
+        lambda x, t: torch.zeros_like(x), 0.5, x, time_grid(50, 1.0, 0.0), generator=torch.Generator().manual_seed(1)
+    )
     torch.testing.assert_close(sol.final.var(0), torch.full((2,), 0.25), rtol=0.04, atol=0)
 
 
 def test_time_dependent_diffusion_is_taken_at_the_left_point():
     """g(t) = t on [0, 1] in N steps: Var X_1 = sum_i (i / N)^2 / N (the left Riemann sum of t^2)."""
     n_steps, n = 20, 40_000
-    sol = euler_maruyama(lambda x, t: torch.zeros_like(x), lambda t: t, torch.zeros(n, 1, dtype=F64),
-                         time_grid(n_steps, dtype=F64), generator=torch.Generator().manual_seed(2))
+    sol = euler_maruyama(
+        lambda x, t: torch.zeros_like(x),
+        lambda t: t,
+        torch.zeros(n, 1, dtype=F64),
+        time_grid(n_steps, dtype=F64),
+        generator=torch.Generator().manual_seed(2),
+    )
     expected = sum((i / n_steps) ** 2 for i in range(n_steps)) / n_steps
     assert sol.final.var().item() == pytest.approx(expected, rel=5 * math.sqrt(2 / n))
 
 
 def test_euler_maruyama_is_seeded_and_keeps_path():
-    run = lambda seed: euler_maruyama(lambda x, t: -x, 1.0, torch.zeros(10, 2), time_grid(7),  # noqa: E731
-                                      generator=torch.Generator().manual_seed(seed), keep_path=True)
+    run = lambda seed: euler_maruyama(
+        lambda x, t: -x,
+        1.0,
+        torch.zeros(10, 2),
+        time_grid(7),  # noqa: E731
+        generator=torch.Generator().manual_seed(seed),
+        keep_path=True,
+    )
     a, b, c = run(0), run(0), run(1)
     assert torch.equal(a.final, b.final) and not torch.equal(a.final, c.final)
     assert a.path.shape == (8, 10, 2) and torch.equal(a.path[-1], a.final)
@@ -156,14 +177,19 @@ def test_bad_inputs():
         solve_ode(lambda x, t: x[:, :1], x, grid, method="heun")  # would broadcast silently
     with pytest.raises(ValueError, match=r"^the field returned shape \(2, 1\) for x of shape \(2, 2\)$"):
         euler_maruyama(lambda x, t: x[:, :1], 1.0, x, grid)
-    with pytest.raises(ValueError, match=r"^diffusion\(t\) must return shape \(2,\) \(a scale per sample\), got \(2, 1\)$"):
+    with pytest.raises(
+        ValueError, match=r"^diffusion\(t\) must return shape \(2,\) \(a scale per sample\), got \(2, 1\)$"
+    ):
         euler_maruyama(spinning, lambda t: t[:, None], x, grid)
 
 
 def test_blowup_is_reported_with_step_and_time():
     """dx/dt = x^2 from x = 1e3 overflows float32 within a few large steps."""
-    with pytest.raises(ValueError, match=r"^the solution became non-finite at step 1 \(t = 0.25\); "
-                                         r"the step is too large for this field or the field is singular there$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^the solution became non-finite at step 1 \(t = 0.25\); "
+        r"the step is too large for this field or the field is singular there$",
+    ):
         solve_ode(lambda x, t: x**2 * 1e10, torch.full((1, 1), 1e3), time_grid(4))
     with pytest.raises(ValueError, match=r"^the solution became non-finite at step"):
         euler_maruyama(lambda x, t: x**2 * 1e10, 0.1, torch.full((1, 1), 1e3), time_grid(4))

@@ -1,5 +1,6 @@
 """fmtutor.static: a panel's frames over a grid of all its controls, drawn by its own update, named by
 their values, written once and re-drawn only when something they depend on changed."""
+
 from __future__ import annotations
 
 import io
@@ -28,10 +29,12 @@ class LinePanel(Panel):
         self.ax.set(xlim=(0, 1), ylim=(-1, 3))
 
     def controls(self) -> dict:
-        return {"gain": w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.5, description="gain"),
-                "power": w.IntSlider(value=2, min=1, max=9, description="p"),
-                "kind": w.Dropdown(options=[("solid red", "r"), ("solid blue", "b")], value="r", description="kind"),
-                "n": w.SelectionSlider(options=(4, 16, 64), value=16, description="points")}
+        return {
+            "gain": w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.5, description="gain"),
+            "power": w.IntSlider(value=2, min=1, max=9, description="p"),
+            "kind": w.Dropdown(options=[("solid red", "r"), ("solid blue", "b")], value="r", description="kind"),
+            "n": w.SelectionSlider(options=(4, 16, 64), value=16, description="points"),
+        }
 
     def update(self, gain: float = 1.0, power: int = 2, kind: str = "r", n: int = 16) -> None:
         self.calls.append((gain, power, kind, n))
@@ -70,8 +73,12 @@ def test_frames_go_to_the_book_roots_static_folder(book, monkeypatch, tmp_path):
 
 def test_default_grid_takes_every_option_and_spaced_slider_values():
     grid = LinePanel().static_grid(points=5)
-    assert grid == {"gain": (0.0, 0.5, 1.0, 1.5, 2.0), "power": (1, 2, 3, 5, 7, 9),  # 2: the default
-                    "kind": ("r", "b"), "n": (4, 16, 64)}
+    assert grid == {
+        "gain": (0.0, 0.5, 1.0, 1.5, 2.0),
+        "power": (1, 2, 3, 5, 7, 9),  # 2: the default
+        "kind": ("r", "b"),
+        "n": (4, 16, 64),
+    }
 
 
 def test_one_frame_per_combination_drawn_by_update_at_twice_the_css_size(book):
@@ -116,10 +123,15 @@ def test_the_html_holds_a_control_per_grid_control_and_the_first_frames_address(
     src = re.search(r'<img class="fmt-frame" src="([^"]+)"', page).group(1)
     assert src == f"../_static/frames/{twin.folder}/gain-2.0_kind-r_n-4.webp"
     assert (book / "book" / src).resolve().is_file()
-    gain = re.search(r'<input type="range" id="[^"]+-gain" data-control="gain" min="0" max="2" step="1" value="2"', page)
+    gain = re.search(
+        r'<input type="range" id="[^"]+-gain" data-control="gain" min="0" max="2" step="1" value="2"', page
+    )
     assert gain and '<output for="fmt-' in page and ">2.00</output>" in page  # the live readout's format
-    assert re.search(r'<select id="[^"]+-kind" data-control="kind"><option value="0" selected>solid red</option>'
-                     r'<option value="1">solid blue</option></select>', page)
+    assert re.search(
+        r'<select id="[^"]+-kind" data-control="kind"><option value="0" selected>solid red</option>'
+        r'<option value="1">solid blue</option></select>',
+        page,
+    )
     assert 'data-control="n" min="0" max="1" step="1" value="0"' in page  # 16 is not on the grid: its first value
     assert 'loading="lazy"' in page and f'width="{192}" height="{144}"' in page
     assert repr(twin) == "<static twin of LinePanel: 12 frames over gain (3) x kind (2) x n (2)>"
@@ -130,9 +142,11 @@ def test_the_frame_has_an_alt_text_with_the_figures_title_and_the_settings(book)
     panel.ax.set_title("a power law")
     page = panel.static(GRID, gain=2.0)._repr_html_()
     alt = re.search(r'<img class="fmt-frame"[^>]* alt="([^"]+)"', page).group(1)
-    assert alt == ("Figure drawn in advance for the settings of the controls above (a power law): "
-                   "gain 2.00, kind solid red, points 4")
-    assert 'img.alt = img.dataset.alt + ": "' in page   # the script keeps it in words as a control moves
+    assert alt == (
+        "Figure drawn in advance for the settings of the controls above (a power law): "
+        "gain 2.00, kind solid red, points 4"
+    )
+    assert 'img.alt = img.dataset.alt + ": "' in page  # the script keeps it in words as a control moves
 
 
 def test_scrub_is_a_one_control_grid(book):

@@ -1,5 +1,6 @@
 """Adapted time grids: known quantiles of a given profile, the acceleration of known fields, and a lower
 Euler error than the even grid where the velocity changes unevenly."""
+
 from __future__ import annotations
 
 import pytest
@@ -53,8 +54,10 @@ def test_adapted_grid_beats_the_even_grid_on_a_late_turn(gen):
     grid = adapted_grid(late_turn, x0, 8, n_fine=200)
     assert grid[0] == 0 and grid[-1] == 1 and bool((grid.diff() > 0).all())
     assert grid[4] > 0.6, "half of the steps go to the late turn"
-    err = {name: (solve_ode(late_turn, x0, g).final - fine).norm(dim=1).mean().item()
-           for name, g in (("even", time_grid(8, dtype=F64)), ("adapted", grid))}
+    err = {
+        name: (solve_ode(late_turn, x0, g).final - fine).norm(dim=1).mean().item()
+        for name, g in (("even", time_grid(8, dtype=F64)), ("adapted", grid))
+    }
     assert err["adapted"] < 0.5 * err["even"]
 
 

@@ -1,4 +1,5 @@
 """Toy 2D data sets: shapes, seeding, and the geometry each one promises."""
+
 from __future__ import annotations
 
 import math
@@ -75,8 +76,11 @@ def test_spirals_radius(gen):
 
 
 def test_unknown_name_and_bad_n():
-    with pytest.raises(ValueError, match=r"^unknown data set 'swiss-roll'; expected one of 'eight-gaussians', "
-                                         r"'three-clusters', 'moons', 'checkerboard', 'spirals'$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown data set 'swiss-roll'; expected one of 'eight-gaussians', "
+        r"'three-clusters', 'moons', 'checkerboard', 'spirals'$",
+    ):
         get_dataset("swiss-roll")
     with pytest.raises(ValueError, match=r"^n must be a positive integer number of samples, got -3$"):
         get_dataset("moons").sample(-3)

@@ -1,4 +1,5 @@
 """The 2D trainer: both kinds train the same network for the same steps, seeded, with EMA and hooks."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,8 +52,9 @@ def test_the_objective_hook_sees_every_batch_and_the_trainers_generator():
         t = torch.rand(len(x1), generator=generator)
         return (model(x1, t) - 3.0).pow(2).mean()
 
-    run = train_2d(two_moons(), 60, objective=objective, batch_size=16, hidden=8, lr=3e-2, ema_decay=None,
-                   progress=False)
+    run = train_2d(
+        two_moons(), 60, objective=objective, batch_size=16, hidden=8, lr=3e-2, ema_decay=None, progress=False
+    )
     assert seen == [((16, 2), True)] * 60
     assert run.losses[-1] < 0.05 * run.losses[0]
 

@@ -1,4 +1,5 @@
 """Trainer: reproducible from the seed, exact resume, atomic checkpoints, EMA, callbacks, NaN guard."""
+
 from __future__ import annotations
 
 import math
@@ -158,8 +159,9 @@ def test_ema_update_formula():
 
 def test_trainer_ema_tracks_the_parameter_history():
     history = []
-    trainer = make_trainer(ema_decay=0.8, callbacks=[lambda tr: history.append(params(tr.model).clone())],
-                           callback_every=1)
+    trainer = make_trainer(
+        ema_decay=0.8, callbacks=[lambda tr: history.append(params(tr.model).clone())], callback_every=1
+    )
     expected = params(trainer.model).clone()
     trainer.fit(6, progress=False)
     for p in history:
@@ -191,12 +193,20 @@ def test_nan_loss_raises():
 
 # -- bad inputs and damaged checkpoints -------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,error,message", [
-    ({"train_steps": -5}, ValueError, r"^train_steps must be a non-negative integer, got -5$"),
-    ({"train_steps": 2.5}, ValueError, r"^train_steps must be a non-negative integer, got 2.5$"),
-    ({"train_steps": "3"}, TypeError, r"^train_steps must be a non-negative integer, got '3' \(str\)$"),
-    ({"train_steps": 3, "checkpoint_every": 0}, ValueError, r"^checkpoint_every must be a positive integer, got 0$"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({"train_steps": -5}, ValueError, r"^train_steps must be a non-negative integer, got -5$"),
+        ({"train_steps": 2.5}, ValueError, r"^train_steps must be a non-negative integer, got 2.5$"),
+        ({"train_steps": "3"}, TypeError, r"^train_steps must be a non-negative integer, got '3' \(str\)$"),
+        (
+            {"train_steps": 3, "checkpoint_every": 0},
+            ValueError,
+            r"^checkpoint_every must be a positive integer, got 0$",
+        ),
+    ],
+)
 def test_fit_refuses_bad_counts_before_any_step(kwargs, error, message):
     trainer = make_trainer()
     with pytest.raises(error, match=message):
@@ -204,17 +214,20 @@ def test_fit_refuses_bad_counts_before_any_step(kwargs, error, message):
     assert trainer.step == 0 and trainer.losses == []
 
 
-@pytest.mark.parametrize("kwargs,error,message", [
-    ({"lr": float("nan")}, ValueError, r"^lr must be > 0, got nan$"),
-    ({"lr": -1.0}, ValueError, r"^lr must be > 0, got -1.0$"),
-    ({"lr": float("inf")}, ValueError, r"^lr must be a finite number > 0, got inf$"),
-    ({"seed": -1}, ValueError, r"^seed must be a non-negative integer, got -1$"),
-    ({"ema_decay": 1.0}, ValueError, r"^ema_decay must be a finite number in \(0, 1\), got 1.0$"),
-    ({"ema_decay": float("nan")}, ValueError, r"^ema_decay must be a finite number in \(0, 1\), got nan$"),
-    ({"callback_every": 0}, ValueError, r"^callback_every must be a positive integer, got 0$"),
-    ({"grad_clip": -1.0}, ValueError, r"^grad_clip must be > 0, got -1.0$"),
-    ({"callbacks": [1]}, TypeError, r"^callbacks must be a sequence of callables callback\(trainer\)$"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({"lr": float("nan")}, ValueError, r"^lr must be > 0, got nan$"),
+        ({"lr": -1.0}, ValueError, r"^lr must be > 0, got -1.0$"),
+        ({"lr": float("inf")}, ValueError, r"^lr must be a finite number > 0, got inf$"),
+        ({"seed": -1}, ValueError, r"^seed must be a non-negative integer, got -1$"),
+        ({"ema_decay": 1.0}, ValueError, r"^ema_decay must be a finite number in \(0, 1\), got 1.0$"),
+        ({"ema_decay": float("nan")}, ValueError, r"^ema_decay must be a finite number in \(0, 1\), got nan$"),
+        ({"callback_every": 0}, ValueError, r"^callback_every must be a positive integer, got 0$"),
+        ({"grad_clip": -1.0}, ValueError, r"^grad_clip must be > 0, got -1.0$"),
+        ({"callbacks": [1]}, TypeError, r"^callbacks must be a sequence of callables callback\(trainer\)$"),
+    ],
+)
 def test_trainer_refuses_bad_settings(kwargs, error, message):
     with pytest.raises(error, match=message):
         Trainer(MLPField(hidden=16, depth=2, time_dim=8), loss_fn, **kwargs)
@@ -232,7 +245,9 @@ def test_an_unwritable_checkpoint_is_refused_before_the_first_step(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     trainer = make_trainer()
-    with pytest.raises(ValueError, match=r"^checkpoint '.*file/run.pt' cannot be written: '.*file' is a file, not a folder$"):
+    with pytest.raises(
+        ValueError, match=r"^checkpoint '.*file/run.pt' cannot be written: '.*file' is a file, not a folder$"
+    ):
         trainer.fit(3, checkpoint=blocker / "run.pt", progress=False)
     assert trainer.step == 0
 
@@ -254,21 +269,27 @@ def test_a_save_killed_mid_write_is_cleaned_up_by_the_next_run(tmp_path):
     """A real kill: a child process is SIGKILLed inside torch.save; the resume removes its temporary."""
     import subprocess
     import sys
+
     ckpt = tmp_path / "run.pt"
-    code = ("import os, signal, torch, fmtutor.training as t\n"
-            "def killed(obj, f): f.write(b'x' * 100); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
-            "torch.save = killed\n"
-            f"t.save_atomic({{'a': 1}}, {str(ckpt)!r})\n")
+    code = (
+        "import os, signal, torch, fmtutor.training as t\n"
+        "def killed(obj, f): f.write(b'x' * 100); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "torch.save = killed\n"
+        f"t.save_atomic({{'a': 1}}, {str(ckpt)!r})\n"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == -signal.SIGKILL
     assert [p.name for p in tmp_path.iterdir()][0].startswith(".run.pt.") and not ckpt.exists()
     make_trainer().fit(2, checkpoint=ckpt, progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["run.pt"]
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"garbage, not a checkpoint", r"cannot be read \(corrupt, truncated or not a torch checkpoint\)"),
-    (None, r"cannot be read \(corrupt, truncated or not a torch checkpoint\)"),  # truncated
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"garbage, not a checkpoint", r"cannot be read \(corrupt, truncated or not a torch checkpoint\)"),
+        (None, r"cannot be read \(corrupt, truncated or not a torch checkpoint\)"),  # truncated
+    ],
+)
 def test_a_corrupt_checkpoint_is_refused_with_its_name(tmp_path, content, reason):
     ckpt = tmp_path / "run.pt"
     make_trainer().fit(2, checkpoint=ckpt, progress=False)
@@ -281,14 +302,20 @@ def test_a_corrupt_checkpoint_is_refused_with_its_name(tmp_path, content, reason
 def test_a_foreign_checkpoint_is_refused_with_its_name_and_what_is_wrong(tmp_path):
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
-    with pytest.raises(ValueError, match=rf"^checkpoint '{other}' is not a checkpoint of this kind: it lacks "
-                                         r"'model', 'optimizer', 'ema', 'step', 'losses', 'generator'$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^checkpoint '{other}' is not a checkpoint of this kind: it lacks "
+        r"'model', 'optimizer', 'ema', 'step', 'losses', 'generator'$",
+    ):
         make_trainer().fit(4, checkpoint=other, progress=False)
     wider = tmp_path / "wider.pt"
     torch.manual_seed(0)
     Trainer(MLPField(hidden=32, depth=2, time_dim=8), loss_fn).fit(1, checkpoint=wider, progress=False)
-    with pytest.raises(ValueError, match=rf"^checkpoint '{wider}' does not fit this model or optimizer: "
-                                         r"Error\(s\) in loading state_dict for MLPField:"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^checkpoint '{wider}' does not fit this model or optimizer: "
+        r"Error\(s\) in loading state_dict for MLPField:",
+    ):
         make_trainer().fit(4, checkpoint=wider, progress=False)
 
 

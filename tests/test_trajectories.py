@@ -1,5 +1,6 @@
 """Straightness measures against closed forms: segments, polylines of circles, constant vs changing
 speed, and the exact flows of a single data point (straight for the linear path, bent for VP)."""
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,13 @@ def _segment(start: torch.Tensor, end: torch.Tensor, s: torch.Tensor) -> torch.T
 def test_a_straight_segment_has_ratio_one_however_unevenly_it_is_walked(steps, batch, dim, seed):
     g = torch.Generator().manual_seed(seed)
     start, end = torch.randn(batch, dim, generator=g, dtype=F64), torch.randn(batch, dim, generator=g, dtype=F64) + 3
-    s = torch.cat([torch.zeros(1, dtype=F64), torch.rand(steps - 1, generator=g, dtype=F64).sort().values,
-                   torch.ones(1, dtype=F64)])
+    s = torch.cat(
+        [
+            torch.zeros(1, dtype=F64),
+            torch.rand(steps - 1, generator=g, dtype=F64).sort().values,
+            torch.ones(1, dtype=F64),
+        ]
+    )
     path = _segment(start, end, s)
     torch.testing.assert_close(straightness_ratio(path), torch.ones(batch, dtype=F64))
     torch.testing.assert_close(path_length(path), (end - start).norm(dim=-1))

@@ -1,4 +1,5 @@
 """Input checks: what they accept, what they return, and the exact messages they refuse with."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,16 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fmtutor._validate import (all_finite, as_time, broadcast_time, check_batch, check_choice, check_finite,
-                               check_positive, within)
+from fmtutor._validate import (
+    all_finite,
+    as_time,
+    broadcast_time,
+    check_batch,
+    check_choice,
+    check_finite,
+    check_positive,
+    within,
+)
 
 
 def test_check_batch_accepts_and_returns_the_tensor():
@@ -17,15 +26,25 @@ def test_check_batch_accepts_and_returns_the_tensor():
     assert check_batch(torch.zeros(5, 2), "x1", dim=2).shape == (5, 2)
 
 
-@pytest.mark.parametrize("value,error,message", [
-    (np.zeros((2, 2)), TypeError, r"^x must be a torch.Tensor of shape \(B, \*D\), got ndarray$"),
-    ([[0.0, 1.0]], TypeError, r"^x must be a torch.Tensor of shape \(B, \*D\), got list$"),
-    (torch.zeros(2, 2, dtype=torch.int32), TypeError, r"^x must be a floating-point tensor, got dtype torch.int32$"),
-    (torch.zeros(3), ValueError, r"^x must have shape \(B, \*D\) with a batch dimension first, got shape \(3,\)$"),
-    (torch.tensor(1.0), ValueError, r"^x must have shape \(B, \*D\) with a batch dimension first, got shape \(\)$"),
-    (torch.tensor([[1.0, float("nan")], [float("inf"), 0.0]]), ValueError,
-     r"^x has 2 non-finite value\(s\) \(NaN or inf\); expected finite numbers$"),
-])
+@pytest.mark.parametrize(
+    "value,error,message",
+    [
+        (np.zeros((2, 2)), TypeError, r"^x must be a torch.Tensor of shape \(B, \*D\), got ndarray$"),
+        ([[0.0, 1.0]], TypeError, r"^x must be a torch.Tensor of shape \(B, \*D\), got list$"),
+        (
+            torch.zeros(2, 2, dtype=torch.int32),
+            TypeError,
+            r"^x must be a floating-point tensor, got dtype torch.int32$",
+        ),
+        (torch.zeros(3), ValueError, r"^x must have shape \(B, \*D\) with a batch dimension first, got shape \(3,\)$"),
+        (torch.tensor(1.0), ValueError, r"^x must have shape \(B, \*D\) with a batch dimension first, got shape \(\)$"),
+        (
+            torch.tensor([[1.0, float("nan")], [float("inf"), 0.0]]),
+            ValueError,
+            r"^x has 2 non-finite value\(s\) \(NaN or inf\); expected finite numbers$",
+        ),
+    ],
+)
 def test_check_batch_refusals(value, error, message):
     with pytest.raises(error, match=message):
         check_batch(value)
@@ -55,14 +74,17 @@ def test_as_time_keeps_a_batch_of_times_and_casts():
     assert as_time(5.0, 2, like, low=0.0, high=10.0).eq(5.0).all()
 
 
-@pytest.mark.parametrize("t,error,message", [
-    (True, TypeError, r"^t must be a float or a tensor of shape \(3,\), got bool$"),
-    ("0.5", TypeError, r"^t must be a float or a tensor of shape \(3,\), got str$"),
-    (torch.zeros(2), ValueError, r"^t must be a scalar or have shape \(3,\) to match the batch, got \(2,\)$"),
-    (torch.zeros(3, 1), ValueError, r"^t must be a scalar or have shape \(3,\) to match the batch, got \(3, 1\)$"),
-    (float("nan"), ValueError, r"^t has 3 non-finite value\(s\)"),
-    (torch.tensor([0.1, 1.2, -0.3]), ValueError, r"^t must lie in \[0.0, 1.0\], got values from -0.3 to 1.2$"),
-])
+@pytest.mark.parametrize(
+    "t,error,message",
+    [
+        (True, TypeError, r"^t must be a float or a tensor of shape \(3,\), got bool$"),
+        ("0.5", TypeError, r"^t must be a float or a tensor of shape \(3,\), got str$"),
+        (torch.zeros(2), ValueError, r"^t must be a scalar or have shape \(3,\) to match the batch, got \(2,\)$"),
+        (torch.zeros(3, 1), ValueError, r"^t must be a scalar or have shape \(3,\) to match the batch, got \(3, 1\)$"),
+        (float("nan"), ValueError, r"^t has 3 non-finite value\(s\)"),
+        (torch.tensor([0.1, 1.2, -0.3]), ValueError, r"^t must lie in \[0.0, 1.0\], got values from -0.3 to 1.2$"),
+    ],
+)
 def test_as_time_refusals(t, error, message):
     with pytest.raises(error, match=message):
         as_time(t, 3, torch.zeros(3, 2))
@@ -77,7 +99,9 @@ def test_broadcast_time():
     t = torch.tensor([1.0, 2.0])
     assert broadcast_time(t, torch.zeros(2, 3, 4, 5)).shape == (2, 1, 1, 1)
     assert broadcast_time(t, torch.zeros(2, 3)).shape == (2, 1)
-    torch.testing.assert_close(broadcast_time(t, torch.zeros(2, 3)) * torch.ones(2, 3), torch.tensor([[1.0] * 3, [2.0] * 3]))
+    torch.testing.assert_close(
+        broadcast_time(t, torch.zeros(2, 3)) * torch.ones(2, 3), torch.tensor([[1.0] * 3, [2.0] * 3])
+    )
 
 
 def test_check_choice():

@@ -1,5 +1,6 @@
 """The plotting edge: one fixed colour scale for speeds (with its colour bar), several runs in one
 loss plot, and the book's figure defaults (retina PNGs, text sizes)."""
+
 from __future__ import annotations
 
 import base64
@@ -27,7 +28,7 @@ def test_one_speed_has_one_colour_in_every_panel():
     points = torch.zeros(2, 2)
     slow = quiver_by_speed(a, points, torch.tensor([[1.0, 0.0], [0.0, 2.0]]), vmax=4.0)
     fast = quiver_by_speed(b, points, torch.tensor([[0.0, 1.0], [3.0, 0.0]]), vmax=4.0)
-    assert np.allclose(_rgba(slow)[0], _rgba(fast)[0])             # speed 1 in both
+    assert np.allclose(_rgba(slow)[0], _rgba(fast)[0])  # speed 1 in both
     assert slow.get_clim() == fast.get_clim() == (0.0, 4.0)
     expected = plt.get_cmap(SPEED_CMAP)(np.array([1.0, 2.0]) / 4.0)
     assert np.allclose(_rgba(slow), expected)
@@ -43,7 +44,7 @@ def test_arrows_have_unit_length_and_a_zero_vector_no_direction():
 
 
 def test_field_panel_with_vmax_keeps_its_scale_and_without_follows_each_update():
-    field = lambda x, t: x * (1 + t[:, None])                      # noqa: E731 - speeds grow with t
+    field = lambda x, t: x * (1 + t[:, None])  # noqa: E731 - speeds grow with t
     fixed, free = FieldPanel(lim=2.0, n_grid=5, vmax=3.0), FieldPanel(lim=2.0, n_grid=5)
     for t in (0.0, 1.0):
         fixed.update(field, t)
@@ -69,8 +70,8 @@ def test_loss_plot_draws_one_labelled_curve_per_run():
 
 
 def _png_width(data: bytes | str) -> int:
-    raw = base64.b64decode(data) if isinstance(data, str) else data   # IPython may hand base64 text
-    return struct.unpack(">I", raw[16:20])[0]                          # the IHDR chunk
+    raw = base64.b64decode(data) if isinstance(data, str) else data  # IPython may hand base64 text
+    return struct.unpack(">I", raw[16:20])[0]  # the IHDR chunk
 
 
 def test_setup_shows_figures_as_retina_pngs_with_readable_text():
@@ -82,8 +83,9 @@ def test_setup_shows_figures_as_retina_pngs_with_readable_text():
         setup(seed=0, dpi=100)
         assert matplotlib.rcParams["figure.dpi"] == 100
         assert min(matplotlib.rcParams[k] for k in ("font.size", "xtick.labelsize", "legend.fontsize")) >= 9
-        assert {k: matplotlib.rcParams[k] for k in FIGURE_STYLE if k != "figure.figsize"} == \
-            {k: v for k, v in FIGURE_STYLE.items() if k != "figure.figsize"}
+        assert {k: matplotlib.rcParams[k] for k in FIGURE_STYLE if k != "figure.figsize"} == {
+            k: v for k, v in FIGURE_STYLE.items() if k != "figure.figsize"
+        }
         fig, ax = plt.subplots(figsize=(4.0, 2.0))
         ax.plot([0, 1], [0, 1])
         data, metadata = shell.display_formatter.format(fig)

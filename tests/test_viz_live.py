@@ -1,4 +1,5 @@
 """viz.live: controls beside a sharp, fitted PNG of the figure, redrawn for the latest setting only."""
+
 from __future__ import annotations
 
 import struct

@@ -1,8 +1,9 @@
 """Wrong solutions every checker must survive, shared by the checker tests of all chapters.
 
-    not_attempted   the exercise's stub as handed out: it still raises NotImplementedError
-    returns_none    a body that computes but forgets ``return``
+not_attempted   the exercise's stub as handed out: it still raises NotImplementedError
+returns_none    a body that computes but forgets ``return``
 """
+
 from __future__ import annotations
 
 

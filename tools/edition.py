@@ -18,6 +18,7 @@ In each copy:
 The source notebooks are never modified (except by ``--strip-widgets``, which only drops the
 widget state).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,14 +33,26 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["SOLUTION_TAG", "STUB_MESSAGE", "Edition", "stub_source", "strip_solution_markdown",
-           "student_notebook", "leaks", "strip_widget_state", "write_edition", "main"]
+__all__ = [
+    "SOLUTION_TAG",
+    "STUB_MESSAGE",
+    "Edition",
+    "stub_source",
+    "strip_solution_markdown",
+    "student_notebook",
+    "leaks",
+    "strip_widget_state",
+    "write_edition",
+    "main",
+]
 
 SOLUTION_TAG = "solution"
 STUB_MESSAGE = "Exercise: write this function"
 STUB_LINE = f'raise NotImplementedError("{STUB_MESSAGE}")'
-NOTE = ("**Student edition.** The solutions are removed: write the body of each function marked "
-        "`NotImplementedError`, then run the checker cell below it.")
+NOTE = (
+    "**Student edition.** The solutions are removed: write the body of each function marked "
+    "`NotImplementedError`, then run the checker cell below it."
+)
 _STUB_UNPARSED = ast.unparse(ast.parse(STUB_LINE))
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|:{3,})\s*\{(?P<name>[\w-]+)\}")
 _SOLUTION_NAMES = {"solution", "solution-start", "solution-end"}
@@ -50,9 +63,9 @@ class Edition:
     """What ``student_notebook`` did to one notebook."""
 
     notebook: nbformat.NotebookNode
-    stubbed: int          # solution code cells turned into stubs
-    removed_blocks: int   # solution directives / start-end blocks removed from markdown
-    removed_cells: int    # cells dropped (emptied markdown, code inside a solution block)
+    stubbed: int  # solution code cells turned into stubs
+    removed_blocks: int  # solution directives / start-end blocks removed from markdown
+    removed_cells: int  # cells dropped (emptied markdown, code inside a solution block)
 
 
 def _lines(source: str) -> list[str]:
@@ -62,8 +75,7 @@ def _lines(source: str) -> list[str]:
 def _docstring_end(node: ast.AST) -> int | None:
     """The last line of ``node``'s docstring, or None when it has none."""
     first = node.body[0]
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
-            and isinstance(first.value.value, str):
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
         return first.end_lineno
     return None
 
@@ -91,7 +103,7 @@ def _stub_def(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, sourc
     rest = node.body[1:] if doc_end is not None else node.body
     if node.body[0].lineno == header_end or (doc_end is not None and rest and rest[0].lineno == doc_end):
         return _unparsed_stub(node)  # a one-line def or statements sharing lines: rebuild it
-    kept = lines[start - 1:doc_end if doc_end is not None else header_end]
+    kept = lines[start - 1 : doc_end if doc_end is not None else header_end]
     indent = " " * node.body[0].col_offset
     if isinstance(node, ast.ClassDef):
         inner = [s for s in rest if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
@@ -123,13 +135,15 @@ def stub_source(source: str, where: str = "a solution cell") -> str:
     try:
         tree = ast.parse(source)
     except SyntaxError as err:
-        raise ValueError(f"{where} is not valid Python ({err.msg}, line {err.lineno}); "
-                         "a cell tagged 'solution' must hold function definitions") from err
+        raise ValueError(
+            f"{where} is not valid Python ({err.msg}, line {err.lineno}); "
+            "a cell tagged 'solution' must hold function definitions"
+        ) from err
     lines = _lines(source)
     out: list[str] = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            out += lines[node.lineno - 1:node.end_lineno]
+            out += lines[node.lineno - 1 : node.end_lineno]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             out += ([""] if out else []) + _stub_def(node, source)
     return "\n".join(out)
@@ -211,7 +225,8 @@ def leaks(student: nbformat.NotebookNode) -> list[str]:
     problems = []
     for index, cell in enumerate(student.cells):
         if cell.cell_type == "markdown" and any(
-                (m := _FENCE.match(line)) and m["name"] in _SOLUTION_NAMES for line in cell.source.splitlines()):
+            (m := _FENCE.match(line)) and m["name"] in _SOLUTION_NAMES for line in cell.source.splitlines()
+        ):
             problems.append(f"cell {index}: a solution directive is still there")
         if cell.cell_type == "code" and SOLUTION_TAG in _tags(cell) and _body_statements(cell.source):
             problems.append(f"cell {index}: a solution cell still has code in a function body")
@@ -233,7 +248,9 @@ def strip_widget_state(nb: nbformat.NotebookNode) -> bool:
     for cell in nb.cells:
         if cell.cell_type != "code" or not cell.outputs:
             continue
-        keep = [] if "remove-output" in _tags(cell) else [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+        keep = (
+            [] if "remove-output" in _tags(cell) else [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
+        )
         if len(keep) != len(cell.outputs):
             cell.outputs = keep
             changed = True
@@ -263,8 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     """The command line (see the module's docstring); returns the exit status."""
     parser = argparse.ArgumentParser(prog="python tools/edition.py", description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="+", help="SRC_DIR OUT_DIR, or notebooks with --strip-widgets")
-    parser.add_argument("--strip-widgets", action="store_true",
-                        help="drop metadata.widgets and live-widget outputs from the given notebooks, in place")
+    parser.add_argument(
+        "--strip-widgets",
+        action="store_true",
+        help="drop metadata.widgets and live-widget outputs from the given notebooks, in place",
+    )
     args = parser.parse_args(argv)
     if args.strip_widgets:
         for path in map(Path, args.paths):
@@ -277,8 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.paths) != 2:
         parser.error("expected SRC_DIR OUT_DIR")
     for filename, e in write_edition(Path(args.paths[0]), Path(args.paths[1])):
-        print(f"{filename}: {e.stubbed} solution cell(s) stubbed, {e.removed_blocks} solution block(s) "
-              f"removed, {e.removed_cells} cell(s) dropped")
+        print(
+            f"{filename}: {e.stubbed} solution cell(s) stubbed, {e.removed_blocks} solution block(s) "
+            f"removed, {e.removed_cells} cell(s) dropped"
+        )
     print(f"student edition written to {args.paths[1]}/")
     return 0
 

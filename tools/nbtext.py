@@ -11,6 +11,7 @@ that nbval checks as comments under each code cell (figures and widgets as a one
 
 Only the standard library: it runs under any Python 3, in or out of the virtual environment.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ A command first checks every argument and output path (``check``) and only then 
 A ``ValueError``/``TypeError``/``OSError`` from the check is a usage error: one line on stderr and exit
 status 2. Any error during the work is one line and exit status 1. ``--debug`` shows the traceback.
 """
+
 from __future__ import annotations
 
 import argparse

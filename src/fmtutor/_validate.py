@@ -8,6 +8,7 @@ one call (``x`` and ``x0``, ``x`` and ``y``, ``x`` and a network's parameters) m
 dtype and one device (``check_like``, ``check_module_input``). Times and Python numbers are not data:
 ``as_time`` converts them to the dtype and device of the batch they belong to.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,9 +20,25 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["check_batch", "as_time", "broadcast_time", "check_choice", "check_count", "check_n_samples",
-           "check_finite", "check_positive", "all_finite", "within", "check_real", "check_like", "check_same_kind",
-           "check_module_input", "check_writable", "check_callable", "as_path"]
+__all__ = [
+    "check_batch",
+    "as_time",
+    "broadcast_time",
+    "check_choice",
+    "check_count",
+    "check_n_samples",
+    "check_finite",
+    "check_positive",
+    "all_finite",
+    "within",
+    "check_real",
+    "check_like",
+    "check_same_kind",
+    "check_module_input",
+    "check_writable",
+    "check_callable",
+    "as_path",
+]
 
 
 def all_finite(x: Tensor) -> bool:
@@ -70,14 +87,18 @@ def check_batch(x: object, name: str = "x", dim: int | None = None) -> Tensor:
     if dim is not None and (x.ndim != 2 or x.shape[1] != dim):
         raise ValueError(f"{name} must have shape (B, {dim}), got {tuple(x.shape)}")
     if x.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); expected at least one sample with at least one coordinate")
+        raise ValueError(
+            f"{name} is empty (shape {tuple(x.shape)}); expected at least one sample with at least one coordinate"
+        )
     return check_finite(x, name)
 
 
 def check_like(x: object, like: Tensor, name: str, like_name: str) -> Tensor:
     """Check that ``x`` is a finite tensor with the shape, dtype and device of ``like`` (the one-dtype rule)."""
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor shaped like {like_name} {tuple(like.shape)}, got {type(x).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor shaped like {like_name} {tuple(like.shape)}, got {type(x).__name__}"
+        )
     if x.shape != like.shape:
         raise ValueError(f"{name} must have the shape of {like_name} {tuple(like.shape)}, got {tuple(x.shape)}")
     return check_finite(check_same_kind(x, like, name, like_name), name)
@@ -86,8 +107,10 @@ def check_like(x: object, like: Tensor, name: str, like_name: str) -> Tensor:
 def check_same_kind(x: Tensor, like: Tensor, name: str, like_name: str) -> Tensor:
     """Refuse ``x`` unless it has the dtype and device of ``like`` (mixed dtypes are never promoted)."""
     if x.dtype != like.dtype:
-        raise TypeError(f"{name} has dtype {x.dtype} and {like_name} dtype {like.dtype}; mixed dtypes are refused, "
-                        f"convert one of them (e.g. {name}.to({like.dtype}))")
+        raise TypeError(
+            f"{name} has dtype {x.dtype} and {like_name} dtype {like.dtype}; mixed dtypes are refused, "
+            f"convert one of them (e.g. {name}.to({like.dtype}))"
+        )
     if x.device != like.device:
         raise ValueError(f"{name} is on device {x.device} and {like_name} on {like.device}; move them to one device")
     return x
@@ -110,8 +133,14 @@ def check_count(value: object, name: str, what: str | None = None, minimum: int 
     return int(value)
 
 
-def check_real(value: object, name: str, low: float = -math.inf, high: float = math.inf,
-               open_low: bool = False, open_high: bool = False) -> float:
+def check_real(
+    value: object,
+    name: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
     """Refuse a value that is not a finite real number in [low, high] (bounds open on request)."""
     lo, hi = "(" if open_low else "[", ")" if open_high else "]"
     span = f"a finite number in {lo}{low:g}, {high:g}{hi}"
@@ -153,8 +182,9 @@ def check_writable(path: str | Path, name: str, directory: bool = False) -> Path
     return path
 
 
-def as_time(t: float | Tensor, batch: int, like: Tensor, name: str = "t",
-            low: float = 0.0, high: float = 1.0) -> Tensor:
+def as_time(
+    t: float | Tensor, batch: int, like: Tensor, name: str = "t", low: float = 0.0, high: float = 1.0
+) -> Tensor:
     """Return ``t`` as a float tensor of shape ``(batch,)`` on ``like``'s device and dtype.
 
     A Python number or 0-d tensor broadcasts to the batch; a ``(batch,)`` tensor is kept.
@@ -172,7 +202,9 @@ def as_time(t: float | Tensor, batch: int, like: Tensor, name: str = "t",
     if not within(t, low, high) or math.isinf(low) or math.isinf(high):  # the fast path needs finite bounds
         check_finite(t, name)
         if (t < low).any() or (t > high).any():
-            raise ValueError(f"{name} must lie in [{low}, {high}], got values from {t.min().item():.4g} to {t.max().item():.4g}")
+            raise ValueError(
+                f"{name} must lie in [{low}, {high}], got values from {t.min().item():.4g} to {t.max().item():.4g}"
+            )
     return t
 
 

@@ -8,6 +8,7 @@ was built from (a 2-rectified flow pays for its teacher and for the pairs). ``me
 sliced W2 against NFE (Euler, ``quality.sliced_w2_vs_nfe``: same noise and projections at every NFE)
 and the straightness S of Liu et al. on a fine solve (``trajectories.velocity_deviation``).
 """
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,17 @@ from .solvers import solve_ode, time_grid
 from .train2d import train_2d
 from .trajectories import velocity_deviation
 
-__all__ = ["Budget", "Method", "train_methods", "measure", "Measured", "Row", "summarize", "format_table",
-           "format_costs"]
+__all__ = [
+    "Budget",
+    "Method",
+    "train_methods",
+    "measure",
+    "Measured",
+    "Row",
+    "summarize",
+    "format_table",
+    "format_costs",
+]
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,18 @@ class Method:
 
 def _train(coupling: Sampleable, budget: Budget, seed: int, objective=coupled_cfm_loss) -> tuple[TrainedModel, float]:
     start = time.process_time()
-    model = train_2d(coupling, train_steps=budget.steps, batch_size=budget.batch_size, hidden=budget.hidden,
-                     depth=budget.depth, lr=budget.lr, ema_decay=budget.ema_decay, seed=seed,
-                     objective=objective, progress=False)
+    model = train_2d(
+        coupling,
+        train_steps=budget.steps,
+        batch_size=budget.batch_size,
+        hidden=budget.hidden,
+        depth=budget.depth,
+        lr=budget.lr,
+        ema_decay=budget.ema_decay,
+        seed=seed,
+        objective=objective,
+        progress=False,
+    )
     return model, time.process_time() - start
 
 
@@ -71,8 +90,13 @@ def _pairs(teacher: TrainedModel, budget: Budget, seed: int):
     return pairs, time.process_time() - start
 
 
-def train_methods(target: Sampleable, budget: Budget = Budget(), seed: int = 0,
-                  ot_batches: Sequence[int] = (64, 256), distill_steps: Sequence[int] = (1, 2)) -> dict[str, Method]:
+def train_methods(
+    target: Sampleable,
+    budget: Budget = Budget(),
+    seed: int = 0,
+    ot_batches: Sequence[int] = (64, 256),
+    distill_steps: Sequence[int] = (1, 2),
+) -> dict[str, Method]:
     """Train every method from ``seed``; keys: 'independent CFM', 'OT-CFM, batch n', '2-rectified',
     'distilled, k step(s)'. OT-CFM trains on ``budget.batch_size`` pairs per step from OT plans of
     ``n`` points; the distillations start from the 2-rectified flow's pairs."""
@@ -85,8 +109,9 @@ def train_methods(target: Sampleable, budget: Budget = Budget(), seed: int = 0,
         out[f"OT-CFM, batch {n}"] = Method(f"OT-CFM, batch {n}", model, secs, budget.steps)
     pairs, pair_secs = _pairs(ind, budget, seed)
     model, secs = _train(pairs, budget, seed)
-    rf2 = out["2-rectified"] = Method("2-rectified", model, out["independent CFM"].cpu_seconds + pair_secs + secs,
-                                     2 * budget.steps)
+    rf2 = out["2-rectified"] = Method(
+        "2-rectified", model, out["independent CFM"].cpu_seconds + pair_secs + secs, 2 * budget.steps
+    )
     pairs2, pair_secs = _pairs(rf2.model, budget, seed) if distill_steps else (None, 0.0)
     for k in distill_steps:
         model, secs = _train(pairs2, budget, seed, objective=distillation_loss(k))
@@ -104,8 +129,9 @@ class Measured:
 
 
 @torch.no_grad()
-def measure(method: Method, reference: Tensor, nfes: Sequence[int], x0_paths: Tensor, seed: int = 0,
-            fine_steps: int = 64) -> Measured:
+def measure(
+    method: Method, reference: Tensor, nfes: Sequence[int], x0_paths: Tensor, seed: int = 0, fine_steps: int = 64
+) -> Measured:
     """Euler quality curve against ``reference`` (a distilled model only at its own ``grid_steps``)
     and S averaged over the particles ``x0_paths`` on an Euler path of ``fine_steps`` steps."""
     nfes = [method.grid_steps] if method.grid_steps else list(nfes)
@@ -141,10 +167,16 @@ def summarize(runs: Sequence[tuple[dict[str, Method], dict[str, Measured]]], qua
     for name, first in runs[0][0].items():
         curves = [measured[name].curve for _, measured in runs]
         s = [measured[name].straightness for _, measured in runs]
-        rows.append(Row(name, _mean_std([methods[name].cpu_seconds for methods, _ in runs]), first.steps,
-                        None if s[0] is None else _mean_std(s),
-                        {n: _mean_std([c[n] for c in curves]) for n in curves[0]},
-                        tuple(nfe_to_reach(c, quality) for c in curves)))
+        rows.append(
+            Row(
+                name,
+                _mean_std([methods[name].cpu_seconds for methods, _ in runs]),
+                first.steps,
+                None if s[0] is None else _mean_std(s),
+                {n: _mean_std([c[n] for c in curves]) for n in curves[0]},
+                tuple(nfe_to_reach(c, quality) for c in curves),
+            )
+        )
     return rows
 
 
@@ -155,7 +187,9 @@ def format_table(rows: Sequence[Row], nfes: Sequence[int]) -> str:
     lines = [head + "  NFE to reach"]
     for r in rows:
         s = "-" if r.straightness is None else f"{r.straightness[0]:.2f}±{r.straightness[1]:.2f}"
-        w2 = "".join(f"{r.sliced_w2[n][0]:7.3f}±{r.sliced_w2[n][1]:.3f}" if n in r.sliced_w2 else f"{'':13s}" for n in nfes)
+        w2 = "".join(
+            f"{r.sliced_w2[n][0]:7.3f}±{r.sliced_w2[n][1]:.3f}" if n in r.sliced_w2 else f"{'':13s}" for n in nfes
+        )
         reach = ", ".join("-" if n is None else str(n) for n in r.nfe_to_reach)
         lines.append(f"{r.name:28s} {r.steps:5d} {s:>11s}{w2}  {reach}")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ Plans are solved by POT (Python Optimal Transport), chosen on measured speed: it
 12-14, 127 and 740-930 ms for SciPy's ``linear_sum_assignment``; its Sinkhorn 25-70 ms where a
 log-domain torch loop took 0.07-1.1 s (``benchmarks/straighter_flows.py --solvers``).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -38,8 +39,18 @@ from .noisy_path import NoisyLinearPath
 from .paths import GaussianPath
 from .solvers import Field
 
-__all__ = ["squared_distances", "exact_assignment", "sinkhorn_plan", "sample_plan_rows", "ot_pair",
-           "IndependentCoupling", "MinibatchOTCoupling", "PairedData", "coupled_cfm_loss", "split_pairs"]
+__all__ = [
+    "squared_distances",
+    "exact_assignment",
+    "sinkhorn_plan",
+    "sample_plan_rows",
+    "ot_pair",
+    "IndependentCoupling",
+    "MinibatchOTCoupling",
+    "PairedData",
+    "coupled_cfm_loss",
+    "split_pairs",
+]
 
 LINEAR = GaussianPath("linear")
 
@@ -84,8 +95,9 @@ def sinkhorn_plan(cost: Tensor, reg: float, n_iter: int = 2000, tol: float = 1e-
     method = "sinkhorn" if c.max() / reg < 200 else "sinkhorn_log"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # POT warns when it stops at n_iter; the marginals are checked by tests
-        plan = ot.sinkhorn(np.full(n, 1.0 / n), np.full(m, 1.0 / m), c, reg, method=method,
-                           numItermax=n_iter, stopThr=tol)
+        plan = ot.sinkhorn(
+            np.full(n, 1.0 / n), np.full(m, 1.0 / m), c, reg, method=method, numItermax=n_iter, stopThr=tol
+        )
     return torch.as_tensor(plan, dtype=cost.dtype, device=cost.device)
 
 
@@ -179,8 +191,13 @@ def split_pairs(pairs: Tensor) -> tuple[Tensor, Tensor]:
     return pairs[:, 0], pairs[:, 1]
 
 
-def coupled_cfm_loss(model: Field, pairs: Tensor, generator: torch.Generator | None = None,
-                     sigma: float = 0.0, times: Tensor | None = None) -> Tensor:
+def coupled_cfm_loss(
+    model: Field,
+    pairs: Tensor,
+    generator: torch.Generator | None = None,
+    sigma: float = 0.0,
+    times: Tensor | None = None,
+) -> Tensor:
     """Mean || v_theta(x_t, t) - target ||^2 on coupled pairs ``(B, 2, D)``.
 
     sigma = 0: x_t = t x1 + (1 - t) x0, target x1 - x0 (the conditional-OT path with given x0).

@@ -10,14 +10,14 @@ DDPM counts steps n = 0, 1, ..., T with n = 0 the *clean* data and n = T (nearly
 book's x1, and at index n the book's coefficients are alpha = sqrt(abar_n), beta = sqrt(1 - abar_n).
 Networks always receive the book's t, so one network can serve DDPM and flow matching alike.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ._validate import (check_batch, check_callable, check_count, check_finite, check_like, check_positive,
-                        check_real)
+from ._validate import check_batch, check_callable, check_count, check_finite, check_like, check_positive, check_real
 from .solvers import Field, Solution
 
 __all__ = ["DDPM"]
@@ -92,8 +92,16 @@ class DDPM:
         taus = torch.linspace(self.T, 0, n_steps + 1).round().long().tolist()
         return taus
 
-    def ddim_step(self, eps_model: Field, x: Tensor, n: int, n_prev: int, eta: float = 0.0,
-                  generator: torch.Generator | None = None, **cond) -> Tensor:
+    def ddim_step(
+        self,
+        eps_model: Field,
+        x: Tensor,
+        n: int,
+        n_prev: int,
+        eta: float = 0.0,
+        generator: torch.Generator | None = None,
+        **cond,
+    ) -> Tensor:
         """From index n to n_prev < n (Song, Meng, Ermon 2021):
 
         x0_hat = (x - sqrt(1 - abar_n) eps) / sqrt(abar_n)
@@ -111,8 +119,16 @@ class DDPM:
         out = self._step(eps_model, x, n, n_prev, check_real(eta, "eta", 0.0, 1.0), generator, cond)
         return check_finite(out, "the DDIM step's result (is eps_model finite?)")
 
-    def _step(self, eps_model: Field, x: Tensor, n: int, n_prev: int, eta: float,
-              generator: torch.Generator | None, cond: dict) -> Tensor:
+    def _step(
+        self,
+        eps_model: Field,
+        x: Tensor,
+        n: int,
+        n_prev: int,
+        eta: float,
+        generator: torch.Generator | None,
+        cond: dict,
+    ) -> Tensor:
         """``ddim_step`` without input checks; only the model's output shape is checked."""
         a, a_prev = self.alpha_bars[n].to(x), self.alpha_bars[n_prev].to(x)
         t = (1.0 - torch.tensor(n).to(torch.get_default_dtype()) / self.T).to(x).expand(x.shape[0])  # index_to_time
@@ -127,9 +143,17 @@ class DDPM:
             out = out + s * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return out
 
-    def sample(self, eps_model: Field, x_T: Tensor, n_steps: int | None = None, eta: float = 1.0,
-               generator: torch.Generator | None = None, keep_path: bool = False,
-               progress: bool = False, **cond) -> Solution:
+    def sample(
+        self,
+        eps_model: Field,
+        x_T: Tensor,
+        n_steps: int | None = None,
+        eta: float = 1.0,
+        generator: torch.Generator | None = None,
+        keep_path: bool = False,
+        progress: bool = False,
+        **cond,
+    ) -> Solution:
         """Run the reverse chain from noise ``x_T`` over ``n_steps`` evenly spaced indices (default T).
 
         eta = 1: ancestral sampling (respaced when n_steps < T); eta = 0: DDIM. Returns a ``Solution``

@@ -10,6 +10,7 @@ of each sampler. Both methods share the network, training points, steps, batch s
 Every argument and ``--out`` are checked before any training; an error is one line (exit status 2 for
 a bad argument, 1 for a failure during the work); ``--debug`` shows the traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,21 +41,34 @@ LABEL = {"flow-matching": "flow matching", "diffusion": "diffusion"}
 
 
 def _parser() -> OneLineParser:
-    p = OneLineParser(prog="python -m fmtutor.demos", description=__doc__.split("\n\n")[0],
-                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = OneLineParser(
+        prog="python -m fmtutor.demos",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("demo", choices=["comparison", "diffusion", "flow-matching"], help="what to train and draw")
     p.add_argument("--data", default="three-clusters", choices=sorted(DATASETS), help="2D data set")
-    p.add_argument("--train-steps", type=int, default=8000, help="Adam steps (8000 of 128: 200 passes over 5000 points)")
+    p.add_argument(
+        "--train-steps", type=int, default=8000, help="Adam steps (8000 of 128: 200 passes over 5000 points)"
+    )
     p.add_argument("--batch-size", type=int, default=128, help="training batch size")
     p.add_argument("--n-samples", type=int, default=1000, help="samples to generate and plot")
     p.add_argument("--n-train", type=int, default=5000, help="training points drawn from the data set")
     p.add_argument("--nfe", type=int, default=50, help="network evaluations per sample for the figures")
-    p.add_argument("--n-quality", type=int, default=5000,
-                   help="samples per point of the quality-against-NFE curves (fewer: a noisier metric)")
+    p.add_argument(
+        "--n-quality",
+        type=int,
+        default=5000,
+        help="samples per point of the quality-against-NFE curves (fewer: a noisier metric)",
+    )
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--hidden", type=int, default=128, help="width of the MLP's hidden layers (both methods)")
-    p.add_argument("--ema", type=float, default=0.0,
-                   help="EMA decay of the weights, e.g. 0.995 (0: no EMA; the chapter uses 0.995)")
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="EMA decay of the weights, e.g. 0.995 (0: no EMA; the chapter uses 0.995)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     p.add_argument("--out", type=Path, default=Path("demo_output"), help="folder for the figures")
     p.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
@@ -111,11 +125,26 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     data = get_dataset(args.data)
     train_set, reference = data.sample(args.n_train, g), data.sample(args.n_samples, g)
     kinds = ["flow-matching", "diffusion"] if args.demo == "comparison" else [args.demo]
-    models = {k: train_2d(train_set, args.train_steps, kind=k, batch_size=args.batch_size, seed=args.seed, lr=args.lr,
-                          hidden=args.hidden, ema_decay=args.ema or None) for k in kinds}
+    models = {
+        k: train_2d(
+            train_set,
+            args.train_steps,
+            kind=k,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            lr=args.lr,
+            hidden=args.hidden,
+            ema_decay=args.ema or None,
+        )
+        for k in kinds
+    }
     x0 = torch.randn(args.n_samples, 2, generator=g)
-    paths = {LABEL[k]: m.sample(x0, args.nfe, MAIN_SAMPLER[k], generator=torch.Generator().manual_seed(args.seed),
-                                keep_path=True).path for k, m in models.items()}
+    paths = {
+        LABEL[k]: m.sample(
+            x0, args.nfe, MAIN_SAMPLER[k], generator=torch.Generator().manual_seed(args.seed), keep_path=True
+        ).path
+        for k, m in models.items()
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     _save(plots.plot_samples({"data": reference, **{k: p[-1] for k, p in paths.items()}}), args.out / "samples.png")
     _save(plots.plot_trajectories(paths), args.out / "trajectories.png")

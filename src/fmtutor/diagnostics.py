@@ -9,6 +9,7 @@ wildly from batch to batch needs a smaller learning rate or more batches for the
 chapter 5 uses this to show why the plain denoising score matching loss is hard to train near
 t = 1, where its target -x0 / beta_t blows up, while noise prediction stays tame.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,8 +20,12 @@ from torch import Tensor, nn
 __all__ = ["gradient_variance"]
 
 
-def gradient_variance(loss_fn: Callable[[nn.Module, torch.Generator | None], Tensor], model: nn.Module,
-                      n_batches: int = 16, generator: torch.Generator | None = None) -> float:
+def gradient_variance(
+    loss_fn: Callable[[nn.Module, torch.Generator | None], Tensor],
+    model: nn.Module,
+    n_batches: int = 16,
+    generator: torch.Generator | None = None,
+) -> float:
     """Trace of the minibatch-gradient covariance of ``loss_fn(model, generator)`` (a scalar loss that
     draws its own batch from ``generator``, as for ``Trainer``), over ``n_batches`` draws."""
     if isinstance(n_batches, bool) or not isinstance(n_batches, int) or n_batches < 2:
@@ -36,8 +41,11 @@ def gradient_variance(loss_fn: Callable[[nn.Module, torch.Generator | None], Ten
     for _ in range(n_batches):
         loss = loss_fn(model, generator)
         if not isinstance(loss, Tensor) or loss.ndim != 0:
-            raise ValueError(f"loss_fn must return a scalar tensor, got {type(loss).__name__} "
-                             f"{tuple(loss.shape) if isinstance(loss, Tensor) else ''}")
-        grads.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params, allow_unused=True)
-                                if g is not None]))
+            raise ValueError(
+                f"loss_fn must return a scalar tensor, got {type(loss).__name__} "
+                f"{tuple(loss.shape) if isinstance(loss, Tensor) else ''}"
+            )
+        grads.append(
+            torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, params, allow_unused=True) if g is not None])
+        )
     return float(torch.stack(grads).var(dim=0).sum())

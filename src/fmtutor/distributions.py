@@ -3,6 +3,7 @@
 Vocabulary (after MIT 6.S184): a *Sampleable* draws ``sample(n, generator) -> (n, dim)``;
 a *Density* evaluates ``log_density(x) -> (B,)`` and its ``score(x) = grad_x log p(x)``.
 """
+
 from __future__ import annotations
 
 import math

@@ -17,6 +17,7 @@ K = 0 is the independent coupling (plain CFM); K = S0 A is the OT coupling x1 = 
 is u_t(x) = (m1 - m0) + (A - I) ((1 - t) I + t A)^{-1} (x - m_t): every particle moves on a straight
 line at constant speed, so one Euler step is exact.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,9 @@ def _moments(mean: object, cov: object, names: tuple[str, str]) -> tuple[Tensor,
     mean, cov = _as_float(mean, m_name), _as_float(cov, c_name)
     d = mean.shape[0] if mean.ndim == 1 else -1
     if d < 1 or cov.shape != (d, d):
-        raise ValueError(f"{m_name} must be (D,) and {c_name} (D, D) with D >= 1, "
-                         f"got {tuple(mean.shape)} and {tuple(cov.shape)}")
+        raise ValueError(
+            f"{m_name} must be (D,) and {c_name} (D, D) with D >= 1, got {tuple(mean.shape)} and {tuple(cov.shape)}"
+        )
     cov = check_same_kind(cov, mean, c_name, m_name)
     if not torch.allclose(cov, cov.T, atol=1e-6 * max(1.0, cov.abs().max().item())):
         raise ValueError(f"{c_name} must be symmetric")
@@ -70,7 +72,9 @@ def _two_gaussians(mean0: object, cov0: object, mean1: object, cov1: object) -> 
     mean0, cov0 = _moments(mean0, cov0, ("mean0", "cov0"))
     mean1, cov1 = _moments(mean1, cov1, ("mean1", "cov1"))
     if mean1.shape != mean0.shape:
-        raise ValueError(f"mean0 and mean1 must have one dimension D, got {tuple(mean0.shape)} and {tuple(mean1.shape)}")
+        raise ValueError(
+            f"mean0 and mean1 must have one dimension D, got {tuple(mean0.shape)} and {tuple(mean1.shape)}"
+        )
     return mean0, cov0, check_same_kind(mean1, mean0, "mean1", "mean0"), check_same_kind(cov1, cov0, "cov1", "cov0")
 
 

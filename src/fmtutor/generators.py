@@ -9,6 +9,7 @@ path (the continuous limit of DDPM's schedule, alpha_t = sqrt(abar)).
     fm = train_2d(data, train_steps=1500)                       # fmtutor.train2d
     x = fm.sample(torch.randn(1000, 2), nfe=32, sampler="heun").final
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,8 +29,7 @@ from .solvers import Field, Solution, solve_ode, steps_for_nfe, time_grid
 __all__ = ["KINDS", "SAMPLERS", "FM_PATH", "VP_PATH", "TrainedModel", "exact_model"]
 
 KINDS = ("flow-matching", "diffusion")
-SAMPLERS = {"flow-matching": ("euler", "heun"),
-            "diffusion": ("ancestral", "ddim", "pf-euler", "pf-heun")}
+SAMPLERS = {"flow-matching": ("euler", "heun"), "diffusion": ("ancestral", "ddim", "pf-euler", "pf-heun")}
 FM_PATH = GaussianPath("linear")
 VP_PATH = GaussianPath(VPSchedule())
 PATHS = {"flow-matching": FM_PATH, "diffusion": VP_PATH}
@@ -63,8 +63,9 @@ class TrainedModel:
         return converted_field(self.model, VP_PATH, source="epsilon", target="velocity")
 
     @torch.no_grad()
-    def sample(self, x0: Tensor, nfe: int, sampler: str, generator: torch.Generator | None = None,
-               keep_path: bool = False) -> Solution:
+    def sample(
+        self, x0: Tensor, nfe: int, sampler: str, generator: torch.Generator | None = None, keep_path: bool = False
+    ) -> Solution:
         """Generate from noise ``x0`` ``(B, D)`` with ``nfe`` network evaluations (Heun: nfe even)."""
         check_choice(f"sampler for {self.kind}", sampler, SAMPLERS[self.kind])
         x0 = check_batch(x0, "x0")

@@ -18,6 +18,7 @@ guided ODE does not sample it for w != 0, 1: the tilted densities at different t
 marginals of one path, so the flow of v_w carries noise somewhere else. ``guidance_gap`` measures
 how far, as a total variation on a grid against the sampling noise of exact draws.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,16 +26,33 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import (check_batch, check_callable, check_count, check_finite, check_like, check_n_samples,
-                        check_positive, check_real)
+from ._validate import (
+    check_batch,
+    check_callable,
+    check_count,
+    check_finite,
+    check_like,
+    check_n_samples,
+    check_positive,
+    check_real,
+)
 from .distributions import GaussianMixture
 from .marginals import MarginalField
 from .paths import GaussianPath
 from .sampling import sample_ode
 from .solvers import steps_for_nfe
 
-__all__ = ["LabelledMixture", "GuidedField", "GridDensity", "grid_density", "histogram", "total_variation",
-           "GuidanceGap", "guidance_gap", "two_class_mixture"]
+__all__ = [
+    "LabelledMixture",
+    "GuidedField",
+    "GridDensity",
+    "grid_density",
+    "histogram",
+    "total_variation",
+    "GuidanceGap",
+    "guidance_gap",
+    "two_class_mixture",
+]
 
 
 class LabelledMixture:
@@ -43,8 +61,12 @@ class LabelledMixture:
     def __init__(self, mixture: GaussianMixture, labels: Tensor):
         if not isinstance(mixture, GaussianMixture):
             raise TypeError(f"mixture must be a GaussianMixture, got {type(mixture).__name__}")
-        if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.is_complex() \
-                or labels.dtype == torch.bool:
+        if (
+            not isinstance(labels, Tensor)
+            or labels.is_floating_point()
+            or labels.is_complex()
+            or labels.dtype == torch.bool
+        ):
             what = f"dtype {labels.dtype}" if isinstance(labels, Tensor) else type(labels).__name__
             raise TypeError(f"labels must be an integer tensor of shape (K,), one class per component, got {what}")
         labels = labels.long()
@@ -151,10 +173,14 @@ def grid_density(log_density, lo: float = -5.0, hi: float = 5.0, bins: int = 60)
     logp = log_density(torch.stack([xx.flatten(), yy.flatten()], -1))
     if not isinstance(logp, Tensor) or logp.shape != (bins * bins,):
         shape = tuple(logp.shape) if isinstance(logp, Tensor) else type(logp).__name__
-        raise ValueError(f"log_density must map the ({bins * bins}, 2) cell centres to shape ({bins * bins},), got {shape}")
+        raise ValueError(
+            f"log_density must map the ({bins * bins}, 2) cell centres to shape ({bins * bins},), got {shape}"
+        )
     if logp.isnan().any() or (logp == torch.inf).any() or (logp == -torch.inf).all():
-        raise ValueError("log_density returned NaN or +inf, or -inf in every cell; expected finite log-densities "
-                         "(-inf only where the density is zero)")
+        raise ValueError(
+            "log_density returned NaN or +inf, or -inf in every cell; expected finite log-densities "
+            "(-inf only where the density is zero)"
+        )
     logp = logp.double().reshape(bins, bins)
     return GridDensity(torch.softmax(logp.flatten(), 0).reshape(bins, bins), lo, hi)
 
@@ -218,8 +244,17 @@ def _check_weights(ws: object) -> list[float]:
     return ws
 
 
-def guidance_gap(data: LabelledMixture, path: GaussianPath, y: int, ws, n: int = 20_000, nfe: int = 100,
-                 generator_seed: int = 0, bins: int = 60, lim: float = 5.0) -> list[GuidanceGap]:
+def guidance_gap(
+    data: LabelledMixture,
+    path: GaussianPath,
+    y: int,
+    ws,
+    n: int = 20_000,
+    nfe: int = 100,
+    generator_seed: int = 0,
+    bins: int = 60,
+    lim: float = 5.0,
+) -> list[GuidanceGap]:
     """``GuidanceGap`` for each w in ``ws``: guided ODE (RK4, ``nfe`` / 4 steps, float64) from n
     standard normal points, against n exact draws of the tilted density; the same seed for every w."""
     ws = _check_weights(ws)
@@ -234,8 +269,13 @@ def guidance_gap(data: LabelledMixture, path: GaussianPath, y: int, ws, n: int =
         x0 = torch.randn(n, 2, generator=g, dtype=torch.float64)
         guided = sample_ode(field, x0, n_steps=steps, method="rk4").final
         exact = target.sample(n, g)
-        out.append(GuidanceGap(float(w), total_variation(histogram(guided, -lim, lim, bins), target.mass),
-                               total_variation(histogram(exact, -lim, lim, bins), target.mass),
-                               float(data.log_posterior(guided, y).mean()),
-                               float(data.log_posterior(exact, y).mean())))
+        out.append(
+            GuidanceGap(
+                float(w),
+                total_variation(histogram(guided, -lim, lim, bins), target.mass),
+                total_variation(histogram(exact, -lim, lim, bins), target.mass),
+                float(data.log_posterior(guided, y).mean()),
+                float(data.log_posterior(exact, y).mean()),
+            )
+        )
     return out

@@ -8,6 +8,7 @@ checks that the chapters hold the cell this module writes.
 
 Where fmtutor is installed the cell does nothing and prints nothing.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,9 +18,9 @@ from pathlib import Path
 __all__ = ["INSTALL_TAG", "repository_url", "package_version", "install_cell", "set_install_cells", "main"]
 
 INSTALL_TAG = "install-fmtutor"  # marks the cell; "remove-cell" keeps it out of the HTML book
-WIDGETS = "ipywidgets>=8.1,<9"   # Colab ships ipywidgets 7; the panels need 8
+WIDGETS = "ipywidgets>=8.1,<9"  # Colab ships ipywidgets 7; the panels need 8
 
-_CELL = '''\
+_CELL = """\
 # Where fmtutor is missing (Colab, a fresh kernel) this installs it; elsewhere it does nothing.
 import importlib.util
 import sys
@@ -28,7 +29,7 @@ if importlib.util.find_spec("fmtutor") is None:
     importlib.invalidate_caches()
 if "google.colab" in sys.modules:  # Colab shows ipywidgets 8 panels through its custom widget manager
     from google.colab import output
-    output.enable_custom_widget_manager()'''
+    output.enable_custom_widget_manager()"""
 
 
 def _root(root: Path | None) -> Path:

@@ -18,6 +18,7 @@ For images, ``dequantize`` spreads each pixel level over its bin and ``bits_per_
 density of the dequantized image into the bits per dimension of the discrete one.
 Shapes: ``x`` ``(B, *D)``, ``t`` ``(B,)`` or a scalar, probes ``(P, B, *D)``, results ``(B,)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,20 +28,41 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import (as_time, check_batch, check_callable, check_choice, check_count, check_finite, check_positive,
-                        check_real, check_same_kind)
+from ._validate import (
+    as_time,
+    check_batch,
+    check_callable,
+    check_choice,
+    check_count,
+    check_finite,
+    check_positive,
+    check_real,
+    check_same_kind,
+)
 from .distributions import StandardGaussian
 from .solvers import Field, solve_ode
 
-__all__ = ["PROBES", "ESTIMATORS", "jacobian", "divergence", "hutchinson_divergence", "draw_probes",
-           "hutchinson_variance", "LogLikelihood", "log_likelihood", "dequantize", "bits_per_dim"]
+__all__ = [
+    "PROBES",
+    "ESTIMATORS",
+    "jacobian",
+    "divergence",
+    "hutchinson_divergence",
+    "draw_probes",
+    "hutchinson_variance",
+    "LogLikelihood",
+    "log_likelihood",
+    "dequantize",
+    "bits_per_dim",
+]
 
 PROBES = ("rademacher", "gaussian")
 ESTIMATORS = ("exact",) + PROBES
 
 
-def _value_and_grad_fn(field: Field, x: Tensor, t: Tensor, cond: dict,
-                       finite: bool = False) -> tuple[Tensor, Tensor, Callable]:
+def _value_and_grad_fn(
+    field: Field, x: Tensor, t: Tensor, cond: dict, finite: bool = False
+) -> tuple[Tensor, Tensor, Callable]:
     """Evaluate ``field`` at a copy of ``x`` that tracks gradients; return (x', v, vjp(w) = w^T dv/dx).
 
     With ``finite`` a non-finite output is refused here (inside ``solve_ode`` the solver does it once)."""
@@ -75,8 +97,9 @@ def _exact(field: Field, x: Tensor, t: Tensor, cond: dict, finite: bool = False)
     return v.detach(), div
 
 
-def _hutchinson(field: Field, x: Tensor, t: Tensor, probes: Tensor, cond: dict,
-                finite: bool = False) -> tuple[Tensor, Tensor]:
+def _hutchinson(
+    field: Field, x: Tensor, t: Tensor, probes: Tensor, cond: dict, finite: bool = False
+) -> tuple[Tensor, Tensor]:
     """(u_t(x), mean over probes of eps^T (du/dx) eps), one vector-Jacobian product per probe."""
     _, v, vjp = _value_and_grad_fn(field, x, t, cond, finite)
     total = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
@@ -170,8 +193,10 @@ class LogLikelihood:
 
 def _check_backward(times: Tensor) -> Tensor:
     if not isinstance(times, Tensor) or times.ndim != 1 or times.numel() < 2 or not bool((times.diff() < 0).all()):
-        raise ValueError("times must be a strictly decreasing 1-D grid from the data time to the noise time "
-                         "(e.g. time_grid(n, 1.0, 0.0)): the likelihood integrates from data back to noise")
+        raise ValueError(
+            "times must be a strictly decreasing 1-D grid from the data time to the noise time "
+            "(e.g. time_grid(n, 1.0, 0.0)): the likelihood integrates from data back to noise"
+        )
     return check_finite(times, "times")
 
 
@@ -187,9 +212,17 @@ def _log_prior(prior: Callable[[Tensor], Tensor] | None, noise: Tensor) -> Tenso
     return check_finite(log_p0, "prior(noise), the log-density of the noise,")
 
 
-def log_likelihood(field: Field, x: Tensor, times: Tensor, method: str = "rk4", estimator: str = "exact",
-                   n_probes: int = 1, generator: torch.Generator | None = None,
-                   prior: Callable[[Tensor], Tensor] | None = None, **cond) -> LogLikelihood:
+def log_likelihood(
+    field: Field,
+    x: Tensor,
+    times: Tensor,
+    method: str = "rk4",
+    estimator: str = "exact",
+    n_probes: int = 1,
+    generator: torch.Generator | None = None,
+    prior: Callable[[Tensor], Tensor] | None = None,
+    **cond,
+) -> LogLikelihood:
     """log p(x) under the flow of ``field`` by integrating from ``times[0]`` (data) to ``times[-1]`` (noise).
 
     ``estimator`` 'exact' uses ``divergence``; 'rademacher' or 'gaussian' draws ``n_probes`` probes per
@@ -214,12 +247,20 @@ def log_likelihood(field: Field, x: Tensor, times: Tensor, method: str = "rk4", 
     sol = solve_ode(augmented, start, times.to(x), method=method, **cond)
     noise, delta = sol.final[:, :-1].reshape(shape), sol.final[:, -1]
     log_p0 = _log_prior(prior, noise)
-    return LogLikelihood(log_p=log_p0 + delta, log_p0=log_p0, delta=delta, noise=noise, nfe=sol.nfe,
-                         estimator=estimator, n_probes=0 if probes is None else len(probes))
+    return LogLikelihood(
+        log_p=log_p0 + delta,
+        log_p0=log_p0,
+        delta=delta,
+        noise=noise,
+        nfe=sol.nfe,
+        estimator=estimator,
+        n_probes=0 if probes is None else len(probes),
+    )
 
 
-def dequantize(x: Tensor, generator: torch.Generator | None = None, levels: int = 256, low: float = -1.0,
-               high: float = 1.0) -> Tensor:
+def dequantize(
+    x: Tensor, generator: torch.Generator | None = None, levels: int = 256, low: float = -1.0, high: float = 1.0
+) -> Tensor:
     """Uniform dequantization: pixel level k (stored as low + (high - low) k / (levels - 1)) becomes
     y = low + (high - low) (k + u) / levels with u ~ U[0, 1), a point of the level's bin of width
     (high - low) / levels. Returns y shaped like ``x``."""
@@ -242,6 +283,8 @@ def bits_per_dim(log_p: Tensor, n_dims: int, bin_width: float) -> Tensor:
         what = f"dtype {log_p.dtype}" if isinstance(log_p, Tensor) else type(log_p).__name__
         raise TypeError(f"log_p must be a floating-point tensor of shape (B,), got {what}")
     if log_p.ndim != 1 or len(log_p) == 0:
-        raise ValueError(f"log_p must have shape (B,) with B >= 1, one log-density per sample, got {tuple(log_p.shape)}")
+        raise ValueError(
+            f"log_p must have shape (B,) with B >= 1, one log-density per sample, got {tuple(log_p.shape)}"
+        )
     check_finite(log_p, "log_p")
     return -(log_p + n_dims * math.log(bin_width)) / (n_dims * math.log(2.0))

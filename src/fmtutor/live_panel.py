@@ -12,6 +12,7 @@ Notebook 7:
   recent setting only, so the figure for the last position arrives one or two draws after the drag
   ends instead of after a replay of every intermediate position.
 """
+
 from __future__ import annotations
 
 import io
@@ -34,8 +35,9 @@ class LiveView:
     rendering dpi, so each frame is one draw and one fast PNG encoding.
     """
 
-    def __init__(self, update: Callable[..., None], fig: plt.Figure, pixel_ratio: float = 2.0,
-                 max_css: tuple[int, int] = MAX_CSS):
+    def __init__(
+        self, update: Callable[..., None], fig: plt.Figure, pixel_ratio: float = 2.0, max_css: tuple[int, int] = MAX_CSS
+    ):
         if pixel_ratio <= 0:
             raise ValueError(f"pixel_ratio must be positive, got {pixel_ratio!r}")
         self.update, self.fig = update, fig
@@ -105,8 +107,12 @@ def live(update: Callable[..., None], fig: plt.Figure, **controls):
 
     view = LiveView(update, fig)
     width, height = view.css_size
-    image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(
-        width=f"{width}px", height=f"{height}px", max_width="100%", object_fit="contain", flex="0 0 auto"))
+    image = ipywidgets.Image(
+        format="png",
+        layout=ipywidgets.Layout(
+            width=f"{width}px", height=f"{height}px", max_width="100%", object_fit="contain", flex="0 0 auto"
+        ),
+    )
     error = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="320px"))
 
     def draw(values: dict) -> None:
@@ -126,8 +132,7 @@ def live(update: Callable[..., None], fig: plt.Figure, **controls):
         control.observe(changed, names="value")
     plt.close(fig)
     column = ipywidgets.VBox([*controls.values(), error], layout=ipywidgets.Layout(flex="0 1 auto"))
-    panel = ipywidgets.HBox([column, image], layout=ipywidgets.Layout(
-        flex_flow="row wrap", align_items="flex-start"))
+    panel = ipywidgets.HBox([column, image], layout=ipywidgets.Layout(flex_flow="row wrap", align_items="flex-start"))
     panel.add_class("fmtutor-live")
     panel.wait = latest.wait
     display(panel)

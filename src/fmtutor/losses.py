@@ -7,6 +7,7 @@
     noise prediction:           E || eps_theta(x_t, t) - x0 ||^2                (= beta_t^2 times DSM)
     DDPM (discrete):            E_n || eps_theta(x_n, 1 - n/T) - eps ||^2, n ~ U{1..T}
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,14 @@ from .solvers import Field
 __all__ = ["cfm_loss", "fm_loss", "dsm_loss", "noise_prediction_loss", "ddpm_loss", "regression_loss"]
 
 
-def _draw(path: GaussianPath, x1: Tensor, generator: torch.Generator | None, t: Tensor | None,
-          t_min: float = 0.0, t_max: float | None = None):
+def _draw(
+    path: GaussianPath,
+    x1: Tensor,
+    generator: torch.Generator | None,
+    t: Tensor | None,
+    t_min: float = 0.0,
+    t_max: float | None = None,
+):
     """A path sample at the given ``t``, or at t ~ U[t_min, t_max] (default t_max: the schedule's).
 
     ``x1`` is checked by the caller. Times drawn here lie in [0, t_max] by construction, so they skip
@@ -59,15 +66,27 @@ def regression_loss(model: Field, x: Tensor, t: Tensor, target: Tensor, cond: di
     return F.mse_loss(out, target)
 
 
-def cfm_loss(model: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,
-             t: Tensor | None = None, **cond) -> Tensor:
+def cfm_loss(
+    model: Field,
+    x1: Tensor,
+    path: GaussianPath,
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+    **cond,
+) -> Tensor:
     """Conditional flow matching: regress the model on the conditional velocity of ``path``."""
     s = _draw(path, check_batch(x1, "x1"), generator, t)
     return regression_loss(model, s.x_t, s.t, s.velocity, cond)
 
 
-def fm_loss(model: Field, field: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,
-            t: Tensor | None = None) -> Tensor:
+def fm_loss(
+    model: Field,
+    field: Field,
+    x1: Tensor,
+    path: GaussianPath,
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+) -> Tensor:
     """The flow matching loss mean || model(x_t, t) - field(x_t, t) ||^2 against a known marginal
     ``field`` u_t (a ``MarginalField``), with x_t ~ p_t drawn as x_t = alpha_t x1 + beta_t x0 from
     ``x1`` ``(B, D)``. t ~ U[0, t_max] (or the given ``(B,)`` times) and x0 are drawn from
@@ -80,20 +99,35 @@ def fm_loss(model: Field, field: Field, x1: Tensor, path: GaussianPath, generato
     return regression_loss(model, s.x_t, s.t, field(s.x_t, s.t), {})
 
 
-def dsm_loss(model: Field, x1: Tensor, path: GaussianPath, generator: torch.Generator | None = None,
-             t: Tensor | None = None, t_max: float = 0.999, **cond) -> Tensor:
+def dsm_loss(
+    model: Field,
+    x1: Tensor,
+    path: GaussianPath,
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+    t_max: float = 0.999,
+    **cond,
+) -> Tensor:
     """Denoising score matching: target grad log p_t(x_t | x1) = -x0 / beta_t; t ~ U[0, t_max]."""
     check_real(t_max, "t_max", 0.0, 1.0, open_low=True)
     s = _draw(path, check_batch(x1, "x1"), generator, t, t_max=t_max)
     beta = path.coefficients(s.t, x1).beta
     if (beta <= 0).any():
-        raise ValueError("t must stay below 1 for dsm_loss: its target -x0 / beta_t is infinite where beta_t = 0 "
-                         "(t = 1 on most paths); use noise_prediction_loss, or times t < 1")
+        raise ValueError(
+            "t must stay below 1 for dsm_loss: its target -x0 / beta_t is infinite where beta_t = 0 "
+            "(t = 1 on most paths); use noise_prediction_loss, or times t < 1"
+        )
     return regression_loss(model, s.x_t, s.t, -s.x0 / beta, cond)
 
 
-def noise_prediction_loss(model: Field, x1: Tensor, path: GaussianPath,
-                          generator: torch.Generator | None = None, t: Tensor | None = None, **cond) -> Tensor:
+def noise_prediction_loss(
+    model: Field,
+    x1: Tensor,
+    path: GaussianPath,
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+    **cond,
+) -> Tensor:
     """Epsilon prediction on a continuous path: the DSM loss multiplied by beta_t^2, so it stays bounded."""
     s = _draw(path, check_batch(x1, "x1"), generator, t)
     return regression_loss(model, s.x_t, s.t, s.x0, cond)

@@ -11,6 +11,7 @@ Then, with responsibilities r_k(x) = w_k N(x; m_k, v_k) / p_t(x),
 where dv_k/dt / 2 = alpha d_alpha s_k^2 + beta d_beta. u_t is E[d_alpha x1 + d_beta x0 | x_t = x],
 the field that flow matching learns. These are the ground truth for every learned 2D model.
 """
+
 from __future__ import annotations
 
 import math

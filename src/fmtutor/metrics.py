@@ -6,6 +6,7 @@ size); a model's score means something only well above that floor. For 8 Gaussia
 points per side the sliced W2 floor is about 0.08 (0.05 to 0.14 from draw to draw, mostly from how
 many points land in each component); with 5,000 it is about twice that (benchmarks/limit.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,8 +41,9 @@ def _sorted_quantiles(s: Tensor, q: Tensor) -> Tensor:
     return s[..., lo] * (1 - frac) + s[..., hi] * frac
 
 
-def sliced_wasserstein(x: Tensor, y: Tensor, n_projections: int = 256,
-                       generator: torch.Generator | None = None) -> Tensor:
+def sliced_wasserstein(
+    x: Tensor, y: Tensor, n_projections: int = 256, generator: torch.Generator | None = None
+) -> Tensor:
     """Sliced W2: sqrt(mean over random unit directions w of W2^2(w.x, w.y)), via sorted projections.
 
     Sample sets of different sizes are compared through 1-D quantiles at the smaller size.
@@ -77,7 +79,7 @@ def sliced_w2_to(reference: Tensor, seed: int = 0, n_projections: int = 256) -> 
 def _mean_distance(a: Tensor, b: Tensor, chunk: int = 2048) -> Tensor:
     total = a.new_zeros(())
     for i in range(0, len(a), chunk):
-        total = total + torch.cdist(a[i:i + chunk], b).sum()
+        total = total + torch.cdist(a[i : i + chunk], b).sum()
     return total / (len(a) * len(b))
 
 
@@ -90,8 +92,13 @@ def energy_distance(x: Tensor, y: Tensor) -> Tensor:
     return 2 * _mean_distance(x, y) - _mean_distance(x, x) - _mean_distance(y, y)
 
 
-def noise_floor(data: Sampleable, n: int, metric: Callable[[Tensor, Tensor], Tensor] = sliced_wasserstein,
-                repeats: int = 3, generator: torch.Generator | None = None) -> Tensor:
+def noise_floor(
+    data: Sampleable,
+    n: int,
+    metric: Callable[[Tensor, Tensor], Tensor] = sliced_wasserstein,
+    repeats: int = 3,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """The metric between two independent draws of ``n`` points from ``data``, averaged over ``repeats``.
 
     With the default metric, ``generator`` also draws the projections, so the floor is reproducible.

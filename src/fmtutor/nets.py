@@ -1,4 +1,5 @@
 """Small networks for 2D fields: a sinusoidal time embedding and an MLP ``model(x, t) -> like x``."""
+
 from __future__ import annotations
 
 import math
@@ -72,6 +73,7 @@ class MLPField(nn.Module):
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         elif t.shape != (x.shape[0],):
-            raise ValueError(f"t must be a scalar or have shape ({x.shape[0]},) to match the batch, "
-                             f"got {tuple(t.shape)}")
+            raise ValueError(
+                f"t must be a scalar or have shape ({x.shape[0]},) to match the batch, got {tuple(t.shape)}"
+            )
         return self.net(torch.cat([x, self.embed(t)], dim=-1))

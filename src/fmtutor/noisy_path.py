@@ -19,6 +19,7 @@ marginal field u_t. The *naive* target x1 - x0 forgets the noise term; its regre
 
 whose flow does not carry N(0, I) to the data (``naive_minimizer``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -72,8 +73,14 @@ class NoisyLinearPath:
         """Latest usable time: d_beta (and the pathwise target) is infinite at t = 1 when sigma > 0."""
         return self.gaussian_path.t_max
 
-    def sample(self, x1: Tensor, t: Tensor | float | None = None, x0: Tensor | None = None,
-               eps: Tensor | None = None, generator: torch.Generator | None = None) -> NoisySample:
+    def sample(
+        self,
+        x1: Tensor,
+        t: Tensor | float | None = None,
+        x0: Tensor | None = None,
+        eps: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> NoisySample:
         """Draw x_t and its targets. ``t`` defaults to U[0, t_max]; ``x0``, ``eps`` to fresh N(0, I).
 
         Draw order from ``generator``: t, then x0, then eps. The pathwise target is infinite at
@@ -92,8 +99,17 @@ class NoisyLinearPath:
         pathwise = x1 - x0
         if self.sigma > 0:  # infinite at t = 0 and t = 1, where sqrt(t (1 - t)) = 0
             pathwise = pathwise + self.sigma * (1 - 2 * tb) / (2 * spread) * eps
-        return NoisySample(t=t, x0=x0, x1=x1, eps=eps, x_t=x_t, z=z, gaussian=c.d_alpha * x1 + c.d_beta * z,
-                           pathwise=pathwise, naive=x1 - x0)
+        return NoisySample(
+            t=t,
+            x0=x0,
+            x1=x1,
+            eps=eps,
+            x_t=x_t,
+            z=z,
+            gaussian=c.d_alpha * x1 + c.d_beta * z,
+            pathwise=pathwise,
+            naive=x1 - x0,
+        )
 
 
 def _noise_like(x1: Tensor, given: Tensor | None, name: str, generator: torch.Generator | None) -> Tensor:
@@ -102,8 +118,15 @@ def _noise_like(x1: Tensor, given: Tensor | None, name: str, generator: torch.Ge
     return check_like(given, x1, name, "x1")
 
 
-def noisy_cfm_loss(model: Field, x1: Tensor, path: NoisyLinearPath, target: str = "gaussian",
-                   generator: torch.Generator | None = None, t: Tensor | None = None, **cond) -> Tensor:
+def noisy_cfm_loss(
+    model: Field,
+    x1: Tensor,
+    path: NoisyLinearPath,
+    target: str = "gaussian",
+    generator: torch.Generator | None = None,
+    t: Tensor | None = None,
+    **cond,
+) -> Tensor:
     """Mean of || v_theta(x_t, t) - target ||^2 on the noisy path, target one of ``REGRESSION_TARGETS``.
 
     'gaussian' equals ``cfm_loss`` on ``path.gaussian_path`` for the same draws of t and noise.

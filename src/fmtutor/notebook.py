@@ -9,6 +9,7 @@ sharpness. Figures are shown as "retina" PNGs: rendered at twice ``dpi`` and dis
 ``2 * dpi * w`` pixels for a displayed width of at most ``dpi * w``: sharp on a screen with two device
 pixels per CSS pixel, even when the page shrinks a wide figure.
 """
+
 from __future__ import annotations
 
 import matplotlib as mpl
@@ -18,9 +19,17 @@ __all__ = ["setup", "FIGURE_STYLE"]
 
 # Text sizes in points; at the display size of 100 dpi a point is 1.39 CSS pixels, so the smallest
 # text (ticks, legends) is about 12 px, titles and labels about 14 px.
-FIGURE_STYLE = {"figure.figsize": (5.0, 3.5), "axes.grid": False, "font.size": 10,
-                "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": 9, "ytick.labelsize": 9,
-                "legend.fontsize": 9, "figure.titlesize": 11}
+FIGURE_STYLE = {
+    "figure.figsize": (5.0, 3.5),
+    "axes.grid": False,
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "figure.titlesize": 11,
+}
 
 
 def setup(seed: int = 0, threads: int = 1, dpi: int = 100) -> torch.Generator:

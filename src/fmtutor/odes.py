@@ -10,6 +10,7 @@
 Batch first: ``x`` is ``(B, D)`` for the linear ODE and ``(B, *D)`` for the scalar ones; times are
 floats or ``(B,)`` tensors, any real value (solvers may run backwards or beyond [0, 1]).
 """
+
 from __future__ import annotations
 
 import math
@@ -20,12 +21,28 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from ._validate import (as_time, broadcast_time, check_batch, check_choice, check_finite, check_positive,
-                        check_real, check_same_kind)
+from ._validate import (
+    as_time,
+    broadcast_time,
+    check_batch,
+    check_choice,
+    check_finite,
+    check_positive,
+    check_real,
+    check_same_kind,
+)
 from .solvers import NFE_PER_STEP, SOLVERS, solve_ode, time_grid
 
-__all__ = ["ClosedFormODE", "LinearODE", "GrowthODE", "SqrtODE", "convergence_order", "global_error",
-           "ConvergenceStudy", "convergence_study"]
+__all__ = [
+    "ClosedFormODE",
+    "LinearODE",
+    "GrowthODE",
+    "SqrtODE",
+    "convergence_order",
+    "global_error",
+    "ConvergenceStudy",
+    "convergence_study",
+]
 
 _ANY = float("inf")
 
@@ -97,8 +114,7 @@ class LinearODE:
         """The exact solution at ``t_end`` of the ODE started at ``x`` ``(B, D)`` at ``t_start``."""
         x = check_batch(x, "x", self.dim)
         t1, t0 = _times(t_end, x, "t_end"), _times(t_start, x, "t_start")
-        exponent = ((t1 - t0)[:, None, None] * self.A.to(x)
-                    + ((t1**2 - t0**2) / 2)[:, None, None] * self.B.to(x))
+        exponent = (t1 - t0)[:, None, None] * self.A.to(x) + ((t1**2 - t0**2) / 2)[:, None, None] * self.B.to(x)
         return torch.einsum("bij,bj->bi", torch.linalg.matrix_exp(exponent), x)
 
 
@@ -158,8 +174,9 @@ def convergence_order(n_steps: Sequence[int] | Tensor, errors: Sequence[float] |
     """The order p in error ~ C n^(-p): minus the least-squares slope of log(error) against log(n)."""
     n, e = _numbers(n_steps, "n_steps"), _numbers(errors, "errors")
     if n.ndim != 1 or e.shape != n.shape or len(n) < 2:
-        raise ValueError(f"n_steps and errors must be 1-D of the same length >= 2, got {tuple(n.shape)} "
-                         f"and {tuple(e.shape)}")
+        raise ValueError(
+            f"n_steps and errors must be 1-D of the same length >= 2, got {tuple(n.shape)} and {tuple(e.shape)}"
+        )
     if not (n > 0).all() or len(set(n.tolist())) < 2:
         raise ValueError("n_steps must be positive with at least two different values")
     if not (torch.isfinite(e).all() and (e > 0).all()):
@@ -181,13 +198,15 @@ def _numbers(values: object, name: str) -> Tensor:
 
 def _check_ode(ode: object, x0: object) -> Tensor:
     if not (callable(getattr(ode, "field", None)) and callable(getattr(ode, "flow", None))):
-        raise TypeError(f"ode must have field(x, t) and flow(x, t_end, t_start) (a ClosedFormODE), "
-                        f"got {type(ode).__name__}")
+        raise TypeError(
+            f"ode must have field(x, t) and flow(x, t_end, t_start) (a ClosedFormODE), got {type(ode).__name__}"
+        )
     return check_batch(x0, "x0")
 
 
-def global_error(ode: ClosedFormODE, x0: Tensor, method: str, n_steps: int,
-                 t_start: float = 0.0, t_end: float = 1.0) -> float:
+def global_error(
+    ode: ClosedFormODE, x0: Tensor, method: str, n_steps: int, t_start: float = 0.0, t_end: float = 1.0
+) -> float:
     """max |x_n - x(t_end)| after ``n_steps`` even steps of ``method`` from ``x0`` at ``t_start``."""
     x0 = _check_ode(ode, x0)
     times = time_grid(n_steps, t_start, t_end, device=x0.device, dtype=x0.dtype)
@@ -205,9 +224,15 @@ class ConvergenceStudy:
     orders: dict[str, float]
 
 
-def convergence_study(ode: ClosedFormODE, x0: Tensor, methods: Sequence[str] = tuple(SOLVERS),
-                      n_steps: Sequence[int] = (8, 16, 32, 64, 128), t_start: float = 0.0,
-                      t_end: float = 1.0, fit_last: int | None = None) -> ConvergenceStudy:
+def convergence_study(
+    ode: ClosedFormODE,
+    x0: Tensor,
+    methods: Sequence[str] = tuple(SOLVERS),
+    n_steps: Sequence[int] = (8, 16, 32, 64, 128),
+    t_start: float = 0.0,
+    t_end: float = 1.0,
+    fit_last: int | None = None,
+) -> ConvergenceStudy:
     """Measure every method's error against the exact flow, and fit each order on the last
     ``fit_last`` step counts (all by default): the order is a statement about small steps, so fit
     where the log-log lines are straight. Use float64 ``x0``: in float32 round-off (about 1e-7)

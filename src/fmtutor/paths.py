@@ -3,6 +3,7 @@
 A path builds x_t and the training targets from a schedule; it knows nothing about solvers.
 Shapes: data ``x1`` and states ``x`` are ``(B, *D)``; times ``t`` are ``(B,)`` or a scalar.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,8 +57,13 @@ class GaussianPath:
         """``coefficients`` for a ``t`` that ``as_time`` has already checked (the schedule checks t_max)."""
         return self.schedule(broadcast_time(t, x))  # elementwise, so the values come out shaped (B, 1, ..., 1)
 
-    def sample(self, x1: Tensor, t: Tensor | float | None = None, x0: Tensor | None = None,
-               generator: torch.Generator | None = None) -> PathSample:
+    def sample(
+        self,
+        x1: Tensor,
+        t: Tensor | float | None = None,
+        x0: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> PathSample:
         """Draw x_t ~ p_t(. | x1). ``t`` defaults to U[0, t_max]; ``x0`` to fresh N(0, I) noise."""
         x1 = check_batch(x1, "x1")
         if t is None:
@@ -78,8 +84,13 @@ class GaussianPath:
 
     @staticmethod
     def _combine(t: Tensor, x0: Tensor, x1: Tensor, c: ScheduleValues) -> PathSample:
-        return PathSample(t=t, x0=x0, x1=x1, x_t=torch.addcmul(c.alpha * x1, c.beta, x0),  # alpha x1 + beta x0
-                          velocity=torch.addcmul(c.d_alpha * x1, c.d_beta, x0))           # d_alpha x1 + d_beta x0
+        return PathSample(
+            t=t,
+            x0=x0,
+            x1=x1,
+            x_t=torch.addcmul(c.alpha * x1, c.beta, x0),  # alpha x1 + beta x0
+            velocity=torch.addcmul(c.d_alpha * x1, c.d_beta, x0),
+        )  # d_alpha x1 + d_beta x0
 
     def mean_std(self, x1: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
         """Mean alpha_t x1 and standard deviation beta_t (broadcast) of p_t(. | x1)."""
@@ -100,8 +111,9 @@ class GaussianPath:
         _require_positive(c.beta, "beta_t", "the conditional score")
         return -(x - c.alpha * x1) / c.beta**2
 
-    def convert(self, prediction: Tensor, x: Tensor, t: Tensor | float, source: str, target: str,
-                validate: bool = True) -> Tensor:
+    def convert(
+        self, prediction: Tensor, x: Tensor, t: Tensor | float, source: str, target: str, validate: bool = True
+    ) -> Tensor:
         """Convert a prediction at (x, t) between 'x1', 'epsilon', 'velocity' and 'score'.
 
         With x = alpha x1 + beta eps (eps the noise x0): score = -eps / beta and
@@ -116,8 +128,9 @@ class GaussianPath:
         if validate:
             x, prediction = _pair(x, prediction, names=("x", "prediction"))
         elif x.shape != prediction.shape:
-            raise ValueError(f"x and prediction must have the same shape, got {tuple(x.shape)} and "
-                             f"{tuple(prediction.shape)}")
+            raise ValueError(
+                f"x and prediction must have the same shape, got {tuple(x.shape)} and {tuple(prediction.shape)}"
+            )
         if source == target:
             return prediction
         if validate:
@@ -154,12 +167,16 @@ def _pair(a: Tensor, b: Tensor, names: tuple[str, str] = ("x", "x1")) -> tuple[T
     check_batch(a, names[0])
     check_batch(b, names[1])
     if a.shape != b.shape:
-        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return a, check_same_kind(b, a, names[1], names[0])
 
 
 def _require_positive(value: Tensor, name: str, what: str) -> None:
     if (value <= 0).any():
-        raise ValueError(f"{name} is 0 at some of the given times, so {what} is undefined there "
-                         f"(alpha_t = 0 at t = 0 and beta_t = 0 at t = 1 for most schedules); "
-                         f"use times strictly inside (0, 1)")
+        raise ValueError(
+            f"{name} is 0 at some of the given times, so {what} is undefined there "
+            f"(alpha_t = 0 at t = 0 and beta_t = 0 at t = 1 for most schedules); "
+            f"use times strictly inside (0, 1)"
+        )

@@ -3,6 +3,7 @@
 Every function takes already computed tensors (samples, solver paths ``(S + 1, B, 2)``, fields) and
 returns a matplotlib figure, so the chapter and the command line draw the very same pictures.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -16,11 +17,18 @@ from torch import Tensor
 
 from .viz import field_grid, quiver_by_speed, scatter, speed_colorbar, to_numpy
 
-__all__ = ["plot_samples", "plot_trajectories", "plot_snapshots", "plot_fields", "plot_quality",
-           "generation_animation", "write_gif"]
+__all__ = [
+    "plot_samples",
+    "plot_trajectories",
+    "plot_snapshots",
+    "plot_fields",
+    "plot_quality",
+    "generation_animation",
+    "write_gif",
+]
 
 LIM = 5.0
-MAX_WIDTH = 8.0   # inches: at the book's 100 dpi a figure fits the text column without being shrunk
+MAX_WIDTH = 8.0  # inches: at the book's 100 dpi a figure fits the text column without being shrunk
 
 
 def _row(n: int, size: float = 3.2) -> tuple[plt.Figure, np.ndarray]:
@@ -53,12 +61,14 @@ def plot_trajectories(paths: Mapping[str, Tensor], n_show: int = 60, lim: float 
     return fig
 
 
-def plot_snapshots(paths: Mapping[str, Tensor], fractions: Sequence[float] = (0, 0.25, 0.5, 0.75, 1),
-                   lim: float = LIM) -> plt.Figure:
+def plot_snapshots(
+    paths: Mapping[str, Tensor], fractions: Sequence[float] = (0, 0.25, 0.5, 0.75, 1), lim: float = LIM
+) -> plt.Figure:
     """A grid: one row per method, one column per fraction of the way from noise to data."""
     size = min(2.4, MAX_WIDTH / len(fractions))
-    fig, axes = plt.subplots(len(paths), len(fractions), figsize=(size * len(fractions), size * len(paths)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(paths), len(fractions), figsize=(size * len(fractions), size * len(paths)), squeeze=False
+    )
     for row, (name, path) in zip(axes, paths.items()):
         for ax, f in zip(row, fractions):
             scatter(ax, path[round(f * (len(path) - 1))], lim=lim)
@@ -69,9 +79,15 @@ def plot_snapshots(paths: Mapping[str, Tensor], fractions: Sequence[float] = (0,
 
 
 @torch.no_grad()
-def plot_fields(fields: Mapping[str, Callable[[Tensor, Tensor], Tensor]], ts: Sequence[float],
-                lim: float = 4.0, n_grid: int = 15, size: float = 2.4, vmax: float | None = None,
-                density: Callable[[Tensor, float], Tensor] | None = None) -> plt.Figure:
+def plot_fields(
+    fields: Mapping[str, Callable[[Tensor, Tensor], Tensor]],
+    ts: Sequence[float],
+    lim: float = 4.0,
+    n_grid: int = 15,
+    size: float = 2.4,
+    vmax: float | None = None,
+    density: Callable[[Tensor, float], Tensor] | None = None,
+) -> plt.Figure:
     """Quivers of each velocity field (rows) at times ``ts`` (columns): unit arrows coloured by speed
     on one scale for the whole figure (``vmax``, default the largest speed shown) with its colour
     bar, each panel ``size`` inches square. ``density(x, t)`` (e.g. ``MarginalField.density``), when
@@ -82,29 +98,38 @@ def plot_fields(fields: Mapping[str, Callable[[Tensor, Tensor], Tensor]], ts: Se
     grid = field_grid(lim, n_grid)
     vectors = {(name, t): f(grid, torch.full((len(grid),), float(t))) for name, f in fields.items() for t in ts}
     top = vmax if vmax is not None else max(float(v.norm(dim=1).max()) for v in vectors.values())
-    fig, axes = plt.subplots(len(fields), len(ts), figsize=(size * len(ts) + 0.8, size * len(fields)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        len(fields), len(ts), figsize=(size * len(ts) + 0.8, size * len(fields)), squeeze=False, layout="constrained"
+    )
     for row, name in zip(axes, fields):
         for ax, t in zip(row, ts):
             if density is not None:
                 _density_image(ax, density, t, lim + 0.4)
             quiver_by_speed(ax, grid, vectors[name, t], vmax=top, scale=1.3 * n_grid, width=0.006, antialiased=False)
-            ax.set(xticks=[], yticks=[], aspect="equal", xlim=(-lim - 0.4, lim + 0.4), ylim=(-lim - 0.4, lim + 0.4),
-                   title=f"{name}, t = {t:.2f}")
+            ax.set(
+                xticks=[],
+                yticks=[],
+                aspect="equal",
+                xlim=(-lim - 0.4, lim + 0.4),
+                ylim=(-lim - 0.4, lim + 0.4),
+                title=f"{name}, t = {t:.2f}",
+            )
     speed_colorbar(fig, axes, top)
     return fig
 
 
-def _density_image(ax: plt.Axes, density: Callable[[Tensor, float], Tensor], t: float, lim: float,
-                   n: int = 64) -> None:
+def _density_image(ax: plt.Axes, density: Callable[[Tensor, float], Tensor], t: float, lim: float, n: int = 64) -> None:
     """The density ``density(x, t)`` on an ``n x n`` grid over [-lim, lim]^2, in greys."""
     p = to_numpy(density(field_grid(lim, n), t)).reshape(n, n)
     ax.imshow(p, origin="lower", extent=(-lim, lim, -lim, lim), cmap="Greys", vmax=1.4 * p.max())
 
 
-def plot_quality(curves: Mapping[str, Mapping[int, float]], floor: float | None = None,
-                 title: str = "sample quality against cost",
-                 spread: Mapping[str, Mapping[int, float]] | None = None) -> plt.Figure:
+def plot_quality(
+    curves: Mapping[str, Mapping[int, float]],
+    floor: float | None = None,
+    title: str = "sample quality against cost",
+    spread: Mapping[str, Mapping[int, float]] | None = None,
+) -> plt.Figure:
     """Sliced W2 against NFE on log-log axes, one line per method; a curve whose name contains
     "exact" (an exact-field limit) is dashed, in the colour of the trained curve it belongs to.
     ``spread`` (name -> NFE -> standard deviation over seeds, see ``quality.sliced_w2_spread``) adds
@@ -117,8 +142,9 @@ def plot_quality(curves: Mapping[str, Mapping[int, float]], floor: float | None 
         colour = colours.setdefault(base, f"C{len(colours) % 10}")
         style = "--" if "exact" in name else "-"
         bars = [spread[name][n] for n in nfe] if spread and name in spread else None
-        ax.errorbar(nfe, [curve[n] for n in nfe], yerr=bars, fmt=style, marker="o", ms=3, capsize=2,
-                    color=colour, label=name)
+        ax.errorbar(
+            nfe, [curve[n] for n in nfe], yerr=bars, fmt=style, marker="o", ms=3, capsize=2, color=colour, label=name
+        )
     if floor is not None:
         ax.axhline(floor, color="grey", lw=1, ls=":", label="noise floor")
     ax.set_xscale("log", base=2)
@@ -134,16 +160,18 @@ def plot_quality(curves: Mapping[str, Mapping[int, float]], floor: float | None 
     return fig
 
 
-def generation_animation(paths: Mapping[str, Tensor], n_frames: int = 21, lim: float = LIM,
-                         interval_ms: int = 120) -> animation.FuncAnimation:
+def generation_animation(
+    paths: Mapping[str, Tensor], n_frames: int = 21, lim: float = LIM, interval_ms: int = 120
+) -> animation.FuncAnimation:
     """Side-by-side particles moving from noise to data; save with ``.save("x.gif")`` or embed with
     ``to_jshtml``. Each path ``(S + 1, B, 2)`` is sampled at
     ``n_frames`` evenly spaced steps, so methods with different step counts stay in step."""
     return _animated(paths, n_frames, lim, interval_ms)[1]
 
 
-def _animated(paths: Mapping[str, Tensor], n_frames: int, lim: float, interval_ms: int
-              ) -> tuple[plt.Figure, animation.FuncAnimation]:
+def _animated(
+    paths: Mapping[str, Tensor], n_frames: int, lim: float, interval_ms: int
+) -> tuple[plt.Figure, animation.FuncAnimation]:
     """``generation_animation`` and the figure it draws on."""
     fig, axes = _row(len(paths), size=3.0)
     dots, frames = [], {}
@@ -163,8 +191,9 @@ def _animated(paths: Mapping[str, Tensor], n_frames: int, lim: float, interval_m
     return fig, animation.FuncAnimation(fig, draw, frames=n_frames, interval=interval_ms)
 
 
-def write_gif(paths: Mapping[str, Tensor], filename: str | Path, n_frames: int = 21, fps: int = 8,
-              dpi: int = 72) -> Path:
+def write_gif(
+    paths: Mapping[str, Tensor], filename: str | Path, n_frames: int = 21, fps: int = 8, dpi: int = 72
+) -> Path:
     """Save ``generation_animation(paths)`` as an animated GIF (Pillow) and close its figure."""
     fig, anim = _animated(paths, n_frames, LIM, 120)
     filename = Path(filename)

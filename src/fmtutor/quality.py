@@ -2,6 +2,7 @@
 (NFE) grows, where such a curve levels off, the NFE that reaches a level, and the discretisation
 error alone against a finely solved limit.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -16,8 +17,9 @@ from .metrics import sliced_w2_to
 __all__ = ["sliced_w2_vs_nfe", "sliced_w2_spread", "nfe_to_reach", "plateau", "solver_error_vs_nfe"]
 
 
-def sliced_w2_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor,
-                     seed: int = 0) -> dict[int, float]:
+def sliced_w2_vs_nfe(
+    model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor, seed: int = 0
+) -> dict[int, float]:
     """Sliced W2 between ``len(reference)`` samples and ``reference`` for each NFE, with the same
     noise and projection directions at every NFE (seeded) so the curve is not jittered by sampling."""
     distance, out = sliced_w2_to(reference, seed=seed + 1), {}
@@ -28,8 +30,9 @@ def sliced_w2_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], ref
     return out
 
 
-def sliced_w2_spread(model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor,
-                     seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> dict[int, float]:
+def sliced_w2_spread(
+    model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor, seeds: Sequence[int] = (0, 1, 2, 3, 4)
+) -> dict[int, float]:
     """The standard deviation over ``seeds`` (fresh noise, sampler noise and projections) of
     ``sliced_w2_vs_nfe`` at each NFE: the error bar of a quality curve, to tell a ranking from noise."""
     if len(seeds) < 2:
@@ -68,8 +71,9 @@ def plateau(curve: Mapping[int, float], n_last: int = 3) -> float:
     return values[len(values) // 2] if n_last % 2 else 0.5 * (values[n_last // 2 - 1] + values[n_last // 2])
 
 
-def solver_error_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], x0: Tensor,
-                        limit: Tensor) -> dict[int, float]:
+def solver_error_vs_nfe(
+    model: TrainedModel, sampler: str, nfes: Sequence[int], x0: Tensor, limit: Tensor
+) -> dict[int, float]:
     """RMS over particles of |x_nfe - limit| for a deterministic sampler started at the noise ``x0``
     ``(B, D)``: the error of the discretisation alone, measured against ``limit`` (the same noise
     carried by a very fine solver). Unlike a distance between sample sets, it has no noise floor."""
@@ -77,5 +81,6 @@ def solver_error_vs_nfe(model: TrainedModel, sampler: str, nfes: Sequence[int], 
         raise ValueError("solver_error_vs_nfe needs a deterministic sampler; ancestral sampling draws fresh noise")
     if limit.shape != x0.shape:
         raise ValueError(f"limit must have the shape of x0 {tuple(x0.shape)}, got {tuple(limit.shape)}")
-    return {nfe: float((model.sample(x0, nfe, sampler).final - limit).norm(dim=-1).pow(2).mean().sqrt())
-            for nfe in nfes}
+    return {
+        nfe: float((model.sample(x0, nfe, sampler).final - limit).norm(dim=-1).pow(2).mean().sqrt()) for nfe in nfes
+    }

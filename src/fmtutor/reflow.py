@@ -14,6 +14,7 @@ as long as Z's samples are the data:
 t in {0, 1/k, ..., (k - 1)/k}: with k = 1 the network learns v(x0, 0) = x1 - x0, so a single Euler step
 lands on x1 (``distillation_loss``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,8 +30,7 @@ __all__ = ["reflow_pairs", "distillation_times", "distillation_loss"]
 
 
 @torch.no_grad()
-def reflow_pairs(velocity: Field, x0: Tensor, n_steps: int = 32, method: str = "heun",
-                 chunk: int = 8192) -> PairedData:
+def reflow_pairs(velocity: Field, x0: Tensor, n_steps: int = 32, method: str = "heun", chunk: int = 8192) -> PairedData:
     """The coupling of a flow: ``x0`` ``(N, D)`` paired with its end point x1 = Z_1(x0).
 
     Z_1 is ``method`` on an even grid of ``n_steps`` from t = 0 to 1 (Heun with 32 steps, 64 NFE,

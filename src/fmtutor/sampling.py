@@ -8,6 +8,7 @@ For any diffusion coefficient sigma_t >= 0, the SDE
 has the same marginals p_t as the ODE dX_t = u_t(X_t) dt (Fokker-Planck), so at t = 1 both give
 the data distribution. sigma_t = 0 is the probability-flow ODE.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -69,18 +70,36 @@ def sde_drift(velocity: Field, score: Field, sigma: Callable[[Tensor], Tensor] |
     return drift
 
 
-def sample_ode(velocity: Field, x0: Tensor, n_steps: int = 100, method: str = "euler",
-               t_start: float = 0.0, t_end: float = 1.0, keep_path: bool = False,
-               progress: bool = False, **cond) -> Solution:
+def sample_ode(
+    velocity: Field,
+    x0: Tensor,
+    n_steps: int = 100,
+    method: str = "euler",
+    t_start: float = 0.0,
+    t_end: float = 1.0,
+    keep_path: bool = False,
+    progress: bool = False,
+    **cond,
+) -> Solution:
     """Transport noise ``x0`` to data along dX/dt = velocity(X, t) on an even grid of ``n_steps``."""
     x0 = check_batch(x0, "x0")
     times = time_grid(n_steps, t_start, t_end, device=x0.device, dtype=x0.dtype)
     return solve_ode(velocity, x0, times, method=method, keep_path=keep_path, progress=progress, **cond)
 
 
-def sample_sde(velocity: Field, score: Field, sigma: Callable[[Tensor], Tensor] | float, x0: Tensor,
-               n_steps: int = 100, generator: torch.Generator | None = None, t_start: float = 0.0,
-               t_end: float = 1.0, keep_path: bool = False, progress: bool = False, **cond) -> Solution:
+def sample_sde(
+    velocity: Field,
+    score: Field,
+    sigma: Callable[[Tensor], Tensor] | float,
+    x0: Tensor,
+    n_steps: int = 100,
+    generator: torch.Generator | None = None,
+    t_start: float = 0.0,
+    t_end: float = 1.0,
+    keep_path: bool = False,
+    progress: bool = False,
+    **cond,
+) -> Solution:
     """Euler-Maruyama on dX = [u + sigma^2/2 score] dt + sigma dW from noise ``x0`` at ``t_start``.
 
     ``sigma`` is the diffusion coefficient: a float or a callable from ``(B,)`` times to ``(B,)``.
@@ -88,5 +107,13 @@ def sample_sde(velocity: Field, score: Field, sigma: Callable[[Tensor], Tensor] 
     """
     x0 = check_batch(x0, "x0")
     times = time_grid(n_steps, t_start, t_end, device=x0.device, dtype=x0.dtype)
-    return euler_maruyama(sde_drift(velocity, score, sigma), sigma, x0, times, generator=generator,
-                          keep_path=keep_path, progress=progress, **cond)
+    return euler_maruyama(
+        sde_drift(velocity, score, sigma),
+        sigma,
+        x0,
+        times,
+        generator=generator,
+        keep_path=keep_path,
+        progress=progress,
+        **cond,
+    )

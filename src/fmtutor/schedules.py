@@ -7,6 +7,7 @@ The book's convention: t = 0 is noise, t = 1 is data, and
 so every schedule has alpha_0 = 0 (or nearly), beta_0 = 1 and alpha_1 = 1, beta_1 = 0.
 A schedule knows nothing about data or solvers: it maps times to ``ScheduleValues``.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,15 @@ from torch import Tensor
 from ._validate import check_choice, check_finite, check_positive, within
 
 __all__ = [
-    "ScheduleValues", "Schedule", "LinearSchedule", "CosineSchedule", "VPSchedule",
-    "PolynomialSchedule", "NoisyLinearSchedule", "get_schedule", "SCHEDULES",
+    "ScheduleValues",
+    "Schedule",
+    "LinearSchedule",
+    "CosineSchedule",
+    "VPSchedule",
+    "PolynomialSchedule",
+    "NoisyLinearSchedule",
+    "get_schedule",
+    "SCHEDULES",
 ]
 
 
@@ -55,11 +63,15 @@ class Schedule(ABC):
             return self.values(t)
         check_finite(t, "t")
         if (t < 0).any() or (t > 1).any():
-            raise ValueError(f"t must lie in [0, 1] (0 = noise, 1 = data), got values from "
-                             f"{t.min().item():.4g} to {t.max().item():.4g}")
+            raise ValueError(
+                f"t must lie in [0, 1] (0 = noise, 1 = data), got values from "
+                f"{t.min().item():.4g} to {t.max().item():.4g}"
+            )
         if (t > self.t_max).any():
-            raise ValueError(f"{self.name} schedule: d_beta is infinite at t = 1, where beta_t = 0; "
-                             f"end time grids at t = {self.t_max} (the schedule's t_max)")
+            raise ValueError(
+                f"{self.name} schedule: d_beta is infinite at t = 1, where beta_t = 0; "
+                f"end time grids at t = {self.t_max} (the schedule's t_max)"
+            )
         return self.values(t)
 
     @abstractmethod
@@ -87,8 +99,9 @@ class CosineSchedule(Schedule):
 
     def values(self, t: Tensor) -> ScheduleValues:
         h = 0.5 * math.pi
-        return ScheduleValues(alpha=torch.sin(h * t), beta=torch.cos(h * t),
-                              d_alpha=h * torch.cos(h * t), d_beta=-h * torch.sin(h * t))
+        return ScheduleValues(
+            alpha=torch.sin(h * t), beta=torch.cos(h * t), d_alpha=h * torch.cos(h * t), d_beta=-h * torch.sin(h * t)
+        )
 
 
 class VPSchedule(Schedule):
@@ -169,8 +182,11 @@ class NoisyLinearSchedule(Schedule):
 
 
 SCHEDULES: dict[str, type[Schedule]] = {
-    "linear": LinearSchedule, "cosine": CosineSchedule, "vp": VPSchedule,
-    "polynomial": PolynomialSchedule, "noisy-linear": NoisyLinearSchedule,
+    "linear": LinearSchedule,
+    "cosine": CosineSchedule,
+    "vp": VPSchedule,
+    "polynomial": PolynomialSchedule,
+    "noisy-linear": NoisyLinearSchedule,
 }
 
 

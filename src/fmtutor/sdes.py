@@ -8,6 +8,7 @@ dynamics, each simulated with ``solvers.euler_maruyama`` (never a private loop).
 
 Time here is the SDE's own clock, any t >= 0; it is not the noise-to-data time of the later chapters.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,7 @@ from .solvers import Field, Solution, euler_maruyama
 __all__ = ["brownian_paths", "Moments", "OrnsteinUhlenbeck", "langevin_drift", "langevin"]
 
 
-def brownian_paths(n_paths: int, times: Tensor, generator: torch.Generator | None = None,
-                   dim: int = 1) -> Tensor:
+def brownian_paths(n_paths: int, times: Tensor, generator: torch.Generator | None = None, dim: int = 1) -> Tensor:
     """``n_paths`` Brownian paths on the grid ``times`` (increasing, starting at 0).
 
     W_{t_{k+1}} = W_{t_k} + sqrt(t_{k+1} - t_k) z_k with z_k ~ N(0, I): Euler-Maruyama for dX = dW,
@@ -39,8 +39,7 @@ def brownian_paths(n_paths: int, times: Tensor, generator: torch.Generator | Non
         raise ValueError("times must be strictly increasing")
     dtype = times.dtype if isinstance(times, Tensor) and times.is_floating_point() else None
     w0 = torch.zeros(n_paths, check_count(dim, "dim"), dtype=dtype)
-    return euler_maruyama(lambda x, t: torch.zeros_like(x), 1.0, w0, times, generator=generator,
-                          keep_path=True).path
+    return euler_maruyama(lambda x, t: torch.zeros_like(x), 1.0, w0, times, generator=generator, keep_path=True).path
 
 
 @dataclass(frozen=True)
@@ -112,11 +111,13 @@ class OrnsteinUhlenbeck:
         geometric = n_steps if a * a == 1.0 else (1 - a ** (2 * n_steps)) / (1 - a * a)
         return Moments(x0 * a**n_steps, torch.tensor(self.sigma**2 * h * geometric, dtype=x0.dtype, device=x0.device))
 
-    def simulate(self, x0: Tensor, times: Tensor, generator: torch.Generator | None = None,
-                 keep_path: bool = False) -> Solution:
+    def simulate(
+        self, x0: Tensor, times: Tensor, generator: torch.Generator | None = None, keep_path: bool = False
+    ) -> Solution:
         """Euler-Maruyama from ``x0`` ``(B, *D)`` on the grid ``times``."""
-        return euler_maruyama(self.drift, self.sigma, check_batch(x0, "x0"), times, generator=generator,
-                              keep_path=keep_path)
+        return euler_maruyama(
+            self.drift, self.sigma, check_batch(x0, "x0"), times, generator=generator, keep_path=keep_path
+        )
 
 
 def _zero_velocity(x: Tensor, t: Tensor) -> Tensor:
@@ -135,13 +136,20 @@ def langevin_drift(density: Density, sigma: float) -> Field:
     return sde_drift(_zero_velocity, lambda x, t: density.score(x), float(sigma))
 
 
-def langevin(density: Density, x0: Tensor, sigma: float, times: Tensor,
-             generator: torch.Generator | None = None, keep_path: bool = False) -> Solution:
+def langevin(
+    density: Density,
+    x0: Tensor,
+    sigma: float,
+    times: Tensor,
+    generator: torch.Generator | None = None,
+    keep_path: bool = False,
+) -> Solution:
     """Simulate dX = sigma^2 / 2 grad log p(X) dt + sigma dW from ``x0`` ``(B, D)`` with Euler-Maruyama.
 
     For small steps the law of X_t tends to p as t grows (quickly within a mode, very slowly between
     well-separated modes). The step must stay below about 4 s^2 / sigma^2 for a mode of width s.
     """
     x0 = check_batch(x0, "x0", getattr(density, "dim", None))
-    return euler_maruyama(langevin_drift(density, sigma), float(sigma), x0, times,
-                          generator=generator, keep_path=keep_path)
+    return euler_maruyama(
+        langevin_drift(density, sigma), float(sigma), x0, times, generator=generator, keep_path=keep_path
+    )

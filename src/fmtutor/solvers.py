@@ -10,6 +10,7 @@ solvers step from t_0 to t_N and never assume t lies in [0, 1].
     RK4:       the classical fourth-order Runge-Kutta method                (order 4)
     Euler-Maruyama for dX = f(X, t) dt + g(t) dW:  x' = x + h f(x, t) + g(t) sqrt(|h|) z,  z ~ N(0, I)
 """
+
 from __future__ import annotations
 
 import bisect
@@ -20,11 +21,32 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ._validate import (all_finite, broadcast_time, check_batch, check_callable, check_choice, check_finite,
-                        check_positive, check_real)
+from ._validate import (
+    all_finite,
+    broadcast_time,
+    check_batch,
+    check_callable,
+    check_choice,
+    check_finite,
+    check_positive,
+    check_real,
+)
 
-__all__ = ["Field", "Solution", "DivergenceError", "time_grid", "euler_step", "midpoint_step", "heun_step",
-           "rk4_step", "SOLVERS", "NFE_PER_STEP", "steps_for_nfe", "solve_ode", "euler_maruyama"]
+__all__ = [
+    "Field",
+    "Solution",
+    "DivergenceError",
+    "time_grid",
+    "euler_step",
+    "midpoint_step",
+    "heun_step",
+    "rk4_step",
+    "SOLVERS",
+    "NFE_PER_STEP",
+    "steps_for_nfe",
+    "solve_ode",
+    "euler_maruyama",
+]
 
 Field = Callable[..., Tensor]
 
@@ -73,8 +95,13 @@ class Solution:
         return self.path[k + 1] if w > 0.5 else self.path[k]
 
 
-def time_grid(n_steps: int, t_start: float = 0.0, t_end: float = 1.0,
-              device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Tensor:
+def time_grid(
+    n_steps: int,
+    t_start: float = 0.0,
+    t_end: float = 1.0,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
     """``n_steps + 1`` evenly spaced times from ``t_start`` to ``t_end`` (either direction)."""
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
@@ -118,7 +145,11 @@ def rk4_step(field: Field, x: Tensor, t: Tensor, h: Tensor, **cond) -> Tensor:
 
 
 SOLVERS: dict[str, Callable[..., Tensor]] = {
-    "euler": euler_step, "midpoint": midpoint_step, "heun": heun_step, "rk4": rk4_step}
+    "euler": euler_step,
+    "midpoint": midpoint_step,
+    "heun": heun_step,
+    "rk4": rk4_step,
+}
 NFE_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
 
 
@@ -155,8 +186,9 @@ def _shape_checked(field: Field) -> Field:
     return checked
 
 
-def _march(advance: Callable[[Tensor, int], Tensor], x: Tensor, times: Tensor, keep_path: bool,
-           progress: bool, desc: str) -> tuple[Tensor, Tensor | None]:
+def _march(
+    advance: Callable[[Tensor, int], Tensor], x: Tensor, times: Tensor, keep_path: bool, progress: bool, desc: str
+) -> tuple[Tensor, Tensor | None]:
     """x_{i+1} = advance(x_i, i) over the grid; the final state and, with ``keep_path``, every state.
 
     Finiteness is recorded on the device at each step and read once at the end (a per-step check
@@ -183,12 +215,21 @@ def _diverged(finite: list[Tensor], times: Tensor) -> DivergenceError:
     """The error for a solution that became non-finite: at the first False of ``finite`` (or the last step)."""
     flags = torch.stack(finite).tolist() if finite else []
     step = flags.index(False) if False in flags else len(flags) - 1
-    return DivergenceError(f"the solution became non-finite at step {step} (t = {times[step].item():.4g}); "
-                           "the step is too large for this field or the field is singular there")
+    return DivergenceError(
+        f"the solution became non-finite at step {step} (t = {times[step].item():.4g}); "
+        "the step is too large for this field or the field is singular there"
+    )
 
 
-def solve_ode(field: Field, x: Tensor, times: Tensor, method: str = "euler",
-              keep_path: bool = False, progress: bool = False, **cond) -> Solution:
+def solve_ode(
+    field: Field,
+    x: Tensor,
+    times: Tensor,
+    method: str = "euler",
+    keep_path: bool = False,
+    progress: bool = False,
+    **cond,
+) -> Solution:
     """Integrate dx/dt = field(x, t, **cond) from ``times[0]`` to ``times[-1]`` starting at ``x``
     ``(B, *D)`` with the one-step ``method`` on the grid ``times`` ``(N + 1,)``.
 
@@ -210,13 +251,21 @@ def _check_diffusion(g: object, t: Tensor) -> None:
         shape = tuple(g.shape) if isinstance(g, Tensor) else type(g).__name__
         raise ValueError(f"diffusion(t) must return shape {tuple(t.shape)} (a scale per sample), got {shape}")
     if not all_finite(g) or (g < 0).any():
-        raise ValueError(f"the diffusion coefficient g(t) must be finite and >= 0, got {g[0].item():.4g} "
-                         f"at t = {t[0].item():.4g}")
+        raise ValueError(
+            f"the diffusion coefficient g(t) must be finite and >= 0, got {g[0].item():.4g} at t = {t[0].item():.4g}"
+        )
 
 
-def euler_maruyama(drift: Field, diffusion: Callable[[Tensor], Tensor] | float, x: Tensor, times: Tensor,
-                   generator: torch.Generator | None = None, keep_path: bool = False,
-                   progress: bool = False, **cond) -> Solution:
+def euler_maruyama(
+    drift: Field,
+    diffusion: Callable[[Tensor], Tensor] | float,
+    x: Tensor,
+    times: Tensor,
+    generator: torch.Generator | None = None,
+    keep_path: bool = False,
+    progress: bool = False,
+    **cond,
+) -> Solution:
     """Simulate dX = drift(X, t) dt + g(t) dW with Euler-Maruyama.
 
     ``diffusion`` is the diffusion coefficient g(t): a float, or a callable mapping ``(B,)`` times to

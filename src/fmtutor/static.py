@@ -16,6 +16,7 @@ follow the panel's data and trained model). Re-executing an unchanged chapter re
 The folder's ``manifest.json`` lists the frames and the seconds their drawing took
 (``benchmarks/static_panels.py`` reports them).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,10 +36,10 @@ from . import static_page
 __all__ = ["StaticTwin", "frames_root", "frame_name", "slug", "FRAMES_ENV", "CSS_DPI", "PIXEL_RATIO"]
 
 FRAMES_ENV = "FMTUTOR_FRAMES_DIR"
-CSS_DPI = 96          # a CSS inch is 96 CSS pixels
-PIXEL_RATIO = 2       # frames hold 2 device pixels per CSS pixel
-QUALITY = 60          # WebP quality: text and arrows stay crisp at twice the CSS size (53 KB for a 4-inch frame)
-WIDE_QUALITY = 50     # for figures over WIDE_AREA square inches (two panels side by side): 12 % smaller files
+CSS_DPI = 96  # a CSS inch is 96 CSS pixels
+PIXEL_RATIO = 2  # frames hold 2 device pixels per CSS pixel
+QUALITY = 60  # WebP quality: text and arrows stay crisp at twice the CSS size (53 KB for a 4-inch frame)
+WIDE_QUALITY = 50  # for figures over WIDE_AREA square inches (two panels side by side): 12 % smaller files
 WIDE_AREA = 17.0
 FORMAT = "webp"
 
@@ -118,8 +119,13 @@ class StaticTwin:
     def fingerprint(self) -> str:
         """What the frames depend on: code, grid, settings and the default frame's pixels."""
         digest = hashlib.sha256(_source_digest().encode())
-        spec = {"class": type(self.panel).__qualname__, "grid": self.grid, "fixed": self.fixed,
-                "size": list(self.panel.fig.get_size_inches()), "format": [FORMAT, self.quality(), PIXEL_RATIO]}
+        spec = {
+            "class": type(self.panel).__qualname__,
+            "grid": self.grid,
+            "fixed": self.fixed,
+            "size": list(self.panel.fig.get_size_inches()),
+            "format": [FORMAT, self.quality(), PIXEL_RATIO],
+        }
         digest.update(json.dumps(spec, sort_keys=True, default=repr).encode())
         digest.update(self._draw(self.start, "rgba"))
         return digest.hexdigest()
@@ -129,8 +135,12 @@ class StaticTwin:
         directory, key = self.directory, self.fingerprint()
         manifest = directory / "manifest.json"
         names = [frame_name(values) for values in self.settings()]
-        if not force and manifest.is_file() and json.loads(manifest.read_text()).get("key") == key \
-                and all((directory / name).is_file() for name in names):
+        if (
+            not force
+            and manifest.is_file()
+            and json.loads(manifest.read_text()).get("key") == key
+            and all((directory / name).is_file() for name in names)
+        ):
             return 0
         directory.mkdir(parents=True, exist_ok=True)
         for old in directory.glob(f"*.{FORMAT}"):
@@ -145,10 +155,20 @@ class StaticTwin:
 
     def spec(self) -> dict:
         """What the page's script needs: each control's name, label, kind, value texts and slugs."""
-        return {"format": FORMAT, "controls": [
-            {"name": name, "label": self.descriptions[name], "kind": self.kinds[name],
-             "labels": list(self.labels[name]), "slugs": [slug(v) for v in values],
-             "index": list(values).index(self.start[name])} for name, values in self.grid.items()]}
+        return {
+            "format": FORMAT,
+            "controls": [
+                {
+                    "name": name,
+                    "label": self.descriptions[name],
+                    "kind": self.kinds[name],
+                    "labels": list(self.labels[name]),
+                    "slugs": [slug(v) for v in values],
+                    "index": list(values).index(self.start[name]),
+                }
+                for name, values in self.grid.items()
+            ],
+        }
 
     def source(self) -> str:
         """The first frame's address relative to the working directory (the notebook's folder)."""
@@ -157,8 +177,7 @@ class StaticTwin:
 
     def _repr_html_(self) -> str:
         width, height = self.css_size()
-        return static_page.html(self.spec(), self.source(), width, height, self.folder,
-                                alt=self.alt())
+        return static_page.html(self.spec(), self.source(), width, height, self.folder, alt=self.alt())
 
     def alt(self) -> str:
         """What every frame shows, for readers who cannot see it: the figure's titles (the settings follow)."""
@@ -175,8 +194,9 @@ def build(panel, grid: dict[str, Sequence], fixed: dict, name: str | None = None
     controls = panel.controls()
     unknown = [k for k in [*grid, *fixed] if k not in controls]
     if unknown:
-        raise ValueError(f"grid and fixed values must name controls of {type(panel).__name__} "
-                         f"({', '.join(controls)}), got {unknown}")
+        raise ValueError(
+            f"grid and fixed values must name controls of {type(panel).__name__} ({', '.join(controls)}), got {unknown}"
+        )
     order = [k for k in controls if k in grid]
     grid = {k: tuple(grid[k]) for k in order}
     for k, values in grid.items():
@@ -188,8 +208,9 @@ def build(panel, grid: dict[str, Sequence], fixed: dict, name: str | None = None
     labels = {k: [_label(controls[k], v) for v in values] for k, values in grid.items()}
     kinds = {k: "dropdown" if _is_dropdown(controls[k]) else "slider" for k in grid}
     descriptions = {k: getattr(controls[k], "description", "") or k for k in grid}
-    spec = json.dumps({"class": type(panel).__qualname__, "grid": grid, "fixed": fixed, "name": name},
-                      sort_keys=True, default=repr)
+    spec = json.dumps(
+        {"class": type(panel).__qualname__, "grid": grid, "fixed": fixed, "name": name}, sort_keys=True, default=repr
+    )
     folder = f"{name or type(panel).__name__}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
     return StaticTwin(panel, grid, fixed, labels, descriptions, kinds, start, folder)
 

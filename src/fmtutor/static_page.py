@@ -7,6 +7,7 @@ script builds the frame's file name from the controls (``name-value`` parts join
 screen is fetched. The image carries ``loading="lazy"``, so opening a chapter fetches only the twins
 near the screen. The row wraps at phone width; the image scales down with the column.
 """
+
 from __future__ import annotations
 
 import html as _html
@@ -58,21 +59,25 @@ def _control(index: int, control: dict, uid: str) -> str:
     name, label = control["name"], _html.escape(control["label"])
     ident = f"{uid}-{name}"
     if control["kind"] == "dropdown":
-        options = "".join(f'<option value="{k}"{" selected" if k == control["index"] else ""}>'
-                          f'{_html.escape(text)}</option>' for k, text in enumerate(control["labels"]))
+        options = "".join(
+            f'<option value="{k}"{" selected" if k == control["index"] else ""}>{_html.escape(text)}</option>'
+            for k, text in enumerate(control["labels"])
+        )
         field = f'<select id="{ident}" data-control="{name}">{options}</select>'
     else:
         value = control["labels"][control["index"]]
-        field = (f'<input type="range" id="{ident}" data-control="{name}" min="0" '
-                 f'max="{len(control["labels"]) - 1}" step="1" value="{control["index"]}" '
-                 f'aria-valuetext="{_html.escape(value)}">'
-                 f'<output for="{ident}" data-control="{name}">{_html.escape(value)}</output>')
+        field = (
+            f'<input type="range" id="{ident}" data-control="{name}" min="0" '
+            f'max="{len(control["labels"]) - 1}" step="1" value="{control["index"]}" '
+            f'aria-valuetext="{_html.escape(value)}">'
+            f'<output for="{ident}" data-control="{name}">{_html.escape(value)}</output>'
+        )
     return f'<div class="fmt-control"><label for="{ident}">{label}</label>{field}</div>'
 
 
 def _settings(spec: dict) -> str:
     """The controls' current values in words, e.g. "time t 0.50, solver Euler" (the frame's alt text)."""
-    return ", ".join(f'{c["label"]} {c["labels"][c["index"]]}' for c in spec["controls"])
+    return ", ".join(f"{c['label']} {c['labels'][c['index']]}" for c in spec["controls"])
 
 
 def html(spec: dict, src: str, width: int, height: int, uid: str, alt: str = "") -> str:
@@ -80,9 +85,10 @@ def html(spec: dict, src: str, width: int, height: int, uid: str, alt: str = "")
     uid = "fmt-" + uid
     controls = "".join(_control(i, c, uid) for i, c in enumerate(spec["controls"]))
     data = _html.escape(json.dumps(spec, separators=(",", ":")), quote=True)
-    return (f'{STYLE}<div class="fmt-static" id="{uid}" data-frames="{data}">'
-            f'<div class="fmt-controls">{controls}</div>'
-            f'<img class="fmt-frame" src="{_html.escape(src)}" width="{width}" height="{height}" '
-            f'loading="lazy" data-alt="{_html.escape(alt)}" alt="{_html.escape(alt)}: {_html.escape(_settings(spec))}">'
-            '</div>'
-            + SCRIPT % {"id": json.dumps(uid)})
+    return (
+        f'{STYLE}<div class="fmt-static" id="{uid}" data-frames="{data}">'
+        f'<div class="fmt-controls">{controls}</div>'
+        f'<img class="fmt-frame" src="{_html.escape(src)}" width="{width}" height="{height}" '
+        f'loading="lazy" data-alt="{_html.escape(alt)}" alt="{_html.escape(alt)}: {_html.escape(_settings(spec))}">'
+        "</div>" + SCRIPT % {"id": json.dumps(uid)}
+    )

@@ -11,6 +11,7 @@ so the grid times sit at equal quantiles of integral_0^t sqrt(a(s)) ds. ``accele
 measures the mean |a| of a field over particles on a fine grid; ``grid_from_profile`` turns a
 profile into an N-step grid. A small floor keeps a step where the profile vanishes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ def grid_from_profile(edges: Tensor, accel: Tensor, n_steps: int, floor: float =
     """
     n_steps = check_count(n_steps, "n_steps")
     if edges.ndim != 1 or accel.shape != (edges.shape[0] - 1,) or not bool((edges.diff() > 0).all()):
-        raise ValueError(f"edges must be increasing (M + 1,) and accel (M,), got {tuple(edges.shape)} and {tuple(accel.shape)}")
+        raise ValueError(
+            f"edges must be increasing (M + 1,) and accel (M,), got {tuple(edges.shape)} and {tuple(accel.shape)}"
+        )
     if bool((accel < 0).any()) or not bool(torch.isfinite(accel).all()):
         raise ValueError("accel must be finite and non-negative")
     root = accel.double().sqrt()
@@ -78,8 +81,14 @@ class GridSampler:
         return cls(velocity, *acceleration_profile(velocity, x0, n_fine))
 
     @torch.no_grad()
-    def sample(self, x0: Tensor, nfe: int, sampler: str = "euler", generator: torch.Generator | None = None,
-               keep_path: bool = False) -> Solution:
+    def sample(
+        self,
+        x0: Tensor,
+        nfe: int,
+        sampler: str = "euler",
+        generator: torch.Generator | None = None,
+        keep_path: bool = False,
+    ) -> Solution:
         """Euler (one evaluation per step) with ``nfe`` steps on the fitted grid; ``generator`` is unused."""
         if sampler != "euler":
             raise ValueError(f"GridSampler fits grids for Euler's method, got sampler {sampler!r}")

@@ -3,6 +3,7 @@
 ``get_dataset(name)`` returns one of: 'eight-gaussians', 'three-clusters' (both Gaussian mixtures,
 so their exact marginal fields are known), 'moons', 'checkerboard', 'spirals'.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,16 @@ from torch import Tensor
 from ._validate import check_choice, check_n_samples, check_positive
 from .distributions import GaussianMixture
 
-__all__ = ["eight_gaussians", "three_clusters", "two_moons", "checkerboard", "spirals",
-           "SampleFn", "get_dataset", "DATASETS"]
+__all__ = [
+    "eight_gaussians",
+    "three_clusters",
+    "two_moons",
+    "checkerboard",
+    "spirals",
+    "SampleFn",
+    "get_dataset",
+    "DATASETS",
+]
 
 
 def eight_gaussians(radius: float = 4.0, std: float = 0.3) -> GaussianMixture:
@@ -92,8 +101,11 @@ def spirals(noise: float = 0.1) -> SampleFn:
 
 
 DATASETS: dict[str, Callable[[], object]] = {
-    "eight-gaussians": eight_gaussians, "three-clusters": three_clusters,
-    "moons": two_moons, "checkerboard": checkerboard, "spirals": spirals,
+    "eight-gaussians": eight_gaussians,
+    "three-clusters": three_clusters,
+    "moons": two_moons,
+    "checkerboard": checkerboard,
+    "spirals": spirals,
 }
 
 

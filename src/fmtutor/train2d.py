@@ -9,6 +9,7 @@ couplings). The data are a ``Sampleable`` (fresh draws each step) or a fixed set
 (a batch drawn with replacement each step). Training is counted in optimizer steps; every random
 draw (the initial weights included) follows ``seed``. The result is a ``generators.TrainedModel``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -31,8 +32,9 @@ Objective = Callable[[nn.Module, Tensor, torch.Generator], Tensor]
 """``objective(model, x1, generator) -> scalar``: a loss on a batch of data ``x1``."""
 
 
-def data_loss(data: Sampleable | Tensor, batch_size: int, objective: Objective
-              ) -> Callable[[nn.Module, torch.Generator], Tensor]:
+def data_loss(
+    data: Sampleable | Tensor, batch_size: int, objective: Objective
+) -> Callable[[nn.Module, torch.Generator], Tensor]:
     """The ``Trainer`` loss: draw ``batch_size`` points of ``data`` from the trainer's generator (fresh
     samples of a ``Sampleable``, or rows of a tensor drawn with replacement), then
     ``objective(model, x1, generator)`` (which draws t and the noise from the same generator)."""
@@ -43,6 +45,7 @@ def data_loss(data: Sampleable | Tensor, batch_size: int, objective: Objective
         def draw(generator: torch.Generator) -> Tensor:
             return points[torch.randint(len(points), (batch_size,), generator=generator, device=points.device)]
     else:
+
         def draw(generator: torch.Generator) -> Tensor:
             return data.sample(batch_size, generator)
 
@@ -61,11 +64,22 @@ def _objective(kind: str, path: GaussianPath | None, ddpm: DDPM) -> Objective:
     return lambda model, x1, generator: cfm_loss(model, x1, path, generator)
 
 
-def train_2d(data: Sampleable | Tensor, train_steps: int = 2000, kind: str = "flow-matching",
-             objective: Objective | None = None, path: GaussianPath | None = None, batch_size: int = 512,
-             hidden: int = 128, depth: int = 3, lr: float = 3e-3, ema_decay: float | None = 0.995,
-             seed: int = 0, callbacks: Sequence[Callable[[Trainer], None]] = (), callback_every: int = 50,
-             progress: bool = True) -> TrainedModel:
+def train_2d(
+    data: Sampleable | Tensor,
+    train_steps: int = 2000,
+    kind: str = "flow-matching",
+    objective: Objective | None = None,
+    path: GaussianPath | None = None,
+    batch_size: int = 512,
+    hidden: int = 128,
+    depth: int = 3,
+    lr: float = 3e-3,
+    ema_decay: float | None = 0.995,
+    seed: int = 0,
+    callbacks: Sequence[Callable[[Trainer], None]] = (),
+    callback_every: int = 50,
+    progress: bool = True,
+) -> TrainedModel:
     """Train an ``MLPField(dim, hidden, depth)`` for ``train_steps`` Adam steps of ``batch_size``.
 
     ``kind`` ('flow-matching' or 'diffusion') picks the loss: ``cfm_loss`` on ``path`` (default: the
@@ -85,7 +99,14 @@ def train_2d(data: Sampleable | Tensor, train_steps: int = 2000, kind: str = "fl
         model = MLPField(dim, hidden=hidden, depth=depth)
     if isinstance(data, Tensor):
         model = model.to(data.device)
-    trainer = Trainer(model, data_loss(data, batch_size, objective), lr=lr, seed=seed, ema_decay=ema_decay,
-                      callbacks=callbacks, callback_every=callback_every)
+    trainer = Trainer(
+        model,
+        data_loss(data, batch_size, objective),
+        lr=lr,
+        seed=seed,
+        ema_decay=ema_decay,
+        callbacks=callbacks,
+        callback_every=callback_every,
+    )
     result = trainer.fit(train_steps, progress=progress)
     return TrainedModel(kind, trainer.model_for_sampling.eval(), result.losses, result.seconds, ddpm)

@@ -11,6 +11,7 @@ starts. A corrupt or foreign checkpoint is refused with its file name and what i
 notebook's interrupt) lets the current step finish, saves a checkpoint and then stops; a second Ctrl-C
 stops at once and keeps the last saved one.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -126,12 +127,15 @@ def load_checkpoint(path: str | Path, keys: Sequence[str] = (), device: str | to
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # torch raises many types for a truncated or foreign file
         reason = str(e).strip().splitlines()[0] if str(e).strip() else "the file ends too early"
-        raise ValueError(f"checkpoint {str(path)!r} cannot be read (corrupt, truncated or not a torch "
-                         f"checkpoint): {type(e).__name__}: {reason[:200]}") from e
+        raise ValueError(
+            f"checkpoint {str(path)!r} cannot be read (corrupt, truncated or not a torch "
+            f"checkpoint): {type(e).__name__}: {reason[:200]}"
+        ) from e
     missing = [k for k in keys if not isinstance(state, dict) or k not in state]
     if missing:
-        raise ValueError(f"checkpoint {str(path)!r} is not a checkpoint of this kind: it lacks "
-                         f"{', '.join(map(repr, missing))}")
+        raise ValueError(
+            f"checkpoint {str(path)!r} is not a checkpoint of this kind: it lacks {', '.join(map(repr, missing))}"
+        )
     return state
 
 
@@ -166,10 +170,18 @@ class Trainer:
     ``trainer.model_for_sampling`` is the EMA copy when EMA is on, else the model itself.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn, lr: float = 1e-3, seed: int = 0,
-                 optimizer: torch.optim.Optimizer | None = None, ema_decay: float | None = None,
-                 callbacks: Sequence[Callable[[Trainer], None]] = (), callback_every: int = 50,
-                 grad_clip: float | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        lr: float = 1e-3,
+        seed: int = 0,
+        optimizer: torch.optim.Optimizer | None = None,
+        ema_decay: float | None = None,
+        callbacks: Sequence[Callable[[Trainer], None]] = (),
+        callback_every: int = 50,
+        grad_clip: float | None = None,
+    ):
         _check_trainer_args(model, loss_fn, optimizer, callbacks)
         self.model, self.loss_fn = model, loss_fn
         self.optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=check_positive(lr, "lr"))
@@ -187,9 +199,14 @@ class Trainer:
 
     def state_dict(self) -> dict:
         """Everything a resumed run needs: weights, optimizer, EMA, step, losses and the generator's state."""
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "ema": self.ema.model.state_dict() if self.ema else None, "step": self.step,
-                "losses": self.losses, "generator": self.generator.get_state()}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.model.state_dict() if self.ema else None,
+            "step": self.step,
+            "losses": self.losses,
+            "generator": self.generator.get_state(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what ``state_dict`` saved."""
@@ -234,8 +251,9 @@ class Trainer:
         self.losses.append(loss.item())
         return self.losses[-1]
 
-    def fit(self, train_steps: int, checkpoint: str | Path | None = None, checkpoint_every: int = 500,
-            progress: bool = True) -> TrainResult:
+    def fit(
+        self, train_steps: int, checkpoint: str | Path | None = None, checkpoint_every: int = 500, progress: bool = True
+    ) -> TrainResult:
         """Train until ``self.step == train_steps`` (a total, so a resumed run does only what is left).
 
         With ``checkpoint``, resume from it when it exists, save every ``checkpoint_every`` steps,
@@ -272,8 +290,9 @@ class Trainer:
             self.save(checkpoint)
         return TrainResult(losses=list(self.losses), steps=self.step, seconds=time.perf_counter() - start)
 
-    def _after_step(self, loss: float, train_steps: int, bar: tqdm, checkpoint: str | Path | None,
-                    checkpoint_every: int) -> None:
+    def _after_step(
+        self, loss: float, train_steps: int, bar: tqdm, checkpoint: str | Path | None, checkpoint_every: int
+    ) -> None:
         """Progress bar, callbacks and the periodic checkpoint after a completed step."""
         bar.update(1)
         if self.step % 10 == 0 or self.step == train_steps:

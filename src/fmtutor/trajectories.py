@@ -16,6 +16,7 @@ Liu et al. (2023) sees both; with the average velocity d = (x_S - x_0) / (t_S - 
 the time-averaged squared deviation of the velocity from the constant one; S = 0 exactly when the
 particle moves on a straight line at constant speed, where a single Euler step is exact.
 """
+
 from __future__ import annotations
 
 from torch import Tensor
@@ -46,8 +47,10 @@ def straightness_ratio(path: Tensor, eps: float = 1e-12) -> Tensor:
     check_positive(eps, "eps")
     chord = (_check_path(path)[-1] - path[0]).norm(dim=-1)
     if (chord < eps).any():
-        raise ValueError(f"{int((chord < eps).sum())} particle(s) end where they start (|x_S - x_0| < {eps:g}); "
-                         "the ratio length / chord is undefined for them")
+        raise ValueError(
+            f"{int((chord < eps).sum())} particle(s) end where they start (|x_S - x_0| < {eps:g}); "
+            "the ratio length / chord is undefined for them"
+        )
     return path_length(path) / chord
 
 
@@ -58,8 +61,10 @@ def velocity_deviation(path: Tensor, times: Tensor) -> Tensor:
     """
     path = _check_path(path)
     if not isinstance(times, Tensor) or times.shape != (path.shape[0],):
-        raise ValueError(f"times must be a tensor of shape ({path.shape[0]},) matching the path, "
-                         f"got {tuple(times.shape) if isinstance(times, Tensor) else type(times).__name__}")
+        raise ValueError(
+            f"times must be a tensor of shape ({path.shape[0]},) matching the path, "
+            f"got {tuple(times.shape) if isinstance(times, Tensor) else type(times).__name__}"
+        )
     h = times.diff().to(path)
     if not bool((h > 0).all()):
         raise ValueError("times must be strictly increasing")

@@ -5,6 +5,7 @@ One figure serves both readers. ``FieldPanel`` draws a vector field on a grid pl
 twin of the rendered book (``fmtutor.static``, frames drawn in advance over a grid of every control)
 call the same update function, so what a reader picks in the HTML book is what the slider shows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -17,10 +18,20 @@ from torch import Tensor
 
 from .live_panel import live
 
-__all__ = ["to_numpy", "field_grid", "SPEED_CMAP", "unit_arrows", "quiver_by_speed", "speed_colorbar", "FieldPanel",
-           "live", "LossPlot", "scatter"]
+__all__ = [
+    "to_numpy",
+    "field_grid",
+    "SPEED_CMAP",
+    "unit_arrows",
+    "quiver_by_speed",
+    "speed_colorbar",
+    "FieldPanel",
+    "live",
+    "LossPlot",
+    "scatter",
+]
 
-SPEED_CMAP = "viridis"   # the colour of an arrow is the speed |u_t(x)| on a scale fixed per figure
+SPEED_CMAP = "viridis"  # the colour of an arrow is the speed |u_t(x)| on a scale fixed per figure
 
 
 def to_numpy(x: Tensor | np.ndarray) -> np.ndarray:
@@ -45,8 +56,15 @@ def unit_arrows(v: Tensor | np.ndarray, zero_below: float = 1e-12) -> tuple[np.n
     return unit, speed
 
 
-def quiver_by_speed(ax: plt.Axes, points: Tensor | np.ndarray, v: Tensor | np.ndarray, zero_below: float = 1e-12,
-                    *, vmax: float | None = None, **kwargs):
+def quiver_by_speed(
+    ax: plt.Axes,
+    points: Tensor | np.ndarray,
+    v: Tensor | np.ndarray,
+    zero_below: float = 1e-12,
+    *,
+    vmax: float | None = None,
+    **kwargs,
+):
     """Draw ``v`` ``(N, 2)`` at ``points`` ``(N, 2)`` as unit arrows (``unit_arrows``) coloured by the
     speed ``|v|`` in ``SPEED_CMAP``; the keyword arguments go to ``ax.quiver`` (e.g. ``scale``, ``width``).
 
@@ -88,9 +106,15 @@ class FieldPanel:
     it each update rescales the colours to its own largest speed.
     """
 
-    def __init__(self, lim: float = 4.0, n_grid: int = 20, ax: plt.Axes | None = None,
-                 figsize: tuple[float, float] = (4.5, 4.5), particle_color: str = "tab:orange",
-                 vmax: float | None = None):
+    def __init__(
+        self,
+        lim: float = 4.0,
+        n_grid: int = 20,
+        ax: plt.Axes | None = None,
+        figsize: tuple[float, float] = (4.5, 4.5),
+        particle_color: str = "tab:orange",
+        vmax: float | None = None,
+    ):
         if ax is None:
             self.fig, self.ax = plt.subplots(figsize=figsize)
         else:
@@ -120,14 +144,17 @@ class FieldPanel:
         self.dots.set_offsets(np.empty((0, 2)) if x is None else to_numpy(x))
 
     @torch.no_grad()
-    def update(self, field: Callable[[Tensor, Tensor], Tensor], t: float,
-               particles: Tensor | None = None, title: str | None = None) -> None:
+    def update(
+        self,
+        field: Callable[[Tensor, Tensor], Tensor],
+        t: float,
+        particles: Tensor | None = None,
+        title: str | None = None,
+    ) -> None:
         """Evaluate ``field`` on the grid at time ``t`` and redraw arrows, particles and title."""
         self.set_vectors(field(self.grid, torch.full((len(self.grid),), float(t))))
         self.set_particles(particles)
         self.ax.set_title(title if title is not None else f"t = {t:.2f}")
-
-
 
 
 class LossPlot:

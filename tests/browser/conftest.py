@@ -7,6 +7,7 @@ Playwright, and one visit per page whose findings the tests in test_book.py chec
     FMTUTOR_EDITION       "student" when FMTUTOR_HTML_DIR is the student site (python3 tasks.py
                           student-site): then no page may hold a solution
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,16 @@ import pytest
 from . import install
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGE_TIMEOUT_MS = 120_000  # a loaded shared machine can take tens of seconds to open a long chapter
 # Console messages that do not matter to a reader; everything else logged as an error fails the test.
 IGNORED_CONSOLE = (
@@ -65,8 +74,11 @@ def notebook_page(page: str) -> str:
 def html_dir() -> Path:
     path = Path(os.environ.get("FMTUTOR_HTML_DIR", ROOT / "_build" / "html")).resolve()
     if not (path / "index.html").exists():
-        pytest.fail(f"no built book in {path}: build it first (python3 tasks.py book, or jupyter-book "
-                    "build) or set FMTUTOR_HTML_DIR", pytrace=False)
+        pytest.fail(
+            f"no built book in {path}: build it first (python3 tasks.py book, or jupyter-book "
+            "build) or set FMTUTOR_HTML_DIR",
+            pytrace=False,
+        )
     return path
 
 
@@ -117,7 +129,7 @@ class Visit:
     external_requests: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     frame_requests: list[str] = field(default_factory=list)  # static panels' frames fetched, in order
-    facts: dict = field(default_factory=dict)   # results of the page probes (see test_book.py)
+    facts: dict = field(default_factory=dict)  # results of the page probes (see test_book.py)
 
 
 @pytest.fixture(scope="session")
@@ -126,8 +138,9 @@ def visits() -> dict[str, Visit]:
     return {}
 
 
-def open_page(browser, server: str, page: str, visit: Visit, width: int = 1280, height: int = 900,
-              pixel_ratio: float = 1):
+def open_page(
+    browser, server: str, page: str, visit: Visit, width: int = 1280, height: int = 900, pixel_ratio: float = 1
+):
     """A new tab on ``page`` with every request outside the local server blocked and recorded."""
     tab = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=pixel_ratio)
     tab.set_default_timeout(PAGE_TIMEOUT_MS)
@@ -143,16 +156,31 @@ def open_page(browser, server: str, page: str, visit: Visit, width: int = 1280, 
     def on_console(msg):
         where = (msg.location or {}).get("url", "")
         text = f"{msg.text} ({where})" if where else msg.text
-        if msg.type == "error" and not any(p.search(text) for p in IGNORED_CONSOLE) \
-                and where not in visit.external_requests:
+        if (
+            msg.type == "error"
+            and not any(p.search(text) for p in IGNORED_CONSOLE)
+            and where not in visit.external_requests
+        ):
             visit.console_errors.append(text)
 
     tab.route("**/*", route)
     tab.on("request", lambda req: visit.frame_requests.append(req.url) if "/_static/frames/" in req.url else None)
     tab.on("console", on_console)
-    tab.on("pageerror", lambda err: None if any(p.search(f"uncaught: {err}") for p in IGNORED_CONSOLE)
-           else visit.console_errors.append(f"uncaught: {err}"))
-    tab.on("requestfailed", lambda req: None if req.url in visit.external_requests
-           or any(p.search(req.url) for p in IGNORED_CONSOLE) else visit.failed_requests.append(req.url))
+    tab.on(
+        "pageerror",
+        lambda err: (
+            None
+            if any(p.search(f"uncaught: {err}") for p in IGNORED_CONSOLE)
+            else visit.console_errors.append(f"uncaught: {err}")
+        ),
+    )
+    tab.on(
+        "requestfailed",
+        lambda req: (
+            None
+            if req.url in visit.external_requests or any(p.search(req.url) for p in IGNORED_CONSOLE)
+            else visit.failed_requests.append(req.url)
+        ),
+    )
     tab.goto(f"{server}/{page}", wait_until="load")
     return tab

@@ -7,6 +7,7 @@ when missing and running as root); Playwright's own browser download (``playwrig
 never used. Playwright itself is pinned in requirements.txt. ``FMTUTOR_CHROMIUM`` names another
 Chromium binary.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,16 +49,21 @@ def ensure_browser() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError as err:
-        raise BrowserUnavailable("the Python package playwright is missing: "
-                                 "pip install -r requirements.txt (it is pinned there)") from err
+        raise BrowserUnavailable(
+            "the Python package playwright is missing: pip install -r requirements.txt (it is pinned there)"
+        ) from err
     if path := find_chromium():
         return path
     if not shutil.which("apt-get"):
-        raise BrowserUnavailable("Chromium is not installed and apt-get is not available: install a "
-                                 "Chromium and set FMTUTOR_CHROMIUM to its path")
+        raise BrowserUnavailable(
+            "Chromium is not installed and apt-get is not available: install a "
+            "Chromium and set FMTUTOR_CHROMIUM to its path"
+        )
     if os.geteuid() != 0:
-        raise BrowserUnavailable("Chromium is not installed and installing it needs root: run "
-                                 "`sudo apt-get install chromium` (or set FMTUTOR_CHROMIUM)")
+        raise BrowserUnavailable(
+            "Chromium is not installed and installing it needs root: run "
+            "`sudo apt-get install chromium` (or set FMTUTOR_CHROMIUM)"
+        )
     _apt_install()
     if path := find_chromium():
         return path

@@ -4,6 +4,7 @@ a reader takes in the page (open a chapter, run the cells up to a live panel, mo
 Used by test_jupyterlab.py and by benchmarks/jupyterlab_latency.py. Panels are found by what the
 reader sees (the live panel's widget box and its controls), never by module names.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-VIEWPORT = {"width": 1366, "height": 768}   # a common laptop screen
-LIVE_CALL = ".show_live("                  # how a chapter shows a live panel (Panel.show_live)
+VIEWPORT = {"width": 1366, "height": 768}  # a common laptop screen
+LIVE_CALL = ".show_live("  # how a chapter shows a live panel (Panel.show_live)
 SETTINGS = {  # every cell in the page (no windowing), no news pop-up, no kernel-choice dialog
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                       "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
@@ -57,12 +57,27 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(values))
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
-           "JUPYTER_CONFIG_DIR": str(workdir / "config"), "JUPYTER_PLATFORM_DIRS": "1"}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={book}", "--LabApp.expose_app_in_browser=True",
-           f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={workdir / 'workspaces'}"]
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(workdir / "config"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={book}",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={workdir / 'workspaces'}",
+    ]
     log = (workdir / "jupyterlab.log").open("w")
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=book)
     url = f"http://127.0.0.1:{port}"
@@ -74,7 +89,9 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start: {(workdir / 'jupyterlab.log').read_text()[-3000:]}") from None
+                    raise RuntimeError(
+                        f"JupyterLab did not start: {(workdir / 'jupyterlab.log').read_text()[-3000:]}"
+                    ) from None
                 time.sleep(0.5)
         yield Lab(url, token, book)
     finally:
@@ -101,16 +118,23 @@ def open_notebook(tab, lab: Lab, name: str, timeout_ms: float = 300_000) -> None
 
 
 def _wait_until_open(tab, name: str, timeout_ms: float) -> None:
-    tab.wait_for_function("""(name) => {
+    tab.wait_for_function(
+        """(name) => {
       const app = window.jupyterapp; const w = app && app.shell.currentWidget;
       return w && w.context && w.context.path.endsWith(name) && w.sessionContext.session
           && w.sessionContext.session.kernel && w.sessionContext.session.kernel.status === 'idle'
           && w.content.widgets.length > 0;
-    }""", arg=name, timeout=timeout_ms)
-    tab.wait_for_function("""() => window.jupyterapp.shell.currentWidget.content.widgets
+    }""",
+        arg=name,
+        timeout=timeout_ms,
+    )
+    tab.wait_for_function(
+        """() => window.jupyterapp.shell.currentWidget.content.widgets
       .filter(c => c.model.type === 'markdown')
       .every(c => { const r = c.node.querySelector('.myst, .jp-RenderedMarkdown'); return r && r.innerHTML.length > 0; })""",
-                          timeout=timeout_ms, polling=500)  # markdown renders asynchronously
+        timeout=timeout_ms,
+        polling=500,
+    )  # markdown renders asynchronously
 
 
 RENDER_PROBE = """() => {
@@ -133,33 +157,47 @@ def rendering(tab) -> dict:
 
 def live_cell_index(tab) -> int:
     """Index of the first code cell that shows a live panel."""
-    return tab.evaluate("""(call) => window.jupyterapp.shell.currentWidget.content.widgets
-        .findIndex(c => c.model.type === 'code' && c.model.sharedModel.getSource().includes(call))""", LIVE_CALL)
+    return tab.evaluate(
+        """(call) => window.jupyterapp.shell.currentWidget.content.widgets
+        .findIndex(c => c.model.type === 'code' && c.model.sharedModel.getSource().includes(call))""",
+        LIVE_CALL,
+    )
 
 
 def run_through(tab, index: int, timeout_ms: float = 900_000) -> list[str]:
     """Run every cell up to and including ``index``; returns the errors the cells printed."""
-    tab.evaluate("""async (index) => {
+    tab.evaluate(
+        """async (index) => {
       const app = window.jupyterapp, nb = app.shell.currentWidget.content;
       nb.activeCellIndex = index;
       await app.commands.execute('notebook:run-all-above');
       nb.activeCellIndex = index;
       await app.commands.execute('notebook:run-cell');
-    }""", index)
-    tab.wait_for_function("""(index) => {
+    }""",
+        index,
+    )
+    tab.wait_for_function(
+        """(index) => {
       const panel = window.jupyterapp.shell.currentWidget, nb = panel.content;
       const code = nb.widgets.slice(0, index + 1).filter(c => c.model.type === 'code');
       return panel.sessionContext.session.kernel.status === 'idle'
           && code.every(c => c.model.executionCount !== null);
-    }""", arg=index, timeout=timeout_ms, polling=500)
-    return tab.evaluate("""(index) => {
+    }""",
+        arg=index,
+        timeout=timeout_ms,
+        polling=500,
+    )
+    return tab.evaluate(
+        """(index) => {
       const errors = [];
       window.jupyterapp.shell.currentWidget.content.widgets.slice(0, index + 1).forEach((c, i) => {
         if (c.model.type !== 'code') return;
         for (const o of c.model.outputs.toJSON()) if (o.output_type === 'error') errors.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
       });
       return errors;
-    }""", index)
+    }""",
+        index,
+    )
 
 
 IMAGE_DIGEST = """async (index) => {
@@ -179,7 +217,8 @@ def image_digest(tab, index: int) -> str | None:
 
 def controls(tab, index: int) -> list[dict]:
     """The live panel's controls in cell ``index``: kind ('slider' or 'dropdown'), label, position."""
-    return tab.evaluate("""(index) => {
+    return tab.evaluate(
+        """(index) => {
       const cell = window.jupyterapp.shell.currentWidget.content.widgets[index];
       const box = cell.node.querySelector('.fmtutor-live');
       return [...box.querySelectorAll('.widget-slider, .widget-dropdown')].map((el, i) => {
@@ -190,7 +229,9 @@ def controls(tab, index: int) -> list[dict]:
                 max: handle ? handle.getAttribute('aria-valuemax') : null,
                 options: select ? [...select.options].map(o => o.value) : null};
       });
-    }""", index)
+    }""",
+        index,
+    )
 
 
 def control_locator(tab, index: int, control: dict):
@@ -224,6 +265,7 @@ def wait_for_new_image(tab, index: int, before: str | None, timeout_ms: float = 
 
 def shut_down_kernels(lab: Lab) -> None:
     """Delete every session (and its kernel) of the server."""
+
     def call(method: str, path: str) -> bytes:
         request = urllib.request.Request(f"{lab.url}{path}?token={lab.token}", method=method)
         return urllib.request.urlopen(request, timeout=30).read()

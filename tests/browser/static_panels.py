@@ -5,6 +5,7 @@ option in a dropdown), as a reader would, and records which frame the image show
 frame the control values name, and whether the image's pixels changed. ``phone_view`` loads a page
 at phone width (390 CSS px, device pixel ratio 2) and measures the first panel.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,11 @@ def _digest(html_dir: Path, src: str) -> str:
 
 def _wait_for(tab, root, file: str) -> bool:
     try:
-        tab.wait_for_function("([r, f]) => r.querySelector('img.fmt-frame').src.endsWith('/' + f)",
-                              arg=[root.element_handle(), file], timeout=5000)
+        tab.wait_for_function(
+            "([r, f]) => r.querySelector('img.fmt-frame').src.endsWith('/' + f)",
+            arg=[root.element_handle(), file],
+            timeout=5000,
+        )
     except Exception:  # noqa: BLE001 - the test reports the frame that was not shown
         return False
     return root.locator("img.fmt-frame").evaluate(LOADED)
@@ -57,9 +61,15 @@ def move_controls(tab, html_dir: Path) -> list[dict]:
         first_loaded = image.evaluate(LOADED)
         spec = root.evaluate("r => JSON.parse(r.dataset.frames)")
         state = root.evaluate(STATE)
-        panel = {"index": i, "first_loaded": first_loaded, "natural": state["natural"], "shown": state["shown"],
-                 "first": state["src"].rsplit("/", 1)[-1], "first_expected": expected_frame(spec, state["values"]),
-                 "moves": []}
+        panel = {
+            "index": i,
+            "first_loaded": first_loaded,
+            "natural": state["natural"],
+            "shown": state["shown"],
+            "first": state["src"].rsplit("/", 1)[-1],
+            "first_expected": expected_frame(spec, state["values"]),
+            "moves": [],
+        }
         for k, control in enumerate(spec["controls"]):
             before = root.evaluate(STATE)
             target = 0 if before["values"][k] == len(control["slugs"]) - 1 else len(control["slugs"]) - 1
@@ -74,11 +84,19 @@ def move_controls(tab, html_dir: Path) -> list[dict]:
             expected = expected_frame(spec, indices)
             loaded = _wait_for(tab, root, expected)
             after = root.evaluate(STATE)
-            panel["moves"].append({
-                "control": control["name"], "kind": control["kind"], "values": after["values"][k],
-                "target": target, "expected": expected, "shown": after["src"].rsplit("/", 1)[-1], "loaded": loaded,
-                "readout": control["labels"][target] in after["readouts"] or control["kind"] == "dropdown",
-                "changed": loaded and _digest(html_dir, before["src"]) != _digest(html_dir, after["src"])})
+            panel["moves"].append(
+                {
+                    "control": control["name"],
+                    "kind": control["kind"],
+                    "values": after["values"][k],
+                    "target": target,
+                    "expected": expected,
+                    "shown": after["src"].rsplit("/", 1)[-1],
+                    "loaded": loaded,
+                    "readout": control["labels"][target] in after["readouts"] or control["kind"] == "dropdown",
+                    "changed": loaded and _digest(html_dir, before["src"]) != _digest(html_dir, after["src"]),
+                }
+            )
         found.append(panel)
     return found
 

@@ -11,6 +11,7 @@ cut off at desktop (1280 px) or phone (390 px) width outside a scroll container;
 site, no solution anywhere. A full-page screenshot of each page at both widths goes to
 artifacts/screenshots/ (``NAME.png`` and ``NAME-390.png``).
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.browser
 
 MATHJAX_TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
-SHARPNESS = 1.5   # natural width / displayed width: sharp at a device pixel ratio of 2 (and 1.5)
+SHARPNESS = 1.5  # natural width / displayed width: sharp at a device pixel ratio of 2 (and 1.5)
 RAW_TEX = re.compile(r"\$\$|\\(begin\{|frac|mathbb|mathcal|alpha|beta|sigma|nabla)")
 
 MATH_PROBE = """() => {
@@ -139,8 +140,9 @@ def wait_for_mathjax(tab) -> bool | None:
     if not tab.locator(".math").count():
         return None
     try:
-        tab.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                              timeout=MATHJAX_TIMEOUT_MS)
+        tab.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=MATHJAX_TIMEOUT_MS
+        )
         tab.evaluate("() => MathJax.startup.promise")
         return True
     except Exception:  # noqa: BLE001 - a timeout means MathJax never arrived: reported by the test
@@ -158,21 +160,32 @@ def open_solutions(tab) -> list[dict]:
         button = title.locator(".toggle-button")
         (button if button.count() else title).click()
         tab.wait_for_timeout(200)
-        found.append({"id": solution.get_attribute("id"), "title": title.inner_text().strip(),
-                      "hidden_before": not before, "visible_after": content.is_visible()})
+        found.append(
+            {
+                "id": solution.get_attribute("id"),
+                "title": title.inner_text().strip(),
+                "hidden_before": not before,
+                "visible_after": content.is_visible(),
+            }
+        )
     return found
 
 
 # --- the checks ---------------------------------------------------------------------------------------
 
+
 def test_no_console_errors(visit):
     assert not visit.console_errors, f"{visit.page}: errors in the browser console:\n" + "\n".join(visit.console_errors)
-    assert not visit.failed_requests, f"{visit.page}: local files that failed to load:\n" + "\n".join(visit.failed_requests)
+    assert not visit.failed_requests, f"{visit.page}: local files that failed to load:\n" + "\n".join(
+        visit.failed_requests
+    )
 
 
 def test_no_request_leaves_the_machine(visit):
     """Offline readers (and this test) have no network: no script, style or font from a CDN."""
-    assert not visit.external_requests, f"{visit.page} tried to load from the web:\n" + "\n".join(visit.external_requests)
+    assert not visit.external_requests, f"{visit.page} tried to load from the web:\n" + "\n".join(
+        visit.external_requests
+    )
 
 
 def test_math_is_typeset(visit):
@@ -205,7 +218,8 @@ def test_every_control_of_every_static_panel_shows_the_frame_of_its_values(visit
         for move in panel["moves"]:
             assert move["values"] == move["target"], f"{where}: control {move['control']!r} did not move"
             assert move["shown"] == move["expected"] and move["loaded"], (
-                f"{where}: after moving {move['control']!r} the image is {move['shown']}, not {move['expected']}")
+                f"{where}: after moving {move['control']!r} the image is {move['shown']}, not {move['expected']}"
+            )
             assert move["changed"], f"{where}: moving {move['control']!r} left the picture unchanged"
             assert move["readout"], f"{where}: the readout of {move['control']!r} does not show its value"
 
@@ -243,9 +257,11 @@ def test_no_live_widget_leftovers(visit):
     """A live ipywidgets cell must be tagged remove-output and the notebook carry no widget state."""
     facts = visit.facts
     assert facts["widget_views"] == 0 and not facts["widget_text"], (
-        f"{visit.page}: a live widget's output is in the page: tag its cell ['nbval-ignore-output', 'remove-output']")
+        f"{visit.page}: a live widget's output is in the page: tag its cell ['nbval-ignore-output', 'remove-output']"
+    )
     assert facts["widget_state"] == 0, (
-        f"{visit.page}: the notebook stores ipywidgets state: python tools/edition.py --strip-widgets <notebook>")
+        f"{visit.page}: the notebook stores ipywidgets state: python tools/edition.py --strip-widgets <notebook>"
+    )
 
 
 @cache
@@ -287,16 +303,22 @@ def test_chapter_has_launch_and_download_buttons(notebook_page, visit):
         assert any(u.startswith(f"{hub}/hub/user-redirect/git-pull?") for u in launch), launch
     assert any("mybinder.org/v2/gh/" in u and notebook_page.replace(".html", ".ipynb") in u for u in launch), launch
     assert any("colab.research.google.com/github/" in u for u in launch), launch
-    assert any(d.endswith(Path(notebook_page).stem + ".ipynb") for d in visit.facts["downloads"]), \
+    assert any(d.endswith(Path(notebook_page).stem + ".ipynb") for d in visit.facts["downloads"]), (
         f"{notebook_page}: no .ipynb download button"
+    )
 
 
 def _unsharp(images: list[dict], frames: bool) -> list[str]:
     """Images (static panels' frames, or the other figures) with fewer than SHARPNESS pixels per CSS
     pixel; a static panel's frame counts once it has loaded (frames far from the screen load lazily)."""
-    return [f"{i['src']}: {i['natural']} px shown at {i['shown']:.0f} px" for i in images
-            if i["frame"] == frames and i["shown"] > 0 and (i["natural"] > 0 or not frames)
-            and i["natural"] < SHARPNESS * i["shown"]]
+    return [
+        f"{i['src']}: {i['natural']} px shown at {i['shown']:.0f} px"
+        for i in images
+        if i["frame"] == frames
+        and i["shown"] > 0
+        and (i["natural"] > 0 or not frames)
+        and i["natural"] < SHARPNESS * i["shown"]
+    ]
 
 
 @pytest.mark.parametrize("width", ["wide", "phone"])
@@ -309,7 +331,9 @@ def test_figures_are_sharp(visit, width):
 @pytest.mark.parametrize("width", ["wide", "phone"])
 def test_static_panel_frames_are_sharp(visit, width):
     blurred = _unsharp(visit.facts[f"images_{width}"], frames=True)
-    assert not blurred, f"{visit.page} ({width}): static panel frames too coarse for a DPR-2 screen:\n" + "\n".join(blurred)
+    assert not blurred, f"{visit.page} ({width}): static panel frames too coarse for a DPR-2 screen:\n" + "\n".join(
+        blurred
+    )
 
 
 FILE_LIKE = re.compile(r"\.(png|jpe?g|gif|svg)$|_images/|^[0-9a-f]{16,}|^data:", re.I)
@@ -317,8 +341,11 @@ FILE_LIKE = re.compile(r"\.(png|jpe?g|gif|svg)$|_images/|^[0-9a-f]{16,}|^data:",
 
 def test_images_have_descriptive_alt_texts(visit):
     """Every image says what it shows: an alt text of a few words, not a file name or a hash."""
-    bad = [f"{i['src']}: alt={i['alt']!r}" for i in visit.facts["images_wide"]
-           if not i["alt"] or len(i["alt"].split()) < 4 or FILE_LIKE.search(i["alt"].strip())]
+    bad = [
+        f"{i['src']}: alt={i['alt']!r}"
+        for i in visit.facts["images_wide"]
+        if not i["alt"] or len(i["alt"].split()) < 4 or FILE_LIKE.search(i["alt"].strip())
+    ]
     assert not bad, f"{visit.page}: images without a descriptive alt text:\n" + "\n".join(bad)
 
 
@@ -327,7 +354,9 @@ def test_nothing_cut_off(visit, width):
     """At 1280 px and at 390 px nothing reaches past the window or a clipping box, except inside a
     box that scrolls sideways (display equations, tables, code)."""
     found = visit.facts[f"cut_{width}"]
-    assert not found["page_scrolls"], f"{visit.page} ({width}): the whole page scrolls sideways: " + "; ".join(found["cut"])
+    assert not found["page_scrolls"], f"{visit.page} ({width}): the whole page scrolls sideways: " + "; ".join(
+        found["cut"]
+    )
     assert not found["cut"], f"{visit.page} ({width}): content cut off:\n" + "\n".join(found["cut"])
 
 

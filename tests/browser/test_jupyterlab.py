@@ -6,6 +6,7 @@ figure redrawn after each move, no error in the browser console.
 Chapters 1-3 and 5 (a trained model) run by default; the others are marked slow
 (``pytest -m browser tests/browser`` runs them all). Screenshots go to artifacts/screenshots/lab-*.png.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,18 +19,23 @@ from .conftest import ROOT
 pytestmark = pytest.mark.browser
 
 CHAPTERS = sorted((ROOT / "book").glob("[0-9]*.ipynb"))
-DEFAULT = {"01", "02", "03", "05"}   # the first three, and one whose panel shows a trained model
+DEFAULT = {"01", "02", "03", "05"}  # the first three, and one whose panel shows a trained model
 RAW = re.compile(r":label:|\$\$|```\{|\{prf:[a-z]+\}|\{(?:cite|ref|numref|doc)\}`|:class: dropdown")
 # Console messages that are not errors of the book: JupyterLab asks the server for optional
 # resources that a plain install does not have; jupyterlab-myst reports each reference to another
 # chapter, which a single notebook cannot resolve (the built book does), as an error.
-IGNORED_CONSOLE = (re.compile(r"favicon"), re.compile(r"/api/translations"),
-                   re.compile(r"^(Cross reference target was not found: [\w-]+\s*)+$"))
+IGNORED_CONSOLE = (
+    re.compile(r"favicon"),
+    re.compile(r"/api/translations"),
+    re.compile(r"^(Cross reference target was not found: [\w-]+\s*)+$"),
+)
 
 
 def chapter_params() -> list:
-    return [pytest.param(path, marks=[] if path.name[:2] in DEFAULT else [pytest.mark.slow], id=path.stem)
-            for path in CHAPTERS]
+    return [
+        pytest.param(path, marks=[] if path.name[:2] in DEFAULT else [pytest.mark.slow], id=path.stem)
+        for path in CHAPTERS
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +97,17 @@ def test_chapter_renders_and_its_live_panel_redraws_for_every_control(chapter, l
 
 def check_fits_and_is_sharp(tab, index: int) -> None:
     """The picture sits beside the controls, inside a 1366 x 768 screen, with 2 pixels per CSS pixel."""
-    box = tab.evaluate("""(index) => {
+    box = tab.evaluate(
+        """(index) => {
       const cell = window.jupyterapp.shell.currentWidget.content.widgets[index];
       const img = cell.node.querySelector('.fmtutor-live img');
       const column = cell.node.querySelector('.fmtutor-live > .widget-vbox');
       const r = img.getBoundingClientRect(), c = column.getBoundingClientRect();
       return {left: r.left, right: r.right, top: r.top, width: r.width, height: r.height,
               natural: img.naturalWidth, column_right: c.right, column_top: c.top};
-    }""", index)
+    }""",
+        index,
+    )
     assert box["right"] <= jl.VIEWPORT["width"] and box["height"] <= 0.7 * jl.VIEWPORT["height"], box
     assert box["left"] >= box["column_right"] - 1 and abs(box["top"] - box["column_top"]) < 5, box
     assert box["natural"] >= 2 * box["width"] - 1, box

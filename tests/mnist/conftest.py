@@ -1,4 +1,5 @@
 """Fixtures for the MNIST tests (helpers live in mnist_helpers.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path

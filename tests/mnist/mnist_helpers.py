@@ -1,4 +1,5 @@
 """Helpers for the MNIST tests: synthetic IDX files (the real format, a few dozen digits), tiny networks."""
+
 from __future__ import annotations
 
 import gzip

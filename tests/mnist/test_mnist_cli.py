@@ -1,4 +1,5 @@
 """The MNIST command line refuses every bad argument before any work: one line, exit status 2."""
+
 from __future__ import annotations
 
 import subprocess
@@ -20,18 +21,21 @@ def _fails(capsys, argv: list[str], status: int = 2) -> str:
     return err.strip()
 
 
-@pytest.mark.parametrize("extra,message", [
-    (["--steps", "-1"], "--steps must be a positive integer, got -1"),
-    (["--steps", "0"], "--steps must be a positive integer, got 0"),
-    (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
-    (["--lr", "-1"], "--lr must be > 0, got -1.0"),
-    (["--lr", "nan"], "--lr must be > 0, got nan"),
-    (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
-    (["--seed", "-3"], "--seed must be a non-negative integer, got -3"),
-    (["--threads", "0"], "--threads must be a positive integer, got 0"),
-    (["--steps", "2.5"], "argument --steps: invalid int value: '2.5'"),
-    (["--arch", "gan"], "argument --arch: invalid choice: 'gan'"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--steps", "-1"], "--steps must be a positive integer, got -1"),
+        (["--steps", "0"], "--steps must be a positive integer, got 0"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
+        (["--lr", "-1"], "--lr must be > 0, got -1.0"),
+        (["--lr", "nan"], "--lr must be > 0, got nan"),
+        (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
+        (["--seed", "-3"], "--seed must be a non-negative integer, got -3"),
+        (["--threads", "0"], "--threads must be a positive integer, got 0"),
+        (["--steps", "2.5"], "argument --steps: invalid int value: '2.5'"),
+        (["--arch", "gan"], "argument --arch: invalid choice: 'gan'"),
+    ],
+)
 def test_train_refuses_bad_arguments(capsys, tmp_path, extra, message):
     err = _fails(capsys, ["train", "--preset", "quick", "--out", str(tmp_path / "run"), *extra])
     assert err.startswith("python -m fmtutor.mnist") and ": error: " in err and message in err
@@ -40,10 +44,22 @@ def test_train_refuses_bad_arguments(capsys, tmp_path, extra, message):
 
 def test_train_refuses_an_unwritable_output_folder_before_loading_data(capsys, tmp_path):
     (tmp_path / "blocker").write_text("")
-    err = _fails(capsys, ["train", "--preset", "quick", "--out", str(tmp_path / "blocker" / "run"),
-                          "--data-dir", str(tmp_path / "nowhere")])
+    err = _fails(
+        capsys,
+        [
+            "train",
+            "--preset",
+            "quick",
+            "--out",
+            str(tmp_path / "blocker" / "run"),
+            "--data-dir",
+            str(tmp_path / "nowhere"),
+        ],
+    )
     assert err.endswith(f"'{tmp_path / 'blocker'}' is a file, not a folder (see --help)")
-    err = _fails(capsys, ["train", "--preset", "quick", "--out", str(tmp_path), "--data-dir", str(tmp_path / "blocker")])
+    err = _fails(
+        capsys, ["train", "--preset", "quick", "--out", str(tmp_path), "--data-dir", str(tmp_path / "blocker")]
+    )
     assert f"--data-dir '{tmp_path / 'blocker'}' must be a folder, but it is a file" in err
 
 
@@ -59,13 +75,16 @@ def run_folder(tmp_path):
     return out
 
 
-@pytest.mark.parametrize("extra,message", [
-    (["--per-class", "0"], "--per-class must be a positive integer, got 0"),
-    (["--nfe", "0"], "nfe must be a positive multiple of 1 for solver 'euler', got 0"),
-    (["--nfe", "3", "--solver", "heun"], "nfe must be a positive multiple of 2 for solver 'heun', got 3"),
-    (["--w", "nan"], "w must be a finite number in [-inf, inf], got nan"),
-    (["--t-start", "1"], "t_start must be a finite number in [0, 1), got 1.0"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--per-class", "0"], "--per-class must be a positive integer, got 0"),
+        (["--nfe", "0"], "nfe must be a positive multiple of 1 for solver 'euler', got 0"),
+        (["--nfe", "3", "--solver", "heun"], "nfe must be a positive multiple of 2 for solver 'heun', got 3"),
+        (["--w", "nan"], "w must be a finite number in [-inf, inf], got nan"),
+        (["--t-start", "1"], "t_start must be a finite number in [0, 1), got 1.0"),
+    ],
+)
 def test_sample_refuses_bad_arguments(capsys, run_folder, extra, message):
     err = _fails(capsys, ["sample", "--checkpoint", str(run_folder), "--no-progress", *extra])
     assert message in err
@@ -74,7 +93,8 @@ def test_sample_refuses_bad_arguments(capsys, run_folder, extra, message):
 def test_sample_and_evaluate_refuse_a_missing_corrupt_or_foreign_checkpoint(capsys, tmp_path, run_folder):
     missing = tmp_path / "missing"
     assert f"checkpoint '{missing / 'checkpoint.pt'}' does not exist" in _fails(
-        capsys, ["sample", "--checkpoint", str(missing / "checkpoint.pt")])
+        capsys, ["sample", "--checkpoint", str(missing / "checkpoint.pt")]
+    )
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x80\x02 half a pickle")
     err = _fails(capsys, ["sample", "--checkpoint", str(corrupt)])
@@ -86,7 +106,8 @@ def test_sample_and_evaluate_refuse_a_missing_corrupt_or_foreign_checkpoint(caps
     err = _fails(capsys, ["evaluate", "--checkpoint", str(run_folder), "--classifier", str(foreign)])
     assert f"checkpoint '{foreign}' is not a checkpoint of this kind: it lacks 'test_accuracy'" in err
     assert "--n must be a positive multiple of 10" in _fails(
-        capsys, ["evaluate", "--checkpoint", str(run_folder), "--n", "15"])
+        capsys, ["evaluate", "--checkpoint", str(run_folder), "--n", "15"]
+    )
 
 
 def test_sample_refuses_an_unwritable_png_before_sampling(capsys, tmp_path, run_folder):
@@ -100,8 +121,9 @@ def test_a_failure_during_the_work_is_one_line_with_status_1(capsys, tmp_path, m
 
     monkeypatch.setattr("fmtutor.mnist.cli.train", broken)
     err = _fails(capsys, ["train", "--preset", "quick", "--out", str(tmp_path / "run")], status=1)
-    assert err == ("python -m fmtutor.mnist: error: RuntimeError: the disk is full "
-                   "(run with --debug for the traceback)")
+    assert err == (
+        "python -m fmtutor.mnist: error: RuntimeError: the disk is full (run with --debug for the traceback)"
+    )
     with pytest.raises(RuntimeError, match="the disk is full"):
         main(["train", "--preset", "quick", "--out", str(tmp_path / "run"), "--debug"])
 
@@ -110,8 +132,10 @@ def test_the_real_process_prints_one_line_and_a_traceback_only_with_debug(tmp_pa
     argv = [sys.executable, "-m", "fmtutor.mnist", "sample", "--checkpoint", str(tmp_path / "none.pt")]
     plain = subprocess.run(argv, capture_output=True, text=True)
     assert plain.returncode == 2 and plain.stdout == ""
-    assert plain.stderr == (f"python -m fmtutor.mnist: error: checkpoint '{tmp_path / 'none.pt'}' does not exist "
-                            "or is not a file (see --help)\n")
+    assert plain.stderr == (
+        f"python -m fmtutor.mnist: error: checkpoint '{tmp_path / 'none.pt'}' does not exist "
+        "or is not a file (see --help)\n"
+    )
     debug = subprocess.run([*argv, "--debug"], capture_output=True, text=True)
     assert debug.returncode == 1 and debug.stderr.startswith("Traceback (most recent call last):")
     assert debug.stderr.rstrip().endswith("does not exist or is not a file")

@@ -1,4 +1,5 @@
 """The MNIST loader on synthetic IDX files: decoding, md5 checks, corruption, downloads, messages."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,8 +17,12 @@ from fmtutor.mnist.data import FILES, MNISTFileError, download, ensure_files, lo
 
 
 def test_published_checksums_are_the_issue_ones():
-    assert list(FILES.values()) == ["f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-                                    "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"]
+    assert list(FILES.values()) == [
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "d53e105ee54ea40749a09fcbcd1e9432",
+        "9fb629c4189551a2d022fa330f9573f3",
+        "ec29112dd5afa0611ce80d1b7f02629c",
+    ]
 
 
 def test_read_idx_round_trips_images_and_labels(tmp_path):
@@ -46,8 +51,11 @@ def test_data_dir_precedence(fake_mnist, monkeypatch, tmp_path):
 
 def test_wrong_md5_is_reported_and_never_decoded(fake_mnist, monkeypatch):
     monkeypatch.setitem(FILES, "t10k-labels-idx1-ubyte.gz", "0" * 32)
-    with pytest.raises(MNISTFileError, match=r"t10k-labels-idx1-ubyte\.gz has md5 [0-9a-f]{32} but the "
-                                             r"published sum is 0{32}: the file is truncated or corrupted"):
+    with pytest.raises(
+        MNISTFileError,
+        match=r"t10k-labels-idx1-ubyte\.gz has md5 [0-9a-f]{32} but the "
+        r"published sum is 0{32}: the file is truncated or corrupted",
+    ):
         load_mnist("test", root=fake_mnist)
 
 
@@ -61,8 +69,11 @@ def test_truncated_gzip_is_detected(tmp_path):
 def test_payload_shorter_than_header_promises_is_detected(tmp_path):
     raw = idx_bytes(synthetic_split(4, 0)[0])[:-10]
     (tmp_path / "short.gz").write_bytes(gzip.compress(raw))
-    with pytest.raises(MNISTFileError, match=r"holds 3142 bytes after decompression but its header "
-                                             r"\(4, 28, 28\) promises 3152"):
+    with pytest.raises(
+        MNISTFileError,
+        match=r"holds 3142 bytes after decompression but its header "
+        r"\(4, 28, 28\) promises 3152",
+    ):
         read_idx(tmp_path / "short.gz")
 
 
@@ -112,8 +123,7 @@ def test_download_tries_the_next_mirror_after_a_corrupt_file(tmp_path):
         calls.append(url)
         return FakeResponse(good[:-5] if url.startswith("https://a/") else good)
 
-    path = download("labels.gz", tmp_path, md5, mirrors=("https://a/", "https://b/"), opener=opener,
-                    progress=False)
+    path = download("labels.gz", tmp_path, md5, mirrors=("https://a/", "https://b/"), opener=opener, progress=False)
     assert calls == ["https://a/labels.gz", "https://b/labels.gz"]
     assert path == tmp_path / "labels.gz" and md5sum(path) == md5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.gz"]  # temporary files removed
@@ -123,8 +133,11 @@ def test_download_failure_keeps_nothing(tmp_path):
     def corrupt(url, timeout=None):
         return FakeResponse(b"not the file")
 
-    with pytest.raises(MNISTFileError, match=r"could not download x\.gz:\n  https://a/x\.gz: md5 .* does not "
-                                             r"match the expected 0{32}"):
+    with pytest.raises(
+        MNISTFileError,
+        match=r"could not download x\.gz:\n  https://a/x\.gz: md5 .* does not "
+        r"match the expected 0{32}",
+    ):
         download("x.gz", tmp_path, "0" * 32, mirrors=("https://a/",), opener=corrupt, progress=False)
     assert list(tmp_path.iterdir()) == []
 
@@ -156,4 +169,3 @@ def test_real_files_if_present():
     data = load_mnist("test", limit=10, progress=False)
     assert data.labels.tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     assert data.images.min() == -1 and data.images.max() == 1
-

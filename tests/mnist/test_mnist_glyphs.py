@@ -1,4 +1,5 @@
 """GlyphField: the exact class-conditional velocity of ten blurred font digits (a ground truth for guidance)."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,8 +41,9 @@ def test_null_label_is_the_mixture(field):
     torch.testing.assert_close(field(x, 0.0, null), field.templates.mean(0) - x, rtol=1e-4, atol=1e-4)
     # late in the path the mixture's velocity is that of the nearest template's Gaussian
     near = 0.9 * field.templates[[2, 5, 5, 8]] + 0.1 * x
-    torch.testing.assert_close(field(near, 0.9, null), field(near, 0.9, torch.tensor([2, 5, 5, 8])),
-                               rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        field(near, 0.9, null), field(near, 0.9, torch.tensor([2, 5, 5, 8])), rtol=1e-4, atol=1e-4
+    )
     torch.testing.assert_close(field(x, 0.3, None), field(x, 0.3, null))
 
 

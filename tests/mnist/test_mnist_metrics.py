@@ -1,4 +1,5 @@
 """The Fréchet distance against closed forms, and the classifier's interface."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The MNIST networks: shapes, zero initial field, conditioning on t and y, input checks, sizes."""
+
 from __future__ import annotations
 
 import pytest

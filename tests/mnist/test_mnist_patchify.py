@@ -1,4 +1,5 @@
 """DiT.patchify: the token layout of the patch embedding, inverted by unpatchify."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,5 +32,6 @@ def test_patch_embedding_is_a_linear_map_of_the_patches():
     x = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     conv = model.embed_patches
     expected = conv(x).flatten(2).transpose(1, 2)
-    torch.testing.assert_close(model.patchify(x) @ conv.weight.reshape(16, -1).T + conv.bias, expected,
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        model.patchify(x) @ conv.weight.reshape(16, -1).T + conv.bias, expected, rtol=1e-5, atol=1e-5
+    )

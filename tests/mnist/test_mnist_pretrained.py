@@ -1,4 +1,5 @@
 """Stored networks: float16 safetensors round trips, and refusals of changed, truncated or foreign files."""
+
 from __future__ import annotations
 
 import json
@@ -22,20 +23,37 @@ def _generator(arch: str, kwargs: dict, seed: int):
 
 def _store_two(folder):
     unet, config = _generator("unet", TINY_UNET, 0)
-    store("tiny-unet", unet, steps=7, command="cmd a", commit="abc", metrics={"accuracy": 0.5},
-          config=config, directory=folder)
+    store(
+        "tiny-unet",
+        unet,
+        steps=7,
+        command="cmd a",
+        commit="abc",
+        metrics={"accuracy": 0.5},
+        config=config,
+        directory=folder,
+    )
     torch.manual_seed(1)
     judge = Classifier((4, 8, 8)).eval()
-    store("tiny-judge", judge, steps=3, command="cmd b", commit="abc", metrics={"test_accuracy": 0.25},
-          directory=folder)
+    store(
+        "tiny-judge", judge, steps=3, command="cmd b", commit="abc", metrics={"test_accuracy": 0.25}, directory=folder
+    )
     return unet, judge
 
 
 @pytest.mark.parametrize("arch, kwargs", [("unet", TINY_UNET), ("dit", TINY_DIT)])
 def test_generator_round_trip_is_the_float16_rounded_network(tmp_path, arch, kwargs):
     model, config = _generator(arch, kwargs, 2)
-    entry = store("g", model, steps=7, command="python -m fmtutor.mnist train", commit="abc",
-                  metrics={"accuracy": 0.9}, config=config, directory=tmp_path)
+    entry = store(
+        "g",
+        model,
+        steps=7,
+        command="python -m fmtutor.mnist train",
+        commit="abc",
+        metrics={"accuracy": 0.9},
+        config=config,
+        directory=tmp_path,
+    )
     run = load_pretrained("g", tmp_path)
     rounded, _ = _generator(arch, kwargs, 2)
     rounded.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
@@ -73,8 +91,11 @@ def test_a_truncated_file_is_refused_by_name(tmp_path):
     path = tmp_path / "tiny-judge.safetensors"
     size = path.stat().st_size
     path.write_bytes(path.read_bytes()[: size // 2])
-    with pytest.raises(ValueError, match=rf"tiny-judge\.safetensors: {size // 2} bytes where the manifest lists "
-                                         rf"{size}: the file is truncated"):
+    with pytest.raises(
+        ValueError,
+        match=rf"tiny-judge\.safetensors: {size // 2} bytes where the manifest lists "
+        rf"{size}: the file is truncated",
+    ):
         verify("tiny-judge", tmp_path)
 
 
@@ -114,14 +135,23 @@ def test_the_repository_weights_match_their_manifest_within_the_budget():
 def _tiny_judge(tmp_path, fake_mnist, seed: int):
     from fmtutor.mnist import train_classifier
     from fmtutor.mnist.pretrained import annotate
+
     result = train_classifier(None, "quick", seed=seed, root=fake_mnist, progress=False, steps=3, widths=(4, 8, 8))
-    store("judge", result.model, steps=3, command="c", commit="abc", metrics={"test_accuracy": 0.0},
-          directory=tmp_path / "w")
+    store(
+        "judge",
+        result.model,
+        steps=3,
+        command="c",
+        commit="abc",
+        metrics={"test_accuracy": 0.0},
+        directory=tmp_path / "w",
+    )
     annotate("judge", tmp_path / "w", retrain={"preset": "quick", "seed": 0, "steps": 3, "widths": [4, 8, 8]})
 
 
 def test_reproduce_is_bitwise_for_the_same_seed(tmp_path, fake_mnist):
     from fmtutor.mnist.reproduce import reproduce
+
     _tiny_judge(tmp_path, fake_mnist, seed=0)
     result = reproduce("judge", tmp_path / "again", tmp_path / "w", root=fake_mnist)
     assert result["bitwise"] and result["identical"] == result["tensors"] > 0 and result["largest_difference"] == 0
@@ -129,6 +159,7 @@ def test_reproduce_is_bitwise_for_the_same_seed(tmp_path, fake_mnist):
 
 def test_reproduce_compares_metrics_when_the_weights_differ(tmp_path, fake_mnist):
     from fmtutor.mnist.reproduce import reproduce
+
     _tiny_judge(tmp_path, fake_mnist, seed=1)  # stored from another seed than the recorded one
     result = reproduce("judge", tmp_path / "again", tmp_path / "w", root=fake_mnist)
     assert not result["bitwise"] and result["largest_difference"] > 0

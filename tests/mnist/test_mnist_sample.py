@@ -1,4 +1,5 @@
 """Guidance, epsilon conversion, solvers at a given NFE, and image grids."""
+
 from __future__ import annotations
 
 import matplotlib.image
@@ -6,8 +7,16 @@ import pytest
 import torch
 from torch import nn
 
-from fmtutor.mnist import (NULL_LABEL, class_labels, clipped_velocity, guided_field, make_grid, sample, save_grid,
-                           velocity_field)
+from fmtutor.mnist import (
+    NULL_LABEL,
+    class_labels,
+    clipped_velocity,
+    guided_field,
+    make_grid,
+    sample,
+    save_grid,
+    velocity_field,
+)
 from fmtutor.paths import GaussianPath
 
 
@@ -45,8 +54,10 @@ def test_guiding_epsilon_then_converting_equals_converting_then_guiding():
     path = GaussianPath("cosine")
     x, t, y, w = torch.randn(3, 1, 28, 28), torch.tensor([0.2, 0.5, 0.9]), torch.tensor([1, 4, 7]), 3.0
     with torch.no_grad():
+
         def v(label):
             return path.convert(model(x, t, label), x, t, "epsilon", "velocity")
+
         expected = v(torch.full_like(y, NULL_LABEL)) + w * (v(y) - v(torch.full_like(y, NULL_LABEL)))
         torch.testing.assert_close(velocity_field(model, w, "epsilon", path)(x, t, y=y), expected)
 

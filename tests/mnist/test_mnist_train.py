@@ -1,4 +1,5 @@
 """Training: batches, label dropout, targets, resume, checkpoints, the command line, and DDP."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,17 @@ def test_targets_and_label_dropout(prediction):
 
 
 def _train(out, steps, **kwargs):
-    return train("unet", "quick", out=out, data=tiny_data(), progress=False, steps=steps, batch_size=8,
-                 model_kwargs=TINY_UNET, **kwargs)
+    return train(
+        "unet",
+        "quick",
+        out=out,
+        data=tiny_data(),
+        progress=False,
+        steps=steps,
+        batch_size=8,
+        model_kwargs=TINY_UNET,
+        **kwargs,
+    )
 
 
 def test_interrupted_run_resumes_exactly(tmp_path):
@@ -89,16 +99,41 @@ def test_learning_rate_schedule():
 
 def test_training_reduces_the_loss():
     data = MNIST(images=tiny_data(10).images, labels=torch.arange(10))
-    run = train("unet", "quick", data=data, progress=False, steps=40, batch_size=16, lr=1e-2,
-                model_kwargs=TINY_UNET, warmup=0, decay=False)
+    run = train(
+        "unet",
+        "quick",
+        data=data,
+        progress=False,
+        steps=40,
+        batch_size=16,
+        lr=1e-2,
+        model_kwargs=TINY_UNET,
+        warmup=0,
+        decay=False,
+    )
     first, last = sum(run.losses[:10]) / 10, sum(run.losses[-10:]) / 10
     assert first > 1.1 and last < 0.85 * first  # the zero field scores E|x1 - x0|^2 = 1/3 + 1 here
 
 
 def test_command_line_train_sample_classifier_evaluate(fake_mnist, tmp_path, capsys):
     out = tmp_path / "run"
-    main(["train", "--preset", "quick", "--steps", "2", "--batch-size", "8", "--out", str(out),
-          "--data-dir", str(fake_mnist), "--no-progress", "--no-grid"])
+    main(
+        [
+            "train",
+            "--preset",
+            "quick",
+            "--steps",
+            "2",
+            "--batch-size",
+            "8",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(fake_mnist),
+            "--no-progress",
+            "--no-grid",
+        ]
+    )
     assert "2 steps, final loss" in capsys.readouterr().out and (out / "checkpoint.pt").exists()
     main(["sample", "--checkpoint", str(out), "--nfe", "2", "--per-class", "2", "--no-progress"])
     png = out / "samples_w3_nfe2_euler.png"
@@ -108,8 +143,22 @@ def test_command_line_train_sample_classifier_evaluate(fake_mnist, tmp_path, cap
     assert again.model.widths == (16, 32, 32) and again.test_accuracy == judge.test_accuracy
     x = torch.randn(3, 1, 28, 28)
     torch.testing.assert_close(again.model(x), judge.model(x))
-    main(["evaluate", "--checkpoint", str(out), "--classifier", str(tmp_path / "clf.pt"), "--n", "20",
-          "--nfe", "2", "--data-dir", str(fake_mnist), "--no-progress"])
+    main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(out),
+            "--classifier",
+            str(tmp_path / "clf.pt"),
+            "--n",
+            "20",
+            "--nfe",
+            "2",
+            "--data-dir",
+            str(fake_mnist),
+            "--no-progress",
+        ]
+    )
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["n"] == 20 and 0 <= report["accuracy"] <= 1 and report["reference_frechet"] >= 0
 
@@ -128,8 +177,9 @@ if os.environ["RANK"] == "0":
 
 def ddp_run(out):
     """The run compared between one process and two: 8 steps of a global batch of 8."""
-    return train("unet", "quick", data=tiny_data(), progress=False, steps=8, batch_size=8,
-                 model_kwargs=TINY_UNET, out=out)
+    return train(
+        "unet", "quick", data=tiny_data(), progress=False, steps=8, batch_size=8, model_kwargs=TINY_UNET, out=out
+    )
 
 
 @pytest.mark.slow
@@ -139,8 +189,13 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", str(script)], check=True, env=env,
-                   timeout=120, capture_output=True)
+    subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", str(script)],
+        check=True,
+        env=env,
+        timeout=120,
+        capture_output=True,
+    )
     two = json.loads((tmp_path / "result.json").read_text())
     one = ddp_run(tmp_path / "single")
     assert len(two["losses"]) == 8
@@ -151,8 +206,21 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 
 def test_command_line_says_where_an_interrupted_run_stands(fake_mnist, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    args = ["train", "--preset", "quick", "--steps", "3", "--batch-size", "8", "--out", str(out),
-            "--data-dir", str(fake_mnist), "--no-progress", "--no-grid"]
+    args = [
+        "train",
+        "--preset",
+        "quick",
+        "--steps",
+        "3",
+        "--batch-size",
+        "8",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(fake_mnist),
+        "--no-progress",
+        "--no-grid",
+    ]
 
     def ctrl_c(*a, **k):
         raise KeyboardInterrupt
@@ -165,8 +233,9 @@ def test_command_line_says_where_an_interrupted_run_stands(fake_mnist, tmp_path,
     monkeypatch.setattr("fmtutor.mnist.cli.train", ctrl_c)
     with pytest.raises(SystemExit) as stop:
         main(args)
-    assert str(stop.value) == (f"interrupted: the checkpoint {out / 'checkpoint.pt'} holds step 3; "
-                               "run the same command again to continue")
+    assert str(stop.value) == (
+        f"interrupted: the checkpoint {out / 'checkpoint.pt'} holds step 3; run the same command again to continue"
+    )
 
 
 @pytest.mark.parametrize("sampling, below", [("uniform", 0.1), ("logit-normal", 0.01390)])

@@ -4,6 +4,7 @@ Each ``check_*`` function takes the learner's function, runs it on cases the lea
 compares it with the reference kernel in ``fmtutor`` and returns a ``Report`` that prints what is
 wrong in plain words.
 """
+
 from ._checker import NOT_RUN, Checker, Report
 
 __all__ = ["Checker", "Report", "NOT_RUN"]

@@ -10,6 +10,7 @@ previous definition that is still in memory.
     report.close(y, expected, "x + h * field(x, t)")
     report            # prints: a tick and the checks passed, or each problem on its own line
 """
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,9 @@ class CountedField:
         return self.field(x, torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0]), **cond)
 
 
-def seeded_draws(seed: int, shape: tuple[int, ...], t_low: float, t_high: float,
-                 scales: tuple[float, float] = (2.0, 1.0)) -> tuple[Tensor, Tensor, Tensor]:
+def seeded_draws(
+    seed: int, shape: tuple[int, ...], t_low: float, t_high: float, scales: tuple[float, float] = (2.0, 1.0)
+) -> tuple[Tensor, Tensor, Tensor]:
     """The cases a checker feeds: two float64 tensors of ``shape`` (standard normal draws times ``scales``,
     e.g. data-like and noise-like) and times ``(B,)`` uniform in [t_low, t_high], all from ``seed``."""
     g = torch.Generator().manual_seed(seed)
@@ -68,7 +70,7 @@ class Report:
     exercise: str
     n_checks: int
     problems: tuple[str, ...]
-    status: str = "checked"   # "checked", "not attempted" (NotImplementedError) or "stale" (cell failed)
+    status: str = "checked"  # "checked", "not attempted" (NotImplementedError) or "stale" (cell failed)
 
     @property
     def passed(self) -> bool:
@@ -79,8 +81,10 @@ class Report:
         if self.passed:
             return f"✓ {self.exercise}: all {self.n_checks} checks passed."
         if self.status == "not attempted":
-            return (f"· {self.exercise}: not attempted yet (the function still raises NotImplementedError). "
-                    "Write it, run its cell, then this one.")
+            return (
+                f"· {self.exercise}: not attempted yet (the function still raises NotImplementedError). "
+                "Write it, run its cell, then this one."
+            )
         if self.status == "stale":
             return f"✗ {self.exercise}: not checked. {self.problems[0]}"
         lines = [f"✗ {self.exercise}: {len(self.problems)} of {self.n_checks} checks failed."]
@@ -127,7 +131,7 @@ class Checker:
         try:
             return fn(*args, **kwargs)
         except NotImplementedError:
-            if self.n_checks == 1:   # the very first call: nothing of the exercise is written yet
+            if self.n_checks == 1:  # the very first call: nothing of the exercise is written yet
                 self.status = "not attempted"
             self.fail(f"not attempted yet{where}: the function still raises NotImplementedError")
         except Exception as err:  # a learner's bug is reported, not raised
@@ -145,8 +149,15 @@ class Checker:
             return self.check(False, f"{what} should have shape {tuple(shape)}, got {tuple(value.shape)}")
         return self.check(bool(torch.isfinite(value).all()), f"{what} contains NaN or inf")
 
-    def close(self, value: object, expected: Tensor, what: str, atol: float = 1e-5, rtol: float = 1e-4,
-              mistakes: Sequence[tuple[Tensor, str]] = ()) -> bool:
+    def close(
+        self,
+        value: object,
+        expected: Tensor,
+        what: str,
+        atol: float = 1e-5,
+        rtol: float = 1e-4,
+        mistakes: Sequence[tuple[Tensor, str]] = (),
+    ) -> bool:
         """Check shape, finiteness and closeness to ``expected``, naming the largest error.
 
         ``mistakes`` pairs known wrong answers with their explanation: a value that misses
@@ -162,8 +173,10 @@ class Checker:
             if wrong.shape == value.shape and bool(((value - wrong).abs() <= atol + rtol * wrong.abs()).all()):
                 return self.check(False, f"{what} is wrong: {hint}")
         i = int(err.reshape(-1).argmax())
-        detail = (f"{what} is off: largest error {err.reshape(-1)[i].item():.3g} "
-                  f"(expected {expected.reshape(-1)[i].item():.4g}, got {value.reshape(-1)[i].item():.4g})")
+        detail = (
+            f"{what} is off: largest error {err.reshape(-1)[i].item():.3g} "
+            f"(expected {expected.reshape(-1)[i].item():.4g}, got {value.reshape(-1)[i].item():.4g})"
+        )
         return self.check(ok, detail)
 
     def number(self, value: object, low: float, high: float, what: str) -> bool:
@@ -200,5 +213,7 @@ def failed_definition(fn: Callable) -> str | None:
     if not name or not re.search(rf"^\s*(async\s+)?def\s+{re.escape(name)}\s*\(", result.info.raw_cell or "", re.M):
         return None
     error = result.error_before_exec or result.error_in_exec
-    return (f"The cell that defines `{name}` did not run ({type(error).__name__}: {error}), so `{name}` "
-            "is still your previous version. Fix the error, run that cell again, then this one.")
+    return (
+        f"The cell that defines `{name}` did not run ({type(error).__name__}: {error}), so `{name}` "
+        "is still your previous version. Fix the error, run that cell again, then this one."
+    )

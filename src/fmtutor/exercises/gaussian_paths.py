@@ -5,6 +5,7 @@ ends t = 0 and t near 1), compares it with ``fmtutor.paths.GaussianPath`` and, w
 a common one (a flipped sign, beta for beta squared, beta for d_beta, a formula that only holds for
 the linear schedule), says which.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,12 @@ from ..schedules import CosineSchedule, LinearSchedule, PolynomialSchedule, Sche
 from ..training import seeded
 from ._checker import Checker, Report, seeded_draws
 
-__all__ = ["check_poly_conditional_velocity", "check_conditional_score", "check_epsilon_to_velocity",
-           "check_sample_conditional"]
+__all__ = [
+    "check_poly_conditional_velocity",
+    "check_conditional_score",
+    "check_epsilon_to_velocity",
+    "check_sample_conditional",
+]
 
 F64 = torch.float64
 
@@ -45,14 +50,23 @@ def check_poly_conditional_velocity(fn: Callable[[Tensor, Tensor, Tensor], Tenso
     for seed, batch, dim in [(1, 64, 2), (2, 7, 3)]:
         x, x1, t = _draws(seed, batch, dim, 0.0, 0.95)
         a, b, da, db = _coefficients(schedule, t)
-        mistakes = ((-path.conditional_velocity(x, x1, t), "the sign is flipped"),
-                    ((x1 - x) / (1 - t[:, None]), "that is the linear schedule's field (x1 - x) / (1 - t)"),
-                    ((da - b * db) * x1 + b * db * x,
-                     "that is the misprinted (d_alpha - beta d_beta) x1 + beta d_beta x; divide by beta_t instead"),
-                    (da * x1 + db * x, "that is d_alpha x1 + d_beta x: the noise x0 is (x - alpha_t x1) / beta_t, not x"))
+        mistakes = (
+            (-path.conditional_velocity(x, x1, t), "the sign is flipped"),
+            ((x1 - x) / (1 - t[:, None]), "that is the linear schedule's field (x1 - x) / (1 - t)"),
+            (
+                (da - b * db) * x1 + b * db * x,
+                "that is the misprinted (d_alpha - beta d_beta) x1 + beta d_beta x; divide by beta_t instead",
+            ),
+            (da * x1 + db * x, "that is d_alpha x1 + d_beta x: the noise x0 is (x - alpha_t x1) / beta_t, not x"),
+        )
         value = report.call(fn, x, x1, t, case=f"B = {batch}, D = {dim}")
-        report.close(value, path.conditional_velocity(x, x1, t), f"u_t(x | x1) for B = {batch}, D = {dim}", **TOL,
-                     mistakes=mistakes)
+        report.close(
+            value,
+            path.conditional_velocity(x, x1, t),
+            f"u_t(x | x1) for B = {batch}, D = {dim}",
+            **TOL,
+            mistakes=mistakes,
+        )
     x, x1, _ = _draws(3, 5, 2, 0.0, 1.0)
     zero = torch.zeros(5, dtype=F64)
     value = report.call(fn, x, x1, zero, case="t = 0")
@@ -62,8 +76,7 @@ def check_poly_conditional_velocity(fn: Callable[[Tensor, Tensor, Tensor], Tenso
     x_t = schedule(t).alpha[:, None] * x1 + schedule(t).beta[:, None] * x0
     dx_dt = torch.stack([torch.autograd.grad(x_t[:, d].sum(), t, retain_graph=True)[0] for d in range(2)], 1)
     value = report.call(fn, x_t.detach(), x1, t.detach(), case="along the path")
-    report.close(value, dx_dt, "u_t(x_t | x1) against d x_t / dt (autograd) along x_t = t^2 x1 + (1 - t^2) x0",
-                 **TOL)
+    report.close(value, dx_dt, "u_t(x_t | x1) against d x_t / dt (autograd) along x_t = t^2 x1 + (1 - t^2) x0", **TOL)
     return report.report()
 
 
@@ -78,9 +91,11 @@ def check_conditional_score(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Ten
         x, x1, t = _draws(10 + seed, 16, 2 + seed, 0.0, 0.9)
         a, b, _, _ = _coefficients(schedule, t)
         reference = GaussianPath(schedule).conditional_score(x, x1, t)
-        mistakes = ((-reference, "the sign is flipped: the score points from x towards the mean alpha_t x1"),
-                    (-(x - a * x1) / b, "divide by the variance beta_t^2, not by beta_t"),
-                    (-(x - x1) / b**2, "the mean of p_t(x | x1) is alpha_t x1, not x1"))
+        mistakes = (
+            (-reference, "the sign is flipped: the score points from x towards the mean alpha_t x1"),
+            (-(x - a * x1) / b, "divide by the variance beta_t^2, not by beta_t"),
+            (-(x - x1) / b**2, "the mean of p_t(x | x1) is alpha_t x1, not x1"),
+        )
         value = report.call(fn, x, x1, t, schedule, case=f"{schedule.name} schedule")
         report.close(value, reference, f"the score ({schedule.name} schedule)", **TOL, mistakes=mistakes)
     x, x1, _ = _draws(20, 8, 2, 0.0, 1.0)
@@ -90,7 +105,7 @@ def check_conditional_score(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Ten
     x = x.requires_grad_(True)
     a, b, _, _ = _coefficients(CosineSchedule(), t)
     log_p = (-((x - a * x1) ** 2).sum(-1) / (2 * b[:, 0] ** 2)).sum()
-    grad, = torch.autograd.grad(log_p, x)
+    (grad,) = torch.autograd.grad(log_p, x)
     value = report.call(fn, x.detach(), x1, t, CosineSchedule(), case="autograd")
     report.close(value, grad, "the score against autograd of log N(x; alpha_t x1, beta_t^2 I)", **TOL)
     return report.report()
@@ -99,21 +114,30 @@ def check_conditional_score(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Ten
 def check_epsilon_to_velocity(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Tensor]) -> Report:
     """``fn(eps, x, t, schedule)``: the velocity d_alpha x1_hat + d_beta eps with x1_hat = (x - beta eps) / alpha."""
     report = Checker("epsilon prediction to velocity")
-    cases = [(s, 0.05, 0.95) for s in _schedules()] + [(LinearSchedule(), 1e-3, 1e-3), (VPSchedule(), 0.0, 0.0),
-                                                         (VPSchedule(), VPSchedule.t_max, VPSchedule.t_max)]
+    cases = [(s, 0.05, 0.95) for s in _schedules()] + [
+        (LinearSchedule(), 1e-3, 1e-3),
+        (VPSchedule(), 0.0, 0.0),
+        (VPSchedule(), VPSchedule.t_max, VPSchedule.t_max),
+    ]
     for seed, (schedule, t_low, t_high) in enumerate(cases):
         eps, x, t = _draws(30 + seed, 12, 2, t_low, t_high)
         a, b, da, db = _coefficients(schedule, t)
         reference = GaussianPath(schedule).convert(eps, x, t, "epsilon", "velocity")
         x1_hat = (x - b * eps) / a
-        mistakes = ((da * x1_hat - db * eps, "the sign of the d_beta eps term is flipped"),
-                    (da * x1_hat + b * eps, "use d_beta (the time derivative of beta_t), not beta_t, in front of eps"),
-                    ((x - (1 - t[:, None]) * eps) / t[:, None] - eps,
-                     "(x - (1 - t) eps) / t - eps is the velocity of the linear schedule only; use d_alpha and d_beta"),
-                    (da * x + db * eps, "x is not x1: first recover x1_hat = (x - beta_t eps) / alpha_t"))
+        mistakes = (
+            (da * x1_hat - db * eps, "the sign of the d_beta eps term is flipped"),
+            (da * x1_hat + b * eps, "use d_beta (the time derivative of beta_t), not beta_t, in front of eps"),
+            (
+                (x - (1 - t[:, None]) * eps) / t[:, None] - eps,
+                "(x - (1 - t) eps) / t - eps is the velocity of the linear schedule only; use d_alpha and d_beta",
+            ),
+            (da * x + db * eps, "x is not x1: first recover x1_hat = (x - beta_t eps) / alpha_t"),
+        )
         where = f"t = {t_low:g}" if t_low == t_high else f"t in [{t_low:g}, {t_high:g}]"
         value = report.call(fn, eps, x, t, schedule, case=f"{schedule.name}, {where}")
-        near = " (near t = 0, where alpha_t is small: divide by alpha_t exactly, do not clamp it)" if t_high < 0.01 else ""
+        near = (
+            " (near t = 0, where alpha_t is small: divide by alpha_t exactly, do not clamp it)" if t_high < 0.01 else ""
+        )
         report.close(value, reference, f"the velocity ({schedule.name}, {where}){near}", **TOL, mistakes=mistakes)
     return report.report()
 
@@ -139,22 +163,28 @@ def check_sample_conditional(fn: Callable[[Tensor, Tensor, Schedule, torch.Gener
         alpha, beta = v.alpha[:, None], v.beta[:, None].expand_as(mean)
         for k, tk in enumerate(ts.tolist()):
             tol_m, tol_s = 5 * beta[k, 0] / math.sqrt(n) + 1e-6, 5 * beta[k, 0] / math.sqrt(2 * n) + 1e-6
-            report.check(bool(((mean[k] - alpha[k] * centres[k]).abs() <= tol_m).all()),
-                         f"{schedule.name}, t = {tk:g}: the mean of x_t should be alpha_t x1 = "
-                         f"{(alpha[k] * centres[k]).numpy().round(3)}, got {mean[k].numpy().round(3)}")
+            report.check(
+                bool(((mean[k] - alpha[k] * centres[k]).abs() <= tol_m).all()),
+                f"{schedule.name}, t = {tk:g}: the mean of x_t should be alpha_t x1 = "
+                f"{(alpha[k] * centres[k]).numpy().round(3)}, got {mean[k].numpy().round(3)}",
+            )
             hint = ""
             if beta[k, 0] > 0.1 and (std[k] < 1e-6).all():
                 hint = " (every row with the same x1 got the same noise: draw noise of shape x1.shape)"
             elif beta[k, 0] > 0.1 and torch.allclose(std[k], beta[k] ** 2, rtol=0.03):
                 hint = " (that is beta_t^2: the standard deviation is beta_t, not the variance)"
-            report.check(bool(((std[k] - beta[k]).abs() <= tol_s).all()),
-                         f"{schedule.name}, t = {tk:g}: the standard deviation of x_t should be beta_t = "
-                         f"{beta[k, 0].item():.3f}, got {std[k].numpy().round(3)}{hint}")
+            report.check(
+                bool(((std[k] - beta[k]).abs() <= tol_s).all()),
+                f"{schedule.name}, t = {tk:g}: the standard deviation of x_t should be beta_t = "
+                f"{beta[k, 0].item():.3f}, got {std[k].numpy().round(3)}{hint}",
+            )
     x1, t = centres, torch.full((4,), 0.5, dtype=F64)
     first = report.call(fn, x1, t, CosineSchedule(), torch.Generator().manual_seed(3), case="seeded twice")
     with seeded(12345):  # a different global state must not change a seeded draw
         second = report.call(fn, x1, t, CosineSchedule(), torch.Generator().manual_seed(3), case="seeded twice")
     if isinstance(first, Tensor) and isinstance(second, Tensor):
-        report.check(first.shape == second.shape and torch.equal(first, second),
-                     "the same generator seed gave different draws: pass generator=generator to torch.randn")
+        report.check(
+            first.shape == second.shape and torch.equal(first, second),
+            "the same generator seed gave different draws: pass generator=generator to torch.randn",
+        )
     return report.report()

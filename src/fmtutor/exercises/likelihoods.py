@@ -7,6 +7,7 @@ with a closed-form divergence, the exact Gaussian-mixture fields, image-shaped b
 trace, a mean instead of a sum, a flipped sign, the probe dotted with the velocity instead of with
 its Jacobian-vector product, the integral's sign, a forgotten or misplaced prior, the wrong direction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,7 +40,7 @@ def _linear(x: Tensor, t: Tensor) -> Tensor:
 
 def _wavy(x: Tensor, t: Tensor) -> Tensor:
     """u = (sin(x1 x2), t x0^2, -x2^3 + x0): div = -3 x2^2."""
-    return torch.stack([torch.sin(x[:, 1] * x[:, 2]), t * x[:, 0] ** 2, -x[:, 2] ** 3 + x[:, 0]], dim=1)
+    return torch.stack([torch.sin(x[:, 1] * x[:, 2]), t * x[:, 0] ** 2, -(x[:, 2] ** 3) + x[:, 0]], dim=1)
 
 
 def _squash(x: Tensor, t: Tensor) -> Tensor:
@@ -50,12 +51,13 @@ def _squash(x: Tensor, t: Tensor) -> Tensor:
 def _cases() -> list[tuple[str, Callable, Tensor, Tensor]]:
     mix = MarginalField(eight_gaussians(), GaussianPath("linear"))
     vp = MarginalField(three_clusters(), GaussianPath("vp"))
-    return [("a linear field in 2-D", _linear, _randn(1, 16, 2), torch.full((16,), 0.5, dtype=F64)),
-            ("a nonlinear field in 3-D", _wavy, _randn(2, 16, 3), torch.linspace(0, 1, 16, dtype=F64)),
-            ("images (B, 1, 4, 4)", _squash, _randn(3, 4, 1, 4, 4), torch.full((4,), 0.3, dtype=F64)),
-            ("the exact eight-Gaussian field", mix, 3 * _randn(4, 32, 2), torch.linspace(0.05, 1, 32, dtype=F64)),
-            ("the exact three-cluster field, VP path", vp, 2 * _randn(5, 32, 2),
-             torch.linspace(0.05, 0.9, 32, dtype=F64))]
+    return [
+        ("a linear field in 2-D", _linear, _randn(1, 16, 2), torch.full((16,), 0.5, dtype=F64)),
+        ("a nonlinear field in 3-D", _wavy, _randn(2, 16, 3), torch.linspace(0, 1, 16, dtype=F64)),
+        ("images (B, 1, 4, 4)", _squash, _randn(3, 4, 1, 4, 4), torch.full((4,), 0.3, dtype=F64)),
+        ("the exact eight-Gaussian field", mix, 3 * _randn(4, 32, 2), torch.linspace(0.05, 1, 32, dtype=F64)),
+        ("the exact three-cluster field, VP path", vp, 2 * _randn(5, 32, 2), torch.linspace(0.05, 0.9, 32, dtype=F64)),
+    ]
 
 
 def _all_entries(field: Callable, x: Tensor, t: Tensor) -> Tensor:
@@ -68,23 +70,29 @@ def _all_entries(field: Callable, x: Tensor, t: Tensor) -> Tensor:
 
 # -- 1. the divergence by autograd ------------------------------------------------------------------
 
+
 def check_divergence(fn: Callable[[Callable, Tensor, Tensor], Tensor]) -> Report:
     """``fn(field, x, t)``: div u_t(x) = sum_i du_i/dx_i for x ``(B, *D)``, t ``(B,)``; returns ``(B,)``."""
     report = Checker("divergence by autograd")
     for case, field, x, t in _cases():
         reference = divergence(field, x, t)
         n = x[0].numel()
-        mistakes = ((_all_entries(field, x, t), "that sums every entry of the Jacobian (the gradient of u.sum()); "
-                     "the divergence is its trace, sum_i du_i/dx_i only"),
-                    (-reference, "the sign is flipped"),
-                    (reference / n, "that is the mean of the diagonal; the divergence is its sum over the "
-                     f"{n} dimensions"))
+        mistakes = (
+            (
+                _all_entries(field, x, t),
+                "that sums every entry of the Jacobian (the gradient of u.sum()); "
+                "the divergence is its trace, sum_i du_i/dx_i only",
+            ),
+            (-reference, "the sign is flipped"),
+            (reference / n, f"that is the mean of the diagonal; the divergence is its sum over the {n} dimensions"),
+        )
         value = report.call(fn, field, x.clone(), t, case=case)
         report.close(value, reference, f"the divergence ({case})", atol=1e-6, rtol=1e-5, mistakes=mistakes)
     return report.report()
 
 
 # -- 2. one Hutchinson probe ------------------------------------------------------------------------
+
 
 def check_hutchinson_probe(fn: Callable[[Callable, Tensor, Tensor, Tensor], Tensor]) -> Report:
     """``fn(field, x, t, eps)``: eps^T (du/dx) eps for one probe ``eps`` shaped like x; returns ``(B,)``.
@@ -95,15 +103,21 @@ def check_hutchinson_probe(fn: Callable[[Callable, Tensor, Tensor, Tensor], Tens
         eps = draw_probes(x, 1, kind, torch.Generator().manual_seed(40 + seed))[0]
         reference = hutchinson_divergence(field, x, t, eps[None])
         n = x[0].numel()
-        mistakes = (((field(x, t) * eps).reshape(len(x), -1).sum(1), "that is eps . u, the probe dotted with the "
-                     "velocity; dot it with the Jacobian-vector product eps^T (du/dx) "
-                     "(autograd.grad of (u * eps).sum())"),
-                    (_all_entries(field, x, t), "that uses a vector of ones, not the probe eps"),
-                    (-reference, "the sign is flipped"),
-                    (reference / n, f"sum over the {n} dimensions, not the mean"))
+        mistakes = (
+            (
+                (field(x, t) * eps).reshape(len(x), -1).sum(1),
+                "that is eps . u, the probe dotted with the "
+                "velocity; dot it with the Jacobian-vector product eps^T (du/dx) "
+                "(autograd.grad of (u * eps).sum())",
+            ),
+            (_all_entries(field, x, t), "that uses a vector of ones, not the probe eps"),
+            (-reference, "the sign is flipped"),
+            (reference / n, f"sum over the {n} dimensions, not the mean"),
+        )
         value = report.call(fn, field, x.clone(), t, eps.clone(), case=f"{case}, a {kind} probe")
-        report.close(value, reference, f"eps^T (du/dx) eps ({case}, {kind} probe)", atol=1e-6, rtol=1e-5,
-                     mistakes=mistakes)
+        report.close(
+            value, reference, f"eps^T (du/dx) eps ({case}, {kind} probe)", atol=1e-6, rtol=1e-5, mistakes=mistakes
+        )
     x, n = _randn(9, 2, 3), 20000
     many, t = x.repeat(n, 1), torch.full((2 * n,), 0.4, dtype=F64)  # 20,000 probes for each of 2 points, one call
     eps = draw_probes(many, 1, "rademacher", torch.Generator().manual_seed(50))[0]
@@ -111,14 +125,17 @@ def check_hutchinson_probe(fn: Callable[[Callable, Tensor, Tensor, Tensor], Tens
     if isinstance(value, Tensor) and value.shape == (2 * n,):
         value = value.detach().reshape(n, 2)
         mean, truth, spread = value.mean(0), divergence(_wavy, x, t[:2]), value.std(0) / n**0.5
-        report.check(bool(((mean - truth).abs() <= 5 * spread + 1e-9).all()),
-                     f"averaged over {n:,} Rademacher probes your estimate is {[round(m, 3) for m in mean.tolist()]}, "
-                     f"but the divergence is {[round(m, 3) for m in truth.tolist()]}: an unbiased estimator's "
-                     "average approaches it")
+        report.check(
+            bool(((mean - truth).abs() <= 5 * spread + 1e-9).all()),
+            f"averaged over {n:,} Rademacher probes your estimate is {[round(m, 3) for m in mean.tolist()]}, "
+            f"but the divergence is {[round(m, 3) for m in truth.tolist()]}: an unbiased estimator's "
+            "average approaches it",
+        )
     return report.report()
 
 
 # -- 3. the log-likelihood by integrating back to noise -------------------------------------------------
+
 
 def _pieces(field: Callable, x: Tensor, n_steps: int) -> dict[str, Tensor]:
     """The reference Euler log-likelihood and the values of the usual mistakes."""
@@ -130,9 +147,14 @@ def _pieces(field: Callable, x: Tensor, n_steps: int) -> dict[str, Tensor]:
 
     fwd = log_likelihood(reversed_field, x, time_grid(n_steps, 1.0, 0.0, dtype=F64), method="euler")
     extra = log_likelihood(field, x, time_grid(n_steps + 1, 1.0, 0.0, dtype=F64), method="euler")
-    return {"reference": ref.log_p, "sign": ref.log_p0 - ref.delta, "no prior": ref.delta,
-            "prior at x": gauss.log_density(x) + ref.delta, "forward": gauss.log_density(x) - fwd.delta,
-            "steps": extra.log_p}
+    return {
+        "reference": ref.log_p,
+        "sign": ref.log_p0 - ref.delta,
+        "no prior": ref.delta,
+        "prior at x": gauss.log_density(x) + ref.delta,
+        "forward": gauss.log_density(x) - fwd.delta,
+        "steps": extra.log_p,
+    }
 
 
 def check_log_likelihood(fn: Callable[[Callable, Tensor, int], Tensor]) -> Report:
@@ -140,22 +162,34 @@ def check_log_likelihood(fn: Callable[[Callable, Tensor, int], Tensor]) -> Repor
     dX/dt = u_t(X), dl/dt = div u_t(X), l(1) = 0, with the prior N(0, I) at t = 0: log N(X_0) + l(0)."""
     report = Checker("log-likelihood by the backward integration")
     mix8, mix3 = eight_gaussians(), three_clusters()
-    cases = [("a linear field", _linear, _randn(20, 16, 2), 10),
-             ("the exact eight-Gaussian field", MarginalField(mix8, GaussianPath("linear")),
-              mix8.sample(64, torch.Generator().manual_seed(21)).double(), 20),
-             ("the exact three-cluster field", MarginalField(mix3, GaussianPath("linear")),
-              mix3.sample(64, torch.Generator().manual_seed(22)).double(), 7)]
-    hints = {"sign": "the integral enters with the wrong sign: d/dt log p_t(X_t) = -div u_t, so "
-                     "log p_1(x) = log p_0(X_0) - int_0^1 div dt (l(0) itself, integrated from 1 down to 0)",
-             "no prior": "the prior term log N(X_0; 0, I) at the noise end is missing",
-             "prior at x": "the prior is evaluated at the data point x; evaluate it at X_0, where x arrives at t = 0",
-             "forward": "that integrates forward from t = 0 as if x were noise; start at x at t = 1 "
-                        "and step back to t = 0",
-             "steps": "off by one: take exactly n_steps Euler steps of size 1 / n_steps"}
+    cases = [
+        ("a linear field", _linear, _randn(20, 16, 2), 10),
+        (
+            "the exact eight-Gaussian field",
+            MarginalField(mix8, GaussianPath("linear")),
+            mix8.sample(64, torch.Generator().manual_seed(21)).double(),
+            20,
+        ),
+        (
+            "the exact three-cluster field",
+            MarginalField(mix3, GaussianPath("linear")),
+            mix3.sample(64, torch.Generator().manual_seed(22)).double(),
+            7,
+        ),
+    ]
+    hints = {
+        "sign": "the integral enters with the wrong sign: d/dt log p_t(X_t) = -div u_t, so "
+        "log p_1(x) = log p_0(X_0) - int_0^1 div dt (l(0) itself, integrated from 1 down to 0)",
+        "no prior": "the prior term log N(X_0; 0, I) at the noise end is missing",
+        "prior at x": "the prior is evaluated at the data point x; evaluate it at X_0, where x arrives at t = 0",
+        "forward": "that integrates forward from t = 0 as if x were noise; start at x at t = 1 and step back to t = 0",
+        "steps": "off by one: take exactly n_steps Euler steps of size 1 / n_steps",
+    }
     for case, field, x, n in cases:
         pieces = _pieces(field, x, n)
         mistakes = tuple((pieces[name], hint) for name, hint in hints.items())
         value = report.call(fn, field, x.clone(), n, case=f"{case}, {n} steps")
-        report.close(value, pieces["reference"], f"log p_1(x) ({case}, {n} Euler steps)", atol=1e-6, rtol=1e-6,
-                     mistakes=mistakes)
+        report.close(
+            value, pieces["reference"], f"log p_1(x) ({case}, {n} Euler steps)", atol=1e-6, rtol=1e-6, mistakes=mistakes
+        )
     return report.report()

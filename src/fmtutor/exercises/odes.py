@@ -6,6 +6,7 @@ a time-dependent scalar growth on image-shaped batches, t = 0 and t = 1 ends, ba
 grids), compares with ``fmtutor.solvers`` / ``fmtutor.odes``, and names typical mistakes (slope at
 the wrong time, forgotten h, n - 1 steps, wrong sign of an order) in plain words.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,8 +41,11 @@ def _run_step(report: Checker, step: Callable, field, x: Tensor, t: float, h: fl
     x_in = x.clone()
     value = report.call(step, field, x_in, t, h, case=case)
     if value is not NOT_RUN:
-        report.check(torch.equal(x_in, x), f"{case}: your step changed the input x in place (x += ...); "
-                     "return a new tensor, since a solver keeps the old state")
+        report.check(
+            torch.equal(x_in, x),
+            f"{case}: your step changed the input x in place (x += ...); "
+            "return a new tensor, since a solver keeps the old state",
+        )
     return value
 
 
@@ -52,17 +56,21 @@ def check_euler_step(euler_step: Callable) -> Report:
         value = _run_step(report, euler_step, field, x, t, h, case)
         u, u_end = field(x, t), field(x, t + h)
         expected = SOLVERS["euler"](field, x, torch.tensor(t), torch.tensor(h))
-        report.close(value, expected, f"x_next for {case}", mistakes=[
-            (x + h * u_end,
-             "you evaluate the field at the end of the step, u(x, t + h); Euler uses the "
-             "slope at the start, u(x, t)"),
-            (x + u,
-             "you forgot to multiply the slope by h: the step is x + h * u(x, t)"),
-            (x - h * u,
-             "wrong sign: Euler moves along the field, x + h * u(x, t), not against it"),
-            (h * u,
-             "you return the increment h * u(x, t), not the new state x + h * u(x, t)"),
-        ])
+        report.close(
+            value,
+            expected,
+            f"x_next for {case}",
+            mistakes=[
+                (
+                    x + h * u_end,
+                    "you evaluate the field at the end of the step, u(x, t + h); Euler uses the "
+                    "slope at the start, u(x, t)",
+                ),
+                (x + u, "you forgot to multiply the slope by h: the step is x + h * u(x, t)"),
+                (x - h * u, "wrong sign: Euler moves along the field, x + h * u(x, t), not against it"),
+                (h * u, "you return the increment h * u(x, t), not the new state x + h * u(x, t)"),
+            ],
+        )
     return report.report()
 
 
@@ -73,26 +81,28 @@ def check_heun_step(heun_step: Callable) -> Report:
         counted = CountedField(field)
         value = _run_step(report, heun_step, counted, x, t, h, case)
         if value is not NOT_RUN:
-            report.check(counted.calls == 2, f"{case}: your step evaluated the field {counted.calls} times; "
-                         "Heun needs exactly 2 evaluations (k1 and k2), and each one costs an NFE")
+            report.check(
+                counted.calls == 2,
+                f"{case}: your step evaluated the field {counted.calls} times; "
+                "Heun needs exactly 2 evaluations (k1 and k2), and each one costs an NFE",
+            )
         k1 = field(x, t)
         k2, k2_at_t = field(x + h * k1, t + h), field(x + h * k1, t)
         midpoint = x + h * field(x + 0.5 * h * k1, t + 0.5 * h)
         expected = SOLVERS["heun"](field, x, torch.tensor(t), torch.tensor(h))
-        report.close(value, expected, f"x_next for {case}", mistakes=[
-            (x + h * k1,
-             "this is an Euler step; Heun averages k1 = u(x, t) with k2 = u(x + h k1, t + h)"),
-            (x + 0.5 * h * (k1 + k2_at_t),
-             "k2 is evaluated at time t; the predictor x + h k1 lives at t + h"),
-            (x + h * (k1 + k2),
-             "you forgot to halve the sum: the step is x + h (k1 + k2) / 2"),
-            (x + h * k2,
-             "you use only k2; Heun averages it with k1: x + h (k1 + k2) / 2"),
-            (midpoint,
-             "this is the midpoint method (also order 2), not Heun's average of two slopes"),
-            (x - 0.5 * h * (k1 + k2),
-             "wrong sign: the step is x + h (k1 + k2) / 2"),
-        ])
+        report.close(
+            value,
+            expected,
+            f"x_next for {case}",
+            mistakes=[
+                (x + h * k1, "this is an Euler step; Heun averages k1 = u(x, t) with k2 = u(x + h k1, t + h)"),
+                (x + 0.5 * h * (k1 + k2_at_t), "k2 is evaluated at time t; the predictor x + h k1 lives at t + h"),
+                (x + h * (k1 + k2), "you forgot to halve the sum: the step is x + h (k1 + k2) / 2"),
+                (x + h * k2, "you use only k2; Heun averages it with k1: x + h (k1 + k2) / 2"),
+                (midpoint, "this is the midpoint method (also order 2), not Heun's average of two slopes"),
+                (x - 0.5 * h * (k1 + k2), "wrong sign: the step is x + h (k1 + k2) / 2"),
+            ],
+        )
     return report.report()
 
 
@@ -110,11 +120,15 @@ def _order_verdict(p: float, expected: float, two_point: list[float], atol: floa
     if abs(p - expected) <= atol:
         return None
     if abs(p + expected) <= atol:
-        return (f"your order has the wrong sign ({p:.3g}); errors shrink as n grows, so the order is "
-                "MINUS the slope of log(error) against log(n)")
+        return (
+            f"your order has the wrong sign ({p:.3g}); errors shrink as n grows, so the order is "
+            "MINUS the slope of log(error) against log(n)"
+        )
     if any(abs(p - q) <= atol for q in two_point):
-        return ("your estimate uses only two points; fit a straight line through ALL points (least "
-                "squares), so that noise averages out")
+        return (
+            "your estimate uses only two points; fit a straight line through ALL points (least "
+            "squares), so that noise averages out"
+        )
     if abs(p / expected - 2.302585) < 1e-3 or abs(expected / p - 2.302585) < 1e-3:
         return "you mix logarithm bases (log10 and ln): use the same logarithm on both axes"
     return f"expected order {expected:.4g} (least-squares fit through all points), got {p:.4g}"
@@ -128,9 +142,12 @@ def _order_cases() -> tuple[tuple[str, Tensor, Tensor], ...]:
     n1, n2, n3 = (torch.tensor(v, dtype=_F64) for v in ([4, 8, 16, 32], [10, 20, 40, 80, 160], [5, 7, 12, 30]))
     noisy_n = torch.tensor([8, 16, 32, 64, 128], dtype=_F64)
     noise = torch.exp(0.3 * torch.randn(5, generator=gen, dtype=_F64))
-    cases = [("errors 3 / n", n1, 3 / n1), ("errors 0.5 / n^2", n2, 0.5 / n2**2),
-             ("errors 20 / n^4 at uneven n", n3, 20 / n3**4),
-             ("noisy errors around 2 / n^2", noisy_n, 2 / noisy_n**2 * noise)]
+    cases = [
+        ("errors 3 / n", n1, 3 / n1),
+        ("errors 0.5 / n^2", n2, 0.5 / n2**2),
+        ("errors 20 / n^4 at uneven n", n3, 20 / n3**4),
+        ("noisy errors around 2 / n^2", noisy_n, 2 / noisy_n**2 * noise),
+    ]
     ode, x0, n_real = LinearODE.spiral(), torch.tensor([[1.0, 0.5]], dtype=_F64), [16, 32, 64, 128]
     for method in ("euler", "heun", "rk4"):
         errors = torch.tensor([global_error(ode, x0, method, n) for n in n_real], dtype=_F64)
@@ -170,8 +187,12 @@ def _solve_cases() -> list[tuple[str, Callable[..., Tensor], Tensor, Tensor]]:
     return [
         ("the spiral field on time_grid(10)", spiral, torch.randn(6, 2, generator=gen), time_grid(10)),
         ("a single step, time_grid(1)", growth, torch.randn(4, 1, generator=gen), time_grid(1)),
-        ("a decreasing grid from t = 1 to 0 (8 steps)", growth, torch.randn(3, 2, generator=gen),
-         time_grid(8, 1.0, 0.0)),
+        (
+            "a decreasing grid from t = 1 to 0 (8 steps)",
+            growth,
+            torch.randn(3, 2, generator=gen),
+            time_grid(8, 1.0, 0.0),
+        ),
         ("an uneven grid t_i = (i / 8)^2", spiral, torch.randn(5, 2, generator=gen), time_grid(8) ** 2),
     ]
 
@@ -187,15 +208,25 @@ def check_euler_solve(euler_solve: Callable) -> Report:
         n, h = len(times) - 1, times.diff()
         uniform = (times[-1] - times[0]) / n
         expected = solve_ode(field, x0, times, method="euler").final
-        report.close(value, expected, f"x(t_end) for {case}", mistakes=[
-            (_euler_loop(field, x0, times[:-2], h[:-1]),
-             f"your solver stops at t = {times[-2].item():.3g}, one step short of t_end = "
-             f"{times[-1].item():.3g}: a grid of n + 1 times has n steps, range(len(times) - 1)"),
-            (_euler_loop(field, x0, times[1:], h),
-             "you evaluate the field at the end of each step, times[i + 1]; Euler uses the start, "
-             "times[i]"),
-            (_euler_loop(field, x0, times[:-1], uniform.abs().expand(n)),
-             "your steps do not follow the grid: use h = times[i + 1] - times[i] (negative on a "
-             "decreasing grid, uneven on an uneven one)"),
-        ])
+        report.close(
+            value,
+            expected,
+            f"x(t_end) for {case}",
+            mistakes=[
+                (
+                    _euler_loop(field, x0, times[:-2], h[:-1]),
+                    f"your solver stops at t = {times[-2].item():.3g}, one step short of t_end = "
+                    f"{times[-1].item():.3g}: a grid of n + 1 times has n steps, range(len(times) - 1)",
+                ),
+                (
+                    _euler_loop(field, x0, times[1:], h),
+                    "you evaluate the field at the end of each step, times[i + 1]; Euler uses the start, times[i]",
+                ),
+                (
+                    _euler_loop(field, x0, times[:-1], uniform.abs().expand(n)),
+                    "your steps do not follow the grid: use h = times[i + 1] - times[i] (negative on a "
+                    "decreasing grid, uneven on an uneven one)",
+                ),
+            ],
+        )
     return report.report()

@@ -7,6 +7,7 @@ convert``, ``losses.dsm_loss``, ``DDPM.ddim_step``, ``sampling.sde_drift``) and 
 mistakes: a flipped sign, beta_t^2 for beta_t, abar for sqrt(abar), an index off by one, DDPM's
 index passed to the network instead of the book's time, a forgotten 1/2 or square.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,13 +37,20 @@ def _coefficients(schedule: Schedule, t: Tensor, like: Tensor) -> tuple[Tensor, 
 
 # -- 1. a score model's prediction as a velocity ----------------------------------------------------
 
+
 def check_score_to_velocity(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Tensor]) -> Report:
     """``fn(score, x, t, schedule)``: the velocity d_alpha x1_hat + d_beta eps_hat with
     eps_hat = -beta_t score and x1_hat = (x - beta_t eps_hat) / alpha_t; x, score (B, *D), t (B,)."""
     report = Checker("score to velocity")
     vp = VPSchedule()
-    cases = [(vp, (16, 2), 0.05, 0.95), (CosineSchedule(), (8, 3), 0.05, 0.95), (LinearSchedule(), (8, 2), 0.1, 0.9),
-             (CosineSchedule(), (4, 1, 3, 3), 0.2, 0.8), (vp, (6, 2), 0.0, 0.0), (vp, (6, 2), vp.t_max, vp.t_max)]
+    cases = [
+        (vp, (16, 2), 0.05, 0.95),
+        (CosineSchedule(), (8, 3), 0.05, 0.95),
+        (LinearSchedule(), (8, 2), 0.1, 0.9),
+        (CosineSchedule(), (4, 1, 3, 3), 0.2, 0.8),
+        (vp, (6, 2), 0.0, 0.0),
+        (vp, (6, 2), vp.t_max, vp.t_max),
+    ]
     for seed, (schedule, shape, t_low, t_high) in enumerate(cases):
         x, score, t = seeded_draws(50 + seed, shape, t_low, t_high)
         a, b, da, db = _coefficients(schedule, t, x)
@@ -51,14 +59,20 @@ def check_score_to_velocity(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Ten
         def via(eps: Tensor) -> Tensor:
             return da * (x - b * eps) / a + db * eps  # noqa: B023 (called within the iteration)
 
-        mistakes = ((via(b * score), "the sign is flipped: eps = -beta_t * score (the score points away from the noise)"),
-                    (via(-b**2 * score), "eps = -beta_t * score: multiply by beta_t, not by beta_t^2"),
-                    (via(-score / b), "eps = -beta_t * score: multiply by beta_t, do not divide"),
-                    (da * x - db * b * score, "x is not x1: first recover x1_hat = (x - beta_t eps_hat) / alpha_t"),
-                    (da * (x + b * score) / a - db * b * score,
-                     "x1_hat = (x - beta_t eps_hat) / alpha_t = (x + beta_t^2 score) / alpha_t: beta_t enters twice"),
-                    ((x + (1 - broadcast_time(t, x)) * score) / broadcast_time(t, x),
-                     "(x + (1 - t) score) / t holds for the linear schedule only; use alpha_t, beta_t and their derivatives"))
+        mistakes = (
+            (via(b * score), "the sign is flipped: eps = -beta_t * score (the score points away from the noise)"),
+            (via(-(b**2) * score), "eps = -beta_t * score: multiply by beta_t, not by beta_t^2"),
+            (via(-score / b), "eps = -beta_t * score: multiply by beta_t, do not divide"),
+            (da * x - db * b * score, "x is not x1: first recover x1_hat = (x - beta_t eps_hat) / alpha_t"),
+            (
+                da * (x + b * score) / a - db * b * score,
+                "x1_hat = (x - beta_t eps_hat) / alpha_t = (x + beta_t^2 score) / alpha_t: beta_t enters twice",
+            ),
+            (
+                (x + (1 - broadcast_time(t, x)) * score) / broadcast_time(t, x),
+                "(x + (1 - t) score) / t holds for the linear schedule only; use alpha_t, beta_t and their derivatives",
+            ),
+        )
         where = f"t = {t_low:g}" if t_low == t_high else f"t in [{t_low:g}, {t_high:g}]"
         what = f"the velocity ({schedule.name}, shape {shape}, {where})"
         value = report.call(fn, score, x, t, schedule, case=f"{schedule.name}, {where}")
@@ -67,12 +81,18 @@ def check_score_to_velocity(fn: Callable[[Tensor, Tensor, Tensor, Schedule], Ten
     exact = MarginalField(mixture, path)
     x, _, t = seeded_draws(60, (64, 2), 0.1, 0.9)
     value = report.call(fn, exact.score(x, t), x, t, vp, case="the exact score of eight Gaussians")
-    report.close(value, exact.velocity(x, t), "the velocity made from the exact score of eight Gaussians "
-                 "(it should be the exact marginal velocity u_t)", atol=1e-6, rtol=1e-4)
+    report.close(
+        value,
+        exact.velocity(x, t),
+        "the velocity made from the exact score of eight Gaussians (it should be the exact marginal velocity u_t)",
+        atol=1e-6,
+        rtol=1e-4,
+    )
     return report.report()
 
 
 # -- 2. the denoising score matching loss -----------------------------------------------------------
+
 
 def _mse(v: Tensor) -> Tensor:
     return (v**2).mean()
@@ -96,8 +116,11 @@ def check_dsm_loss(fn: Callable[[Callable, Tensor, Tensor, Tensor, Schedule], Te
     (score_model(x_t, t) + x0 / beta_t)^2 with x_t = alpha_t x1 + beta_t x0; x1, x0 (B, *D), t (B,)."""
     report = Checker("denoising score matching loss")
     model = _ScoreNet()
-    cases = [(VPSchedule(), (256, 2), 0.05, 0.95), (CosineSchedule(), (64, 3), 0.0, 0.9),
-             (LinearSchedule(), (16, 1, 2, 2), 0.5, 0.99)]
+    cases = [
+        (VPSchedule(), (256, 2), 0.05, 0.95),
+        (CosineSchedule(), (64, 3), 0.0, 0.9),
+        (LinearSchedule(), (16, 1, 2, 2), 0.5, 0.99),
+    ]
     for seed, (schedule, shape, t_low, t_high) in enumerate(cases):
         x1, _, t = seeded_draws(70 + seed, shape, t_low, t_high)
         x0 = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=F64)
@@ -106,23 +129,33 @@ def check_dsm_loss(fn: Callable[[Callable, Tensor, Tensor, Tensor, Schedule], Te
             reference = dsm_loss(model, x1, path, generator=torch.Generator().manual_seed(seed), t=t)
             a, b, _, _ = _coefficients(schedule, t, x1)
             s = model(a * x1 + b * x0, t)
-            mistakes = ((_mse(s - x0 / b), "the target is -x0 / beta_t: the sign is flipped"),
-                        (_mse(s + x0 / b**2), "the target is -x0 / beta_t, not -x0 / beta_t^2"),
-                        (_mse(s + x0), "the target is -x0 / beta_t: divide the noise by beta_t"),
-                        (_mse(model(b * x1 + a * x0, t) + x0 / b),
-                         "x_t = alpha_t x1 + beta_t x0: alpha_t and beta_t are swapped"),
-                        (((s + x0 / b) ** 2).sum(), "take the mean over batch and coordinates, not the sum"),
-                        (((s + x0 / b) ** 2).flatten(1).sum(1).mean(),
-                         "the book's losses average over the coordinates too (a mean, not a sum per sample)"))
+            mistakes = (
+                (_mse(s - x0 / b), "the target is -x0 / beta_t: the sign is flipped"),
+                (_mse(s + x0 / b**2), "the target is -x0 / beta_t, not -x0 / beta_t^2"),
+                (_mse(s + x0), "the target is -x0 / beta_t: divide the noise by beta_t"),
+                (
+                    _mse(model(b * x1 + a * x0, t) + x0 / b),
+                    "x_t = alpha_t x1 + beta_t x0: alpha_t and beta_t are swapped",
+                ),
+                (((s + x0 / b) ** 2).sum(), "take the mean over batch and coordinates, not the sum"),
+                (
+                    ((s + x0 / b) ** 2).flatten(1).sum(1).mean(),
+                    "the book's losses average over the coordinates too (a mean, not a sum per sample)",
+                ),
+            )
         where = f"{schedule.name}, x of shape {shape}, t in [{t_low:g}, {t_high:g}]"
         value = report.call(fn, model, x1, x0, t, schedule, case=where)
         if report.close(value, reference, f"the loss ({where})", atol=1e-8, rtol=1e-6, mistakes=mistakes):
-            report.check(value.requires_grad, f"the loss ({where}) must stay differentiable in the model's "
-                         "parameters: do not call .item(), .detach() or torch.no_grad()")
+            report.check(
+                value.requires_grad,
+                f"the loss ({where}) must stay differentiable in the model's "
+                "parameters: do not call .item(), .detach() or torch.no_grad()",
+            )
     return report.report()
 
 
 # -- 3. one deterministic DDIM step -----------------------------------------------------------------
+
 
 def _eps_model(x: Tensor, t: Tensor) -> Tensor:
     """The epsilon model eps(x, t) = tanh(x) (0.5 + t) + 0.2 t."""
@@ -133,8 +166,9 @@ def _counted() -> CountedField:
     return CountedField(_eps_model)
 
 
-def _ddim_variant(ddpm: DDPM, x: Tensor, n: int, n_prev: int, t: float, shift: int = 0,
-                  use_sqrt: bool = True, eps_sign: float = 1.0) -> Tensor:
+def _ddim_variant(
+    ddpm: DDPM, x: Tensor, n: int, n_prev: int, t: float, shift: int = 0, use_sqrt: bool = True, eps_sign: float = 1.0
+) -> Tensor:
     """A DDIM step with the given (possibly wrong) choices, for naming a learner's mistake."""
     a, a_prev = ddpm.alpha_bars[n - shift].to(x), ddpm.alpha_bars[max(n_prev - shift, 0)].to(x)
     eps = _eps_model(x, torch.full((x.shape[0],), t, dtype=x.dtype))
@@ -147,37 +181,61 @@ def check_ddim_step(fn: Callable[[Callable, Tensor, int, int, DDPM], Tensor]) ->
     """``fn(eps_model, x, n, n_prev, ddpm)``: DDIM (eta = 0) from DDPM index n to n_prev < n,
     calling ``eps_model(x, t)`` once at the book's time t = 1 - n / T."""
     report = Checker("DDIM step")
-    cases = [(DDPM(), 1000, 980, (32, 2)), (DDPM(), 500, 499, (8, 3)), (DDPM(), 37, 12, (4, 1, 3, 3)),
-             (DDPM(), 1, 0, (8, 2)), (DDPM(T=50), 50, 40, (8, 2))]
+    cases = [
+        (DDPM(), 1000, 980, (32, 2)),
+        (DDPM(), 500, 499, (8, 3)),
+        (DDPM(), 37, 12, (4, 1, 3, 3)),
+        (DDPM(), 1, 0, (8, 2)),
+        (DDPM(T=50), 50, 40, (8, 2)),
+    ]
     for seed, (ddpm, n, n_prev, shape) in enumerate(cases):
         x = torch.randn(shape, generator=torch.Generator().manual_seed(80 + seed), dtype=F64)
         reference = ddpm.ddim_step(_counted(), x, n, n_prev, eta=0.0)
         t_book = 1 - n / ddpm.T
-        mistakes = ((_ddim_variant(ddpm, x, n, n_prev, t_book, use_sqrt=False),
-                     "the coefficients are sqrt(abar_n) and sqrt(1 - abar_n), not abar_n and 1 - abar_n"),
-                    (_ddim_variant(ddpm, x, n, n_prev, n / ddpm.T),
-                     "the network takes the book's time t = 1 - n / T (t = 0 is noise), not n / T"),
-                    (_ddim_variant(ddpm, x, n, n_prev, t_book, eps_sign=-1.0),
-                     "x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev) eps: the sign of the eps term is flipped"),
-                    (_ddim_variant(ddpm, x, n, n_prev, 1 - n / 1000),
-                     "the book's time is t = 1 - n / T with this DDPM's T (ddpm.T), not 1 - n / 1000"),
-                    (_ddim_variant(ddpm, x, n, n_prev, 1 - (n - 1) / ddpm.T),
-                     "off by one: the network is evaluated at t = 1 - n / T, the time of the current index n"))
+        mistakes = (
+            (
+                _ddim_variant(ddpm, x, n, n_prev, t_book, use_sqrt=False),
+                "the coefficients are sqrt(abar_n) and sqrt(1 - abar_n), not abar_n and 1 - abar_n",
+            ),
+            (
+                _ddim_variant(ddpm, x, n, n_prev, n / ddpm.T),
+                "the network takes the book's time t = 1 - n / T (t = 0 is noise), not n / T",
+            ),
+            (
+                _ddim_variant(ddpm, x, n, n_prev, t_book, eps_sign=-1.0),
+                "x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev) eps: the sign of the eps term is flipped",
+            ),
+            (
+                _ddim_variant(ddpm, x, n, n_prev, 1 - n / 1000),
+                "the book's time is t = 1 - n / T with this DDPM's T (ddpm.T), not 1 - n / 1000",
+            ),
+            (
+                _ddim_variant(ddpm, x, n, n_prev, 1 - (n - 1) / ddpm.T),
+                "off by one: the network is evaluated at t = 1 - n / T, the time of the current index n",
+            ),
+        )
         if n_prev > 0:
-            mistakes += ((_ddim_variant(ddpm, x, n, n_prev, t_book, shift=1),
-                          "off by one: ddpm.alpha_bars[n] is abar_n (alpha_bars[0] = 1 is the clean data)"),)
+            mistakes += (
+                (
+                    _ddim_variant(ddpm, x, n, n_prev, t_book, shift=1),
+                    "off by one: ddpm.alpha_bars[n] is abar_n (alpha_bars[0] = 1 is the clean data)",
+                ),
+            )
         model, x_in = _counted(), x.clone()
         where = f"T = {ddpm.T}, n = {n} -> {n_prev}, x of shape {shape}"
         value = report.call(fn, model, x_in, n, n_prev, ddpm, case=where)
         report.close(value, reference, f"x at index {n_prev} ({where})", atol=1e-5, rtol=1e-4, mistakes=mistakes)
         if isinstance(value, Tensor):
-            report.check(model.calls == 1, f"{where}: DDIM evaluates the network once per step, your step called "
-                         f"it {model.calls} times")
+            report.check(
+                model.calls == 1,
+                f"{where}: DDIM evaluates the network once per step, your step called it {model.calls} times",
+            )
             report.check(torch.equal(x_in, x), f"{where}: your step changed x in place; return a new tensor")
     return report.report()
 
 
 # -- 4. the drift of the marginal-preserving SDE ----------------------------------------------------
+
 
 def check_sde_drift(fn: Callable[[Callable, Callable, Tensor, Tensor, float], Tensor]) -> Report:
     """``fn(velocity, score, x, t, sigma)``: the drift u_t(x) + sigma^2 / 2 * score_t(x) for a float
@@ -189,15 +247,24 @@ def check_sde_drift(fn: Callable[[Callable, Callable, Tensor, Tensor, float], Te
         x = 2 * x
         u, s = exact.velocity(x, t), exact.score(x, t)
         reference = sde_drift(exact.velocity, exact.score, sigma)(x, t)
-        mistakes = ((u + sigma**2 * s, "the score term is sigma^2 / 2 * score: the factor 1/2 is missing"),
-                    (u + sigma / 2 * s, "the score term is sigma^2 / 2 * score: sigma must be squared"),
-                    (u - sigma**2 / 2 * s, "the score term enters with a plus sign: it pulls the particles back "
-                     "towards high density, undoing the spread of the noise"),
-                    (-u + sigma**2 / 2 * s, "the velocity enters as +u_t: time runs from noise (t = 0) to data (t = 1)"),
-                    (u, "with sigma > 0 the drift needs the correction sigma^2 / 2 * score, or the noise "
-                     "blurs the marginals"))
+        mistakes = (
+            (u + sigma**2 * s, "the score term is sigma^2 / 2 * score: the factor 1/2 is missing"),
+            (u + sigma / 2 * s, "the score term is sigma^2 / 2 * score: sigma must be squared"),
+            (
+                u - sigma**2 / 2 * s,
+                "the score term enters with a plus sign: it pulls the particles back "
+                "towards high density, undoing the spread of the noise",
+            ),
+            (-u + sigma**2 / 2 * s, "the velocity enters as +u_t: time runs from noise (t = 0) to data (t = 1)"),
+            (u, "with sigma > 0 the drift needs the correction sigma^2 / 2 * score, or the noise blurs the marginals"),
+        )
         value = report.call(fn, exact.velocity, exact.score, x, t, sigma, case=f"sigma = {sigma:g}")
-        report.close(value, reference, f"the drift for sigma = {sigma:g}", atol=1e-6, rtol=1e-5,
-                     mistakes=mistakes if sigma > 0 else mistakes[3:4])
+        report.close(
+            value,
+            reference,
+            f"the drift for sigma = {sigma:g}",
+            atol=1e-6,
+            rtol=1e-5,
+            mistakes=mistakes if sigma > 0 else mistakes[3:4],
+        )
     return report.report()
-

@@ -10,6 +10,7 @@ the plain instead of the squared distance, a maximised cost; Euler for Heun, tim
 swapped or shuffled pairs, an off-by-one grid; displacements for velocities, steps left unweighted, the
 mean step velocity for the average one, a square root.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,13 +38,23 @@ def _randn(seed: int, *shape: int) -> Tensor:
 
 # -- 1. the minibatch OT pairing -------------------------------------------------------------------
 
+
 def _pairing_cases() -> list[tuple[str, Tensor, Tensor]]:
     line = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]], dtype=F64)
-    return [("three points and the same points shifted by 10, listed in reverse", line,
-             line.flip(0) + torch.tensor([10.0, 0.0], dtype=F64)),
-            ("8 noise points and 8 points of a ring", _randn(1, 8, 2), 4 * torch.nn.functional.normalize(_randn(2, 8, 2), dim=1)),
-            ("32 points against 32 shifted ones", _randn(3, 32, 2), _randn(4, 32, 2) + 1.5),
-            ("16 points in 3-D", _randn(5, 16, 3), 2 * _randn(6, 16, 3))]
+    return [
+        (
+            "three points and the same points shifted by 10, listed in reverse",
+            line,
+            line.flip(0) + torch.tensor([10.0, 0.0], dtype=F64),
+        ),
+        (
+            "8 noise points and 8 points of a ring",
+            _randn(1, 8, 2),
+            4 * torch.nn.functional.normalize(_randn(2, 8, 2), dim=1),
+        ),
+        ("32 points against 32 shifted ones", _randn(3, 32, 2), _randn(4, 32, 2) + 1.5),
+        ("16 points in 3-D", _randn(5, 16, 3), 2 * _randn(6, 16, 3)),
+    ]
 
 
 def check_ot_pairing(fn: Callable[[Tensor, Tensor], Tensor]) -> Report:
@@ -54,21 +65,29 @@ def check_ot_pairing(fn: Callable[[Tensor, Tensor], Tensor]) -> Report:
         cost = squared_distances(x0, x1)
         perm = exact_assignment(cost)
         reference = ot_pair(x0, x1)
-        mistakes = ((x1, "x1 is unchanged: that is the independent pairing; solve the assignment for the cost |x0_i - x1_j|^2"),
-                    (x1[torch.argsort(perm)], "the permutation is applied the wrong way round: x0[i] goes with x1[col[i]] "
-                     "where col is the column matched to row i"),
-                    (x1[exact_assignment(cost.sqrt())], "the cost must be the squared distance |x0 - x1|^2, not the distance"),
-                    (x1[exact_assignment(cost.max() - cost)], "this pairing maximises the total cost; the plan minimises it"))
+        mistakes = (
+            (x1, "x1 is unchanged: that is the independent pairing; solve the assignment for the cost |x0_i - x1_j|^2"),
+            (
+                x1[torch.argsort(perm)],
+                "the permutation is applied the wrong way round: x0[i] goes with x1[col[i]] "
+                "where col is the column matched to row i",
+            ),
+            (x1[exact_assignment(cost.sqrt())], "the cost must be the squared distance |x0 - x1|^2, not the distance"),
+            (x1[exact_assignment(cost.max() - cost)], "this pairing maximises the total cost; the plan minimises it"),
+        )
         value = report.call(fn, x0.clone(), x1.clone(), case=what)
         if report.tensor(value, tuple(x1.shape), f"the reordered x1 ({what})"):
             used = squared_distances(value.to(x1), x1).argmin(1)
-            report.check(sorted(used.tolist()) == list(range(len(x1))),
-                         f"{what}: every point of x1 must be used exactly once (the exact plan is a permutation)")
+            report.check(
+                sorted(used.tolist()) == list(range(len(x1))),
+                f"{what}: every point of x1 must be used exactly once (the exact plan is a permutation)",
+            )
         report.close(value, reference, f"the reordered x1 ({what})", atol=1e-9, rtol=1e-9, mistakes=mistakes)
     return report.report()
 
 
 # -- 2. reflow pairs ------------------------------------------------------------------------------
+
 
 def _rotation(x: Tensor, t: Tensor) -> Tensor:
     return math.pi / 2 * torch.stack([-x[:, 1], x[:, 0]], dim=1)
@@ -87,30 +106,46 @@ def check_reflow_pairs(fn: Callable[[Callable, Tensor, int], Tensor]) -> Report:
     with ``n_steps`` even steps from t = 0 to t = 1 carries each x0."""
     report = Checker("reflow pairs")
     eight = MarginalField(eight_gaussians(), GaussianPath("linear")).velocity
-    cases = [("a quarter turn", _rotation, _randn(10, 64, 2), 8), ("a bending field", _bend, _randn(11, 32, 2), 5),
-             ("the exact field of eight Gaussians", eight, _randn(12, 48, 2), 12)]
+    cases = [
+        ("a quarter turn", _rotation, _randn(10, 64, 2), 8),
+        ("a bending field", _bend, _randn(11, 32, 2), 5),
+        ("the exact field of eight Gaussians", eight, _randn(12, 48, 2), 12),
+    ]
     for what, field, x0, steps in cases:
         x1 = _heun(field, x0, steps)
         reference = torch.stack([x0, x1], dim=1)
-        mistakes = ((torch.stack([x1, x0], 1), "the pairs are swapped: [:, 0] is the noise x0, [:, 1] its end point"),
-                    (torch.stack([x0, _heun(field, x0, steps, method="euler")], 1),
-                     "that is Euler's method; use Heun's (two evaluations per step)"),
-                    (torch.stack([x0, _heun(field, x0, steps, 1.0, 0.0)], 1),
-                     "time runs backwards: the flow goes from noise at t = 0 to data at t = 1"),
-                    (torch.stack([x0, _heun(field, x0, steps + 1)], 1), f"off by one: {steps} steps, not {steps + 1}"),
-                    (torch.stack([x0, _heun(field, x0, steps - 1)], 1), f"off by one: {steps} steps, not {steps - 1}"),
-                    (torch.stack([x0, x1.roll(1, 0)], 1), "the end points are paired with the wrong noise points: keep the order"))
+        mistakes = (
+            (torch.stack([x1, x0], 1), "the pairs are swapped: [:, 0] is the noise x0, [:, 1] its end point"),
+            (
+                torch.stack([x0, _heun(field, x0, steps, method="euler")], 1),
+                "that is Euler's method; use Heun's (two evaluations per step)",
+            ),
+            (
+                torch.stack([x0, _heun(field, x0, steps, 1.0, 0.0)], 1),
+                "time runs backwards: the flow goes from noise at t = 0 to data at t = 1",
+            ),
+            (torch.stack([x0, _heun(field, x0, steps + 1)], 1), f"off by one: {steps} steps, not {steps + 1}"),
+            (torch.stack([x0, _heun(field, x0, steps - 1)], 1), f"off by one: {steps} steps, not {steps - 1}"),
+            (
+                torch.stack([x0, x1.roll(1, 0)], 1),
+                "the end points are paired with the wrong noise points: keep the order",
+            ),
+        )
         counted, x_in = CountedField(field), x0.clone()
         value = report.call(fn, counted, x_in, steps, case=what)
         report.close(value, reference, f"the pairs ({what}, {steps} steps)", atol=1e-8, rtol=1e-6, mistakes=mistakes)
         if isinstance(value, Tensor):
-            report.check(counted.calls == 2 * steps, f"{what}: Heun with {steps} steps evaluates the field "
-                         f"{2 * steps} times, yours called it {counted.calls} times")
+            report.check(
+                counted.calls == 2 * steps,
+                f"{what}: Heun with {steps} steps evaluates the field "
+                f"{2 * steps} times, yours called it {counted.calls} times",
+            )
             report.check(torch.equal(x_in, x0), f"{what}: your function changed x0 in place; return new tensors")
     return report.report()
 
 
 # -- 3. straightness S ----------------------------------------------------------------------------
+
 
 def _uneven(seed: int, steps: int, t0: float = 0.0, t1: float = 1.0) -> Tensor:
     s = torch.rand(steps - 1, generator=torch.Generator().manual_seed(seed), dtype=F64).sort().values
@@ -120,16 +155,18 @@ def _uneven(seed: int, steps: int, t0: float = 0.0, t1: float = 1.0) -> Tensor:
 def _straightness_cases() -> list[tuple[str, Tensor, Tensor]]:
     times = _uneven(20, 12)
     start, end = 2 * _randn(21, 16, 2), 2 * _randn(22, 16, 2)
-    const = start + times[:, None, None] * (end - start)              # straight, constant speed: S = 0
-    slow_fast = start + times[:, None, None] ** 3 * (end - start)      # straight, changing speed
+    const = start + times[:, None, None] * (end - start)  # straight, constant speed: S = 0
+    slow_fast = start + times[:, None, None] ** 3 * (end - start)  # straight, changing speed
     angle = math.pi * time_grid(40, dtype=F64)[:, None]
     radii = torch.tensor([0.5, 1.0, 3.0], dtype=F64)
     circle = torch.stack([radii * torch.cos(angle), radii * torch.sin(angle)], dim=-1)
     walk = torch.cumsum(_randn(23, 9, 24, 3), dim=0)
-    return [("straight lines at constant speed, uneven grid (S = 0)", const, times),
-            ("straight lines with changing speed, uneven grid", slow_fast, times),
-            ("half circles, grid from 0 to 1", circle, time_grid(40, dtype=F64)),
-            ("random walks in 3-D, uneven grid from 0.2 to 0.9", walk, _uneven(24, 8, 0.2, 0.9))]
+    return [
+        ("straight lines at constant speed, uneven grid (S = 0)", const, times),
+        ("straight lines with changing speed, uneven grid", slow_fast, times),
+        ("half circles, grid from 0 to 1", circle, time_grid(40, dtype=F64)),
+        ("random walks in 3-D, uneven grid from 0.2 to 0.9", walk, _uneven(24, 8, 0.2, 0.9)),
+    ]
 
 
 def check_straightness_deviation(fn: Callable[[Tensor, Tensor], Tensor]) -> Report:
@@ -143,13 +180,18 @@ def check_straightness_deviation(fn: Callable[[Tensor, Tensor], Tensor]) -> Repo
         step, v = path.diff(dim=0), path.diff(dim=0) / h
         d = (path[-1] - path[0]) / span
         weighted = lambda sq, h=h: (h[..., 0] * sq.sum(-1)).sum(0)  # noqa: E731
-        mistakes = ((weighted((step - d) ** 2) / span, "use the step velocities (x_{k+1} - x_k) / h_k, not the displacements"),
-                    (((v - d) ** 2).sum(-1).mean(0), "weight each step by its length h_k (the grid is uneven)"),
-                    (weighted((v - v.mean(0)) ** 2) / span,
-                     "the average velocity is (x_S - x_0) / (t_S - t_0), not the mean of the step velocities"),
-                    (reference.sqrt(), "S is the mean *squared* deviation: no square root"),
-                    (weighted((v - d) ** 2), "divide by the time span t_S - t_0"))
+        mistakes = (
+            (weighted((step - d) ** 2) / span, "use the step velocities (x_{k+1} - x_k) / h_k, not the displacements"),
+            (((v - d) ** 2).sum(-1).mean(0), "weight each step by its length h_k (the grid is uneven)"),
+            (
+                weighted((v - v.mean(0)) ** 2) / span,
+                "the average velocity is (x_S - x_0) / (t_S - t_0), not the mean of the step velocities",
+            ),
+            (reference.sqrt(), "S is the mean *squared* deviation: no square root"),
+            (weighted((v - d) ** 2), "divide by the time span t_S - t_0"),
+        )
         value = report.call(fn, path.clone(), times.clone(), case=what)
-        report.close(value, reference, f"S ({what}, path of shape {tuple(path.shape)})", atol=1e-8, rtol=1e-6,
-                     mistakes=mistakes)
+        report.close(
+            value, reference, f"S ({what}, path of shape {tuple(path.shape)})", atol=1e-8, rtol=1e-6, mistakes=mistakes
+        )
     return report.report()

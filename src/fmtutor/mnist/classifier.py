@@ -7,6 +7,7 @@ accuracy. ``Classifier.features`` gives the 128 features used by the Fréchet di
     python -m fmtutor.mnist classifier            # 'full': 1.3 epochs, about 99.0 % test accuracy
     python -m fmtutor.mnist classifier --quick    # 'quick' (CI): a third of an epoch, about 98 %
 """
+
 from __future__ import annotations
 
 import time
@@ -22,8 +23,15 @@ from ..training import Trainer, load_checkpoint, remove_stale_temporaries, save_
 from .conditioning import IMAGE_SHAPE
 from .data import MNIST, load_mnist
 
-__all__ = ["Classifier", "ClassifierResult", "CLASSIFIER_PATH", "CLASSIFIER_PRESETS", "accuracy",
-           "train_classifier", "load_classifier"]
+__all__ = [
+    "Classifier",
+    "ClassifierResult",
+    "CLASSIFIER_PATH",
+    "CLASSIFIER_PRESETS",
+    "accuracy",
+    "train_classifier",
+    "load_classifier",
+]
 
 CLASSIFIER_PATH = Path("runs") / "mnist-classifier.pt"
 CLASSIFIER_PRESETS = {  # 'full': 1.3 epochs, 99.0 %; 'quick' (CI): a third of an epoch, narrower, ~98 %
@@ -47,8 +55,14 @@ class Classifier(nn.Module):
             raise TypeError(f"widths must be three positive integers, got {widths!r}")
         c1, c2, c3 = (check_count(w, "widths") for w in widths)
         self.widths = tuple(widths)
-        self.body = nn.Sequential(_conv(1, c1), _conv(c1, c2, stride=2), _conv(c2, c3, stride=2),
-                                  nn.Flatten(), nn.Linear(c3 * 7 * 7, self.feature_dim), nn.ReLU())
+        self.body = nn.Sequential(
+            _conv(1, c1),
+            _conv(c1, c2, stride=2),
+            _conv(c2, c3, stride=2),
+            nn.Flatten(),
+            nn.Linear(c3 * 7 * 7, self.feature_dim),
+            nn.ReLU(),
+        )
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.feature_dim, 10))
 
     def features(self, x: Tensor) -> Tensor:
@@ -80,14 +94,18 @@ def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int =
     images = check_batch(images, "images")
     check_count(batch_size, "batch_size")
     if not isinstance(labels, Tensor) or labels.dtype != torch.long or labels.shape != (len(images),):
-        raise ValueError(f"labels must be a long tensor of shape ({len(images)},), one digit per image, "
-                         f"got {getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}")
+        raise ValueError(
+            f"labels must be a long tensor of shape ({len(images)},), one digit per image, "
+            f"got {getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}"
+        )
     if ((labels < 0) | (labels > 9)).any():
         raise ValueError(f"labels must be digits 0..9, got {labels.min().item()}..{labels.max().item()}")
     model.eval()
     device = next(model.parameters()).device
-    hits = sum((model(images[i:i + batch_size].to(device)).argmax(1).cpu() == labels[i:i + batch_size]).sum().item()
-               for i in range(0, len(labels), batch_size))
+    hits = sum(
+        (model(images[i : i + batch_size].to(device)).argmax(1).cpu() == labels[i : i + batch_size]).sum().item()
+        for i in range(0, len(labels), batch_size)
+    )
     return hits / len(labels)
 
 
@@ -96,6 +114,7 @@ def _loss_fn(data: MNIST, batch_size: int):
         device = next(model.parameters()).device
         idx = torch.randint(len(data), (batch_size,), generator=generator, device=generator.device).cpu()
         return F.cross_entropy(model(data.images[idx].to(device)), data.labels[idx].to(device))
+
     return loss_fn
 
 
@@ -106,8 +125,9 @@ def load_classifier(path: str | Path = CLASSIFIER_PATH, device: str | torch.devi
         model = Classifier(tuple(state["widths"])).to(device)
         model.load_state_dict(state["model"])
     except (TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"checkpoint {str(path)!r} is not a valid classifier checkpoint: "
-                         f"{str(e).strip().splitlines()[0][:200]}") from e
+        raise ValueError(
+            f"checkpoint {str(path)!r} is not a valid classifier checkpoint: {str(e).strip().splitlines()[0][:200]}"
+        ) from e
     return ClassifierResult(model.eval(), state["test_accuracy"], state["steps"], state["seconds"], Path(path))
 
 
@@ -115,12 +135,20 @@ def _linear_decay(lr: float, steps: int):
     def callback(trainer: Trainer) -> None:  # called after every step: set the next step's rate
         for group in trainer.optimizer.param_groups:
             group["lr"] = lr * max(0.0, 1.0 - trainer.step / steps)
+
     return callback
 
 
-def train_classifier(path: str | Path | None = CLASSIFIER_PATH, preset: str = "full", seed: int = 0,
-                     root: str | Path | None = None, device: str | torch.device = "cpu", retrain: bool = False,
-                     progress: bool = True, **overrides) -> ClassifierResult:
+def train_classifier(
+    path: str | Path | None = CLASSIFIER_PATH,
+    preset: str = "full",
+    seed: int = 0,
+    root: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    retrain: bool = False,
+    progress: bool = True,
+    **overrides,
+) -> ClassifierResult:
     """Train the classifier of ``CLASSIFIER_PRESETS[preset]`` and measure its test accuracy.
 
     Adam with the learning rate decaying linearly to 0; ``overrides`` replace the preset's
@@ -137,14 +165,19 @@ def train_classifier(path: str | Path | None = CLASSIFIER_PATH, preset: str = "f
     with seeded(seed):  # initial weights and dropout follow the seed (the draws in the order they always had)
         model = Classifier(spec["widths"]).to(device)
         train = load_mnist("train", root=root, progress=progress)
-        trainer = Trainer(model, _loss_fn(train, spec["batch_size"]), lr=spec["lr"], seed=seed,
-                          callbacks=[_linear_decay(spec["lr"], spec["steps"])], callback_every=1)
+        trainer = Trainer(
+            model,
+            _loss_fn(train, spec["batch_size"]),
+            lr=spec["lr"],
+            seed=seed,
+            callbacks=[_linear_decay(spec["lr"], spec["steps"])],
+            callback_every=1,
+        )
         start = time.perf_counter()
         trainer.fit(spec["steps"], progress=progress)
         seconds = time.perf_counter() - start
     test = load_mnist("test", root=root, progress=progress)
     acc = accuracy(model, test.images, test.labels)
     if path is not None:
-        save_atomic({"model": model.state_dict(), "test_accuracy": acc, "seconds": seconds, "seed": seed,
-                     **spec}, path)
+        save_atomic({"model": model.state_dict(), "test_accuracy": acc, "seconds": seconds, "seed": seed, **spec}, path)
     return ClassifierResult(model.eval(), acc, spec["steps"], seconds, Path(path) if path is not None else None)

@@ -12,6 +12,7 @@ The data folder is ``--data-dir``, else $FMTUTOR_MNIST_DIR, else ~/.cache/fmtuto
 Every argument, checkpoint and output path is checked before any work; an error is one line (exit
 status 2 for a bad argument, 1 for a failure during the work); ``--debug`` shows the traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,10 @@ __all__ = ["main", "parser"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="folder with the four MNIST .gz files (default: $FMTUTOR_MNIST_DIR "
-                   "or ~/.cache/fmtutor/mnist)")
+    p.add_argument(
+        "--data-dir",
+        help="folder with the four MNIST .gz files (default: $FMTUTOR_MNIST_DIR or ~/.cache/fmtutor/mnist)",
+    )
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, i.e. $OMP_NUM_THREADS)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -51,20 +54,28 @@ def _sampling(p: argparse.ArgumentParser, nfe: int) -> None:
     p.add_argument("--nfe", type=int, default=nfe, help="guided function evaluations")
     p.add_argument("--solver", choices=sorted(SOLVERS), default="euler")
     p.add_argument("--t-start", type=float, help="start time of the grid (default 0, or 0.01 for epsilon)")
-    p.add_argument("--clip", action=argparse.BooleanOptionalAction, default=None,
-                   help="clip the implied clean image to [-1, 1] (default: only for epsilon networks)")
+    p.add_argument(
+        "--clip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="clip the implied clean image to [-1, 1] (default: only for epsilon networks)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
     """The ``python -m fmtutor.mnist`` argument parser (sub-commands train, sample, classifier, evaluate)."""
-    root = OneLineParser(prog="python -m fmtutor.mnist", epilog=__doc__,
-                                   description="Flow matching on MNIST: train, sample, score.",
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root = OneLineParser(
+        prog="python -m fmtutor.mnist",
+        epilog=__doc__,
+        description="Flow matching on MNIST: train, sample, score.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = root.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train or resume a flow-matching network (resumes from --out)")
     p.add_argument("--arch", choices=["unet", "dit"], default="unet")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help=f"training budget (default here: {default_preset()})")
+    p.add_argument(
+        "--preset", choices=sorted(PRESETS), default=None, help=f"training budget (default here: {default_preset()})"
+    )
     p.add_argument("--pred", choices=MNIST_PREDICTIONS, default="velocity", help="what the network predicts")
     p.add_argument("--out", help="run folder (default runs/mnist-ARCH-PRESET[-epsilon])")
     p.add_argument("--steps", type=int, help="total steps (default: the preset's)")
@@ -78,8 +89,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="PNG path (default: beside the checkpoint)")
     _common(p)
     p = sub.add_parser("classifier", help="train the independent scoring classifier (once)")
-    p.add_argument("--quick", action="store_true", help=f"{CLASSIFIER_PRESETS['quick']['steps']} steps of a "
-                   f"narrower net instead of {CLASSIFIER_PRESETS['full']['steps']} (for CI)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{CLASSIFIER_PRESETS['quick']['steps']} steps of a "
+        f"narrower net instead of {CLASSIFIER_PRESETS['full']['steps']} (for CI)",
+    )
     p.add_argument("--out", default=str(CLASSIFIER_PATH))
     p.add_argument("--retrain", action="store_true", help="train even if --out exists")
     _common(p)
@@ -112,24 +127,47 @@ def _check_train(args: argparse.Namespace) -> None:
             check_count(value, flag)
     if args.lr is not None:
         check_positive(args.lr, "--lr")
-    check_train_args(args.arch, args.preset, args.pred, out=_out(args), steps=args.steps,
-                     batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    check_train_args(
+        args.arch,
+        args.preset,
+        args.pred,
+        out=_out(args),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+    )
 
 
 def _train(args: argparse.Namespace) -> None:
     out = _out(args)
     try:
-        run = train(args.arch, args.preset, args.pred, out=out, root=args.data_dir, progress=not args.no_progress,
-                    steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+        run = train(
+            args.arch,
+            args.preset,
+            args.pred,
+            out=out,
+            root=args.data_dir,
+            progress=not args.no_progress,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+        )
     except KeyboardInterrupt:
         saved = Path(out) / CHECKPOINT_NAME
-        where = (f"the checkpoint {saved} holds step {load_run(saved).steps}" if saved.exists()
-                 else "no checkpoint was written yet")
+        where = (
+            f"the checkpoint {saved} holds step {load_run(saved).steps}"
+            if saved.exists()
+            else "no checkpoint was written yet"
+        )
         raise SystemExit(f"interrupted: {where}; run the same command again to continue") from None
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    print(f"{run.steps} steps, final loss {run.final_loss:.4f} (mean of the last 50), "
-          f"{run.seconds:.1f} s this call; checkpoint {run.checkpoint}")
+    print(
+        f"{run.steps} steps, final loss {run.final_loss:.4f} (mean of the last 50), "
+        f"{run.seconds:.1f} s this call; checkpoint {run.checkpoint}"
+    )
     if not args.no_grid:
         gen = torch.Generator().manual_seed(args.seed)
         path = save_grid(run.sample(class_labels(100), w=3.0, nfe=20, generator=gen), Path(out) / "samples.png")
@@ -157,8 +195,16 @@ def _sample(args: argparse.Namespace, checked) -> None:
     run, out = checked
     labels = torch.arange(10).repeat_interleave(args.per_class)
     gen = torch.Generator().manual_seed(args.seed)
-    images = run.sample(labels, w=args.w, nfe=args.nfe, solver=args.solver, t_start=args.t_start,
-                        clip=args.clip, generator=gen, progress=not args.no_progress)
+    images = run.sample(
+        labels,
+        w=args.w,
+        nfe=args.nfe,
+        solver=args.solver,
+        t_start=args.t_start,
+        clip=args.clip,
+        generator=gen,
+        progress=not args.no_progress,
+    )
     print(save_grid(images, out, nrow=args.per_class))
 
 
@@ -168,10 +214,18 @@ def _check_classifier(args: argparse.Namespace) -> None:
 
 
 def _classifier(args: argparse.Namespace) -> None:
-    result = train_classifier(args.out, "quick" if args.quick else "full", seed=args.seed, root=args.data_dir,
-                              retrain=args.retrain, progress=not args.no_progress)
-    print(f"test accuracy {result.test_accuracy:.4f} after {result.steps} steps "
-          f"({result.seconds:.1f} s); saved in {result.path}")
+    result = train_classifier(
+        args.out,
+        "quick" if args.quick else "full",
+        seed=args.seed,
+        root=args.data_dir,
+        retrain=args.retrain,
+        progress=not args.no_progress,
+    )
+    print(
+        f"test accuracy {result.test_accuracy:.4f} after {result.steps} steps "
+        f"({result.seconds:.1f} s); saved in {result.path}"
+    )
 
 
 def _check_evaluate(args: argparse.Namespace):
@@ -184,24 +238,40 @@ def _evaluate(args: argparse.Namespace, checked) -> None:
     run, classifier = checked
     test = load_mnist("test", root=args.data_dir, progress=False)
     real = load_mnist("train", root=args.data_dir, limit=args.n, progress=False)
-    result = evaluate(run.model, classifier.model, test, n=args.n, w=args.w, nfe=args.nfe, solver=args.solver,
-                      prediction=run.config.prediction, path=run.path, t_start=args.t_start, clip=args.clip,
-                      real=real,
-                      generator=torch.Generator().manual_seed(args.seed), progress=not args.no_progress)
+    result = evaluate(
+        run.model,
+        classifier.model,
+        test,
+        n=args.n,
+        w=args.w,
+        nfe=args.nfe,
+        solver=args.solver,
+        prediction=run.config.prediction,
+        path=run.path,
+        t_start=args.t_start,
+        clip=args.clip,
+        real=real,
+        generator=torch.Generator().manual_seed(args.seed),
+        progress=not args.no_progress,
+    )
     print(json.dumps({"checkpoint": str(run.checkpoint), "steps": run.steps, **asdict(result)}))
 
 
-COMMANDS = {"train": (_check_train, lambda args, _: _train(args)),
-            "sample": (_check_sample, _sample),
-            "classifier": (_check_classifier, lambda args, _: _classifier(args)),
-            "evaluate": (_check_evaluate, _evaluate)}
+COMMANDS = {
+    "train": (_check_train, lambda args, _: _train(args)),
+    "sample": (_check_sample, _sample),
+    "classifier": (_check_classifier, lambda args, _: _classifier(args)),
+    "evaluate": (_check_evaluate, _evaluate),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse ``argv``, check every argument, then run the command (errors: see the module doc)."""
     p = parser()
     args = p.parse_args(argv)
-    stored = {name: (lambda a: None, lambda a, _, handler=handler: handler(a)) for name, handler in args._stored.items()}
+    stored = {
+        name: (lambda a: None, lambda a, _, handler=handler: handler(a)) for name, handler in args._stored.items()
+    }
     check, work = {**COMMANDS, **stored}[args.command]
     if args.threads and args.threads > 0:
         torch.set_num_threads(args.threads)

@@ -4,6 +4,7 @@ Every MNIST network is called as ``model(x, t, y)`` with ``x`` of shape (B, 1, 2
 or (B,) in [0, 1] and ``y`` a long tensor (B,) of labels 0..9, or ``NULL_LABEL`` (= 10), the "no
 label" token of classifier-free guidance; ``y=None`` means every sample is unlabelled.
 """
+
 from __future__ import annotations
 
 import torch
@@ -24,18 +25,22 @@ def check_labels(y: Tensor | None, batch: int, device: torch.device) -> Tensor:
     if y is None:
         return torch.full((batch,), NULL_LABEL, dtype=torch.long, device=device)
     if not isinstance(y, Tensor) or y.dtype != torch.long:
-        raise TypeError(f"y must be a long tensor of shape ({batch},) with labels 0..9 or "
-                        f"{NULL_LABEL} (no label), got {getattr(y, 'dtype', type(y).__name__)}")
+        raise TypeError(
+            f"y must be a long tensor of shape ({batch},) with labels 0..9 or "
+            f"{NULL_LABEL} (no label), got {getattr(y, 'dtype', type(y).__name__)}"
+        )
     if y.shape != (batch,):
         raise ValueError(f"y must have shape ({batch},) to match the batch, got {tuple(y.shape)}")
     if ((y < 0) | (y > NULL_LABEL)).any():
-        raise ValueError(f"y must hold labels 0..9 or {NULL_LABEL} (no label), got values from "
-                         f"{y.min().item()} to {y.max().item()}")
+        raise ValueError(
+            f"y must hold labels 0..9 or {NULL_LABEL} (no label), got values from {y.min().item()} to {y.max().item()}"
+        )
     return y
 
 
-def check_inputs(x: Tensor, t: Tensor | float, y: Tensor | None,
-                 module: nn.Module | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def check_inputs(
+    x: Tensor, t: Tensor | float, y: Tensor | None, module: nn.Module | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Validate a network's inputs: x (B, 1, 28, 28) finite, t in [0, 1] as (B,), y as above; with
     ``module``, x must have the dtype and device of its parameters (mixed dtypes are refused)."""
     x = check_batch(x, "x")
@@ -54,8 +59,9 @@ class ConditionEmbedding(nn.Module):
 
     def __init__(self, dim: int = 128, freq_dim: int = 64):
         super().__init__()
-        self.time = nn.Sequential(SinusoidalEmbedding(freq_dim), nn.Linear(freq_dim, dim), nn.SiLU(),
-                                  nn.Linear(dim, dim))
+        self.time = nn.Sequential(
+            SinusoidalEmbedding(freq_dim), nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim)
+        )
         self.label = nn.Embedding(NUM_CLASSES + 1, dim)
 
     def forward(self, t: Tensor, y: Tensor) -> Tensor:

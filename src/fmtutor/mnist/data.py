@@ -8,6 +8,7 @@ moved into place only once complete and verified; offline, the error says which 
 
     data = load_mnist("train")            # images (60000, 1, 28, 28) in [-1, 1], labels (60000,)
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,8 +28,19 @@ from tqdm.auto import tqdm
 
 from .._validate import as_path, check_choice
 
-__all__ = ["MNIST", "FILES", "MIRRORS", "ENV_VAR", "mnist_dir", "read_idx", "md5sum",
-           "download", "ensure_files", "load_mnist", "MNISTFileError"]
+__all__ = [
+    "MNIST",
+    "FILES",
+    "MIRRORS",
+    "ENV_VAR",
+    "mnist_dir",
+    "read_idx",
+    "md5sum",
+    "download",
+    "ensure_files",
+    "load_mnist",
+    "MNISTFileError",
+]
 
 ENV_VAR = "FMTUTOR_MNIST_DIR"
 FILES: dict[str, str] = {  # file name -> published md5
@@ -37,10 +49,11 @@ FILES: dict[str, str] = {  # file name -> published md5
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
-SPLITS = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-          "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
-MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-           "https://storage.googleapis.com/cvdf-datasets/mnist/")
+SPLITS = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
 MAGIC = {1: 2049, 3: 2051}  # IDX magic numbers of labels (1-d) and images (3-d), unsigned bytes
 Opener = Callable[..., object]
 
@@ -90,21 +103,25 @@ def read_idx(path: str | Path) -> np.ndarray:
         with gzip.open(path, "rb") as f:
             raw = f.read()
     except (EOFError, OSError, zlib.error) as err:
-        raise MNISTFileError(f"{path} is not a complete gzip file ({err}); it is truncated or "
-                             f"corrupted: delete it and download it again") from err
+        raise MNISTFileError(
+            f"{path} is not a complete gzip file ({err}); it is truncated or corrupted: delete it and download it again"
+        ) from err
     if len(raw) < 4:
         raise MNISTFileError(f"{path} is too short to hold an IDX header ({len(raw)} bytes)")
     magic = int.from_bytes(raw[:4], "big")
     ndim = magic & 0xFF
     if MAGIC.get(ndim) != magic:
-        raise MNISTFileError(f"{path} has IDX magic number {magic}; expected 2049 (labels) or "
-                             "2051 (images) for an MNIST file")
+        raise MNISTFileError(
+            f"{path} has IDX magic number {magic}; expected 2049 (labels) or 2051 (images) for an MNIST file"
+        )
     header = 4 + 4 * ndim
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header + int(np.prod(dims))
     if len(raw) != expected:
-        raise MNISTFileError(f"{path} holds {len(raw)} bytes after decompression but its header "
-                             f"{dims} promises {expected}; the file is truncated or corrupted")
+        raise MNISTFileError(
+            f"{path} holds {len(raw)} bytes after decompression but its header "
+            f"{dims} promises {expected}; the file is truncated or corrupted"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
 
 
@@ -112,8 +129,14 @@ def _urls(name: str, mirrors: Sequence[str]) -> list[str]:
     return [m.rstrip("/") + "/" + name for m in mirrors]
 
 
-def download(name: str, directory: str | Path, md5: str, mirrors: Sequence[str] = MIRRORS,
-             opener: Opener = urllib.request.urlopen, progress: bool = True) -> Path:
+def download(
+    name: str,
+    directory: str | Path,
+    md5: str,
+    mirrors: Sequence[str] = MIRRORS,
+    opener: Opener = urllib.request.urlopen,
+    progress: bool = True,
+) -> Path:
     """Fetch ``name`` from the first mirror that answers into ``directory``; verify, then move into place.
 
     The bytes go to a temporary file beside the target, which is renamed only when complete and
@@ -147,16 +170,25 @@ def download(name: str, directory: str | Path, md5: str, mirrors: Sequence[str] 
 def _missing_message(directory: Path, missing: Sequence[str], errors: Sequence[str]) -> str:
     lines = [f"MNIST files missing from {directory}:"]
     lines += [f"  {directory / name}" for name in missing]
-    lines += ["Download them (e.g. from " + " or ".join(MIRRORS) + ") and put them in that folder,",
-              f"or set {ENV_VAR} to the folder that holds all four:", *[f"  {n}" for n in FILES]]
+    lines += [
+        "Download them (e.g. from " + " or ".join(MIRRORS) + ") and put them in that folder,",
+        f"or set {ENV_VAR} to the folder that holds all four:",
+        *[f"  {n}" for n in FILES],
+    ]
     if errors:
         lines += ["The download failed:", *[f"  {e}" for e in errors]]
     return "\n".join(lines)
 
 
-def ensure_files(names: Sequence[str], root: str | Path | None = None, download_missing: bool = True,
-                 checksums: Mapping[str, str] = FILES, mirrors: Sequence[str] = MIRRORS,
-                 opener: Opener = urllib.request.urlopen, progress: bool = True) -> dict[str, Path]:
+def ensure_files(
+    names: Sequence[str],
+    root: str | Path | None = None,
+    download_missing: bool = True,
+    checksums: Mapping[str, str] = FILES,
+    mirrors: Sequence[str] = MIRRORS,
+    opener: Opener = urllib.request.urlopen,
+    progress: bool = True,
+) -> dict[str, Path]:
     """Paths of ``names`` in the data directory, each verified against ``checksums``.
 
     Missing files are downloaded when ``download_missing``; a file whose md5 differs raises
@@ -177,16 +209,24 @@ def ensure_files(names: Sequence[str], root: str | Path | None = None, download_
     for name in names:
         got = md5sum(directory / name)
         if got != checksums[name]:
-            raise MNISTFileError(f"{directory / name} has md5 {got} but the published sum is "
-                                 f"{checksums[name]}: the file is truncated or corrupted; delete "
-                                 "it and download it again")
+            raise MNISTFileError(
+                f"{directory / name} has md5 {got} but the published sum is "
+                f"{checksums[name]}: the file is truncated or corrupted; delete "
+                "it and download it again"
+            )
     return {name: directory / name for name in names}
 
 
-def load_mnist(split: str = "train", root: str | Path | None = None, limit: int | None = None,
-               download_missing: bool = True, checksums: Mapping[str, str] = FILES,
-               mirrors: Sequence[str] = MIRRORS, opener: Opener = urllib.request.urlopen,
-               progress: bool = True) -> MNIST:
+def load_mnist(
+    split: str = "train",
+    root: str | Path | None = None,
+    limit: int | None = None,
+    download_missing: bool = True,
+    checksums: Mapping[str, str] = FILES,
+    mirrors: Sequence[str] = MIRRORS,
+    opener: Opener = urllib.request.urlopen,
+    progress: bool = True,
+) -> MNIST:
     """Load the 'train' (60,000) or 'test' (10,000) split, optionally only the first ``limit`` examples.
 
     Pixels p in 0..255 become x = p / 127.5 - 1 in [-1, 1], shape (N, 1, 28, 28), float32;
@@ -198,8 +238,10 @@ def load_mnist(split: str = "train", root: str | Path | None = None, limit: int 
     paths = ensure_files(SPLITS[split], root, download_missing, checksums, mirrors, opener, progress)
     images, labels = (read_idx(paths[name]) for name in SPLITS[split])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise MNISTFileError(f"{split} images {images.shape} and labels {labels.shape} do not pair up; "
-                             "expected (N, H, W) images and (N,) labels")
+        raise MNISTFileError(
+            f"{split} images {images.shape} and labels {labels.shape} do not pair up; "
+            "expected (N, H, W) images and (N,) labels"
+        )
     if labels.max(initial=0) > 9:
         raise MNISTFileError(f"{split} labels must lie in 0..9, found {int(labels.max())}")
     n = len(labels) if limit is None else min(limit, len(labels))

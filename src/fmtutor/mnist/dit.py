@@ -9,6 +9,7 @@ layer norm with zero-initialised gates (adaLN-Zero, Peebles & Xie 2023):
 
 With the gates and the output layer at zero, an untrained DiT is the zero field.
 """
+
 from __future__ import annotations
 
 import torch
@@ -63,8 +64,7 @@ class DiT(nn.Module):
     ``patch`` must divide 28 (2, 4, 7 or 14); the sequence has (28 / patch)^2 tokens of width ``dim``.
     """
 
-    def __init__(self, patch: int = 4, dim: int = 128, depth: int = 6, heads: int = 4,
-                 mlp_ratio: float = 4.0):
+    def __init__(self, patch: int = 4, dim: int = 128, depth: int = 6, heads: int = 4, mlp_ratio: float = 4.0):
         super().__init__()
         size = IMAGE_SHAPE[-1]
         if patch < 1 or size % patch:

@@ -11,6 +11,7 @@
   FD upwards, so every evaluation also reports ``reference_frechet``: the FD of as many *real*
   training digits, the floor a perfect generator would reach at that sample size.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,8 +26,17 @@ from .classifier import Classifier
 from .data import MNIST
 from .sample import class_labels, sample
 
-__all__ = ["sqrtm_psd", "gaussian_stats", "frechet_gaussians", "frechet_distance", "features",
-           "Scores", "score", "Evaluation", "evaluate"]
+__all__ = [
+    "sqrtm_psd",
+    "gaussian_stats",
+    "frechet_gaussians",
+    "frechet_distance",
+    "features",
+    "Scores",
+    "score",
+    "Evaluation",
+    "evaluate",
+]
 
 
 def sqrtm_psd(a: Tensor) -> Tensor:
@@ -44,8 +54,10 @@ def _statistic(a: object, name: str, ndim: int) -> Tensor:
     if not isinstance(a, Tensor) or not a.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {getattr(a, 'dtype', type(a).__name__)}")
     if a.ndim != ndim or a.numel() == 0 or (ndim == 2 and a.shape[0] != a.shape[1]):
-        raise ValueError(f"{name} must be a non-empty {'square matrix (D, D)' if ndim == 2 else 'vector (D,)'}, "
-                         f"got shape {tuple(a.shape)}")
+        raise ValueError(
+            f"{name} must be a non-empty {'square matrix (D, D)' if ndim == 2 else 'vector (D,)'}, "
+            f"got shape {tuple(a.shape)}"
+        )
     return check_finite(a, name).double()
 
 
@@ -62,8 +74,10 @@ def frechet_gaussians(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> T
     mu1, mu2 = _statistic(mu1, "mu1", 1), _statistic(mu2, "mu2", 1)
     cov1, cov2 = _statistic(cov1, "cov1", 2), _statistic(cov2, "cov2", 2)
     if mu1.shape != mu2.shape or cov1.shape != cov2.shape or cov1.shape != (mu1.shape[0],) * 2:
-        raise ValueError(f"means (D,) and covariances (D, D) must agree, got {tuple(mu1.shape)}, "
-                         f"{tuple(cov1.shape)}, {tuple(mu2.shape)}, {tuple(cov2.shape)}")
+        raise ValueError(
+            f"means (D,) and covariances (D, D) must agree, got {tuple(mu1.shape)}, "
+            f"{tuple(cov1.shape)}, {tuple(mu2.shape)}, {tuple(cov2.shape)}"
+        )
     root1 = sqrtm_psd(cov1)
     cross = torch.linalg.eigvalsh(root1 @ cov2 @ root1).clamp(min=0).sqrt().sum()
     return (mu1 - mu2).pow(2).sum() + torch.trace(cov1) + torch.trace(cov2) - 2 * cross
@@ -85,7 +99,7 @@ def features(classifier: Classifier, images: Tensor, batch_size: int = 1000) -> 
     images, batch_size = check_batch(images, "images"), check_count(batch_size, "batch_size")
     classifier.eval()
     device = next(classifier.parameters()).device
-    feats = [classifier.features(images[i:i + batch_size].to(device)) for i in range(0, len(images), batch_size)]
+    feats = [classifier.features(images[i : i + batch_size].to(device)) for i in range(0, len(images), batch_size)]
     feats = torch.cat(feats)
     return feats.cpu(), classifier.head(feats).argmax(1).cpu()
 
@@ -127,12 +141,23 @@ class Evaluation:
     seconds: float
 
 
-def evaluate(model: nn.Module, classifier: Classifier, test: MNIST, n: int = 1000, w: float = 3.0,
-             nfe: int = 50, solver: str = "euler", prediction: str = "velocity",
-             path: GaussianPath | None = None, t_start: float | None = None, clip: bool | None = None,
-             real: MNIST | None = None,
-             generator: torch.Generator | None = None, batch_size: int = 500,
-             progress: bool = False) -> Evaluation:
+def evaluate(
+    model: nn.Module,
+    classifier: Classifier,
+    test: MNIST,
+    n: int = 1000,
+    w: float = 3.0,
+    nfe: int = 50,
+    solver: str = "euler",
+    prediction: str = "velocity",
+    path: GaussianPath | None = None,
+    t_start: float | None = None,
+    clip: bool | None = None,
+    real: MNIST | None = None,
+    generator: torch.Generator | None = None,
+    batch_size: int = 500,
+    progress: bool = False,
+) -> Evaluation:
     """Generate ``n`` digits with labels 0..9 in turn, then score them against ``test`` (see module doc).
 
     The sampling arguments are those of ``fmtutor.mnist.sample``.
@@ -147,8 +172,20 @@ def evaluate(model: nn.Module, classifier: Classifier, test: MNIST, n: int = 100
             raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
     labels = class_labels(n)
     start = time.perf_counter()
-    images = sample(model, labels, w=w, nfe=nfe, solver=solver, prediction=prediction, path=path,
-                    t_start=t_start, clip=clip, generator=generator, batch_size=batch_size, progress=progress)
+    images = sample(
+        model,
+        labels,
+        w=w,
+        nfe=nfe,
+        solver=solver,
+        prediction=prediction,
+        path=path,
+        t_start=t_start,
+        clip=clip,
+        generator=generator,
+        batch_size=batch_size,
+        progress=progress,
+    )
     seconds = time.perf_counter() - start
     test_feats, _ = features(classifier, test.images)
     scores = score(classifier, images, labels, test_feats)
@@ -156,5 +193,14 @@ def evaluate(model: nn.Module, classifier: Classifier, test: MNIST, n: int = 100
     if real is not None:
         real_feats, _ = features(classifier, real.images[:n])
         reference = frechet_distance(real_feats, test_feats).item()
-    return Evaluation(accuracy=scores.accuracy, frechet=scores.frechet, reference_frechet=reference,
-                      per_class=scores.per_class, n=n, w=float(w), nfe=nfe, solver=solver, seconds=seconds)
+    return Evaluation(
+        accuracy=scores.accuracy,
+        frechet=scores.frechet,
+        reference_frechet=reference,
+        per_class=scores.per_class,
+        n=n,
+        w=float(w),
+        nfe=nfe,
+        solver=solver,
+        seconds=seconds,
+    )

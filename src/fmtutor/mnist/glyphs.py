@@ -12,6 +12,7 @@ closed form (``fmtutor.marginals.MarginalField``):
 panels and tests can run on it without any training: with w = 1 the samples of class k are draws
 of N(m_k, std^2 I) up to the solver's error.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -38,8 +39,17 @@ def _render(size: int, fontsize: float) -> np.ndarray:
     for digit in range(NUM_CLASSES):
         fig = Figure(figsize=(1, 1), dpi=size, facecolor="black")
         canvas = FigureCanvasAgg(fig)
-        fig.text(0.5, 0.5, str(digit), ha="center", va="center", color="white", family="DejaVu Sans",
-                 weight="bold", fontsize=fontsize * 72 / size)
+        fig.text(
+            0.5,
+            0.5,
+            str(digit),
+            ha="center",
+            va="center",
+            color="white",
+            family="DejaVu Sans",
+            weight="bold",
+            fontsize=fontsize * 72 / size,
+        )
         canvas.draw()
         images.append(np.asarray(canvas.buffer_rgba())[..., 0].astype(np.float32) / 255.0)
     return np.stack(images)
@@ -70,7 +80,7 @@ class GlyphField(nn.Module):
         self.templates = nn.Parameter(templates.clone(), requires_grad=False)
         self.std, self.path = float(std), path or GaussianPath("linear")
         flat = self.templates.detach().reshape(NUM_CLASSES, -1)
-        self.fields = [MarginalField(GaussianMixture(flat[k:k + 1], self.std), self.path) for k in range(NUM_CLASSES)]
+        self.fields = [MarginalField(GaussianMixture(flat[k : k + 1], self.std), self.path) for k in range(NUM_CLASSES)]
         self.fields.append(MarginalField(GaussianMixture(flat, self.std), self.path))  # index NULL_LABEL
 
     def forward(self, x: Tensor, t: Tensor | float, y: Tensor | None = None) -> Tensor:

@@ -1,4 +1,5 @@
 """The MNIST velocity networks by name: ``build_model("unet")`` or ``build_model("dit", depth=4)``."""
+
 from __future__ import annotations
 
 from torch import nn

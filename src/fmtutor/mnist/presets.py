@@ -3,6 +3,7 @@
 A preset fixes the network sizes, the number of steps, the global batch, the learning rate and
 EMA, and how many digits an evaluation draws. ``default_preset()`` is 'gpu' when CUDA is present.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,20 +34,49 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     # CI: seconds of training; digits are blurry but class-dependent, good for relative comparisons.
-    "quick": Preset("quick", steps=200, batch_size=32, lr=3e-3, ema_decay=0.98,
-                    models={"unet": {"channels": (8, 16, 32), "emb_dim": 64, "attention": False},
-                            "dit": {"patch": 4, "dim": 64, "depth": 2, "heads": 4}},
-                    classifier_steps=300, eval_samples=200, checkpoint_every=50),
+    "quick": Preset(
+        "quick",
+        steps=200,
+        batch_size=32,
+        lr=3e-3,
+        ema_decay=0.98,
+        models={
+            "unet": {"channels": (8, 16, 32), "emb_dim": 64, "attention": False},
+            "dit": {"patch": 4, "dim": 64, "depth": 2, "heads": 4},
+        },
+        classifier_steps=300,
+        eval_samples=200,
+        checkpoint_every=50,
+    ),
     # One CPU thread: 4 to 10 minutes per network (measured on two machines of the project's kind).
-    "cpu": Preset("cpu", steps=1000, batch_size=64, lr=2e-3, ema_decay=0.995,
-                  models={"unet": {"channels": (16, 32, 64), "emb_dim": 128, "attention": True},
-                          "dit": {"patch": 4, "dim": 96, "depth": 4, "heads": 4}},
-                  classifier_steps=1500, eval_samples=1000),
+    "cpu": Preset(
+        "cpu",
+        steps=1000,
+        batch_size=64,
+        lr=2e-3,
+        ema_decay=0.995,
+        models={
+            "unet": {"channels": (16, 32, 64), "emb_dim": 128, "attention": True},
+            "dit": {"patch": 4, "dim": 96, "depth": 4, "heads": 4},
+        },
+        classifier_steps=1500,
+        eval_samples=1000,
+    ),
     # One GPU: the full-size networks (UNet ~1.5 M, DiT ~4.2 M parameters).
-    "gpu": Preset("gpu", steps=20000, batch_size=256, lr=5e-4, ema_decay=0.9995,
-                  models={"unet": {"channels": (32, 64, 128), "emb_dim": 128, "attention": True},
-                          "dit": {"patch": 2, "dim": 192, "depth": 6, "heads": 6}},
-                  classifier_steps=3000, eval_samples=10000, checkpoint_every=1000),
+    "gpu": Preset(
+        "gpu",
+        steps=20000,
+        batch_size=256,
+        lr=5e-4,
+        ema_decay=0.9995,
+        models={
+            "unet": {"channels": (32, 64, 128), "emb_dim": 128, "attention": True},
+            "dit": {"patch": 2, "dim": 192, "depth": 6, "heads": 6},
+        },
+        classifier_steps=3000,
+        eval_samples=10000,
+        checkpoint_every=1000,
+    ),
 }
 
 

@@ -12,6 +12,7 @@ a weights file at all) is refused with a ``ValueError`` naming the file. Nothing
     run = load_pretrained("unet-cpu")          # a Run, like load_run
     judge = load_pretrained("judge")           # a ClassifierResult, like load_classifier
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,18 @@ from .classifier import Classifier, ClassifierResult
 from .models import build_model
 from .train import Run, TrainConfig
 
-__all__ = ["WEIGHTS_DIR", "SIZE_BUDGET", "sha256_file", "read_manifest", "store", "verify", "load_pretrained",
-           "pretrained_names", "half_state", "annotate"]
+__all__ = [
+    "WEIGHTS_DIR",
+    "SIZE_BUDGET",
+    "sha256_file",
+    "read_manifest",
+    "store",
+    "verify",
+    "load_pretrained",
+    "pretrained_names",
+    "half_state",
+    "annotate",
+]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 SIZE_BUDGET = 6_000_000  # bytes, all stored networks together
@@ -61,11 +72,14 @@ def read_manifest(directory: str | Path = WEIGHTS_DIR) -> dict:
     try:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"directory {str(directory)!r}: {_MANIFEST} is not valid JSON ({err}); "
-                         "restore it (git checkout)") from None
+        raise ValueError(
+            f"directory {str(directory)!r}: {_MANIFEST} is not valid JSON ({err}); restore it (git checkout)"
+        ) from None
     if not isinstance(manifest, dict):
-        raise ValueError(f"directory {str(directory)!r}: {_MANIFEST} holds a {type(manifest).__name__}, "
-                         "not a mapping of names to entries; restore it (git checkout)")
+        raise ValueError(
+            f"directory {str(directory)!r}: {_MANIFEST} holds a {type(manifest).__name__}, "
+            "not a mapping of names to entries; restore it (git checkout)"
+        )
     return manifest
 
 
@@ -78,8 +92,9 @@ def _entry(name: str, directory: Path) -> dict:
     if not isinstance(name, str):
         raise TypeError(f"name must be the str name of a stored network, got {type(name).__name__}")
     if name not in manifest:
-        raise ValueError(f"no stored network named {name!r} in {directory / _MANIFEST}; "
-                         f"stored: {sorted(manifest) or 'none'}")
+        raise ValueError(
+            f"no stored network named {name!r} in {directory / _MANIFEST}; stored: {sorted(manifest) or 'none'}"
+        )
     return manifest[name]
 
 
@@ -93,13 +108,17 @@ def verify(name: str, directory: str | Path = WEIGHTS_DIR) -> Path:
     size = path.stat().st_size
     if size != entry["bytes"]:
         what = "truncated" if size < entry["bytes"] else "longer than the manifest says"
-        raise ValueError(f"{path}: {size} bytes where the manifest lists {entry['bytes']}: the file is {what}; "
-                         "restore it (git checkout) or retrain it (python -m fmtutor.mnist reproduce)")
+        raise ValueError(
+            f"{path}: {size} bytes where the manifest lists {entry['bytes']}: the file is {what}; "
+            "restore it (git checkout) or retrain it (python -m fmtutor.mnist reproduce)"
+        )
     digest = sha256_file(path)
     if digest != entry["sha256"]:
-        raise ValueError(f"{path}: sha256 {digest[:16]}... differs from the manifest's {entry['sha256'][:16]}...: "
-                         f"these are not the weights of {name!r} that the manifest lists (changed or replaced); "
-                         "restore it (git checkout) or retrain it (python -m fmtutor.mnist reproduce)")
+        raise ValueError(
+            f"{path}: sha256 {digest[:16]}... differs from the manifest's {entry['sha256'][:16]}...: "
+            f"these are not the weights of {name!r} that the manifest lists (changed or replaced); "
+            "restore it (git checkout) or retrain it (python -m fmtutor.mnist reproduce)"
+        )
     return path
 
 
@@ -141,12 +160,23 @@ def half_state(model: nn.Module, dtype: torch.dtype = torch.float16) -> dict:
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype (e.g. torch.float16), got {dtype!r}")
-    return {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
-            for k, v in model.state_dict().items()}
+    return {
+        k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+    }
 
 
-def store(name: str, model: nn.Module, *, steps: int, command: str, commit: str, metrics: dict,
-          config: TrainConfig | None = None, directory: str | Path = WEIGHTS_DIR) -> dict:
+def store(
+    name: str,
+    model: nn.Module,
+    *,
+    steps: int,
+    command: str,
+    commit: str,
+    metrics: dict,
+    config: TrainConfig | None = None,
+    directory: str | Path = WEIGHTS_DIR,
+) -> dict:
     """Write ``model`` as ``NAME.safetensors`` (float16) and its manifest entry; return the entry.
 
     ``config`` is the generator's ``TrainConfig``; without it ``model`` must be a ``Classifier``.
@@ -157,8 +187,16 @@ def store(name: str, model: nn.Module, *, steps: int, command: str, commit: str,
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.safetensors"
     save_file(half_state(model), str(path), metadata={"name": name, "commit": commit})
-    entry = {"file": path.name, "bytes": path.stat().st_size, "sha256": sha256_file(path), "dtype": "float16",
-             "steps": int(steps), "command": command, "commit": commit, "metrics": metrics}
+    entry = {
+        "file": path.name,
+        "bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+        "dtype": "float16",
+        "steps": int(steps),
+        "command": command,
+        "commit": commit,
+        "metrics": metrics,
+    }
     if config is None:
         entry.update(kind="classifier", widths=list(model.widths))
     else:
@@ -172,8 +210,9 @@ def store(name: str, model: nn.Module, *, steps: int, command: str, commit: str,
     return entry
 
 
-def _check_store(name: str, model: nn.Module, steps: int, command: str, commit: str, metrics: dict,
-                 config: TrainConfig | None) -> None:
+def _check_store(
+    name: str, model: nn.Module, steps: int, command: str, commit: str, metrics: dict, config: TrainConfig | None
+) -> None:
     """Refuse ``store``'s arguments before anything is written."""
     if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
         raise ValueError(f"name must be a plain file name for the weights (no folder, not hidden), got {name!r}")

@@ -10,6 +10,7 @@ stored file: "bitwise identical" when every tensor matches, otherwise the larges
 the metric measured on both (the judge's test accuracy; a generator's class accuracy of 200
 digits), which must agree within ``TOLERANCE``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,32 +45,53 @@ def generator_accuracy(run, judge, n: int = 200, w: float = 2.0, nfe: int = 20, 
     return float((judge.model(images).argmax(1) == labels).double().mean())
 
 
-def export(name: str, checkpoint: str | None = None, classifier: str | None = None, quality: str | None = None,
-           commit: str | None = None, directory: Path = WEIGHTS_DIR) -> dict:
+def export(
+    name: str,
+    checkpoint: str | None = None,
+    classifier: str | None = None,
+    quality: str | None = None,
+    commit: str | None = None,
+    directory: Path = WEIGHTS_DIR,
+) -> dict:
     """Store a run's EMA network or a classifier under ``name``, with metrics measured on the stored weights."""
     commit = commit or _head()
     if classifier:
         result = load_classifier(classifier)
-        store(name, result.model, steps=result.steps, command="python -m fmtutor.mnist classifier",
-              commit=commit, metrics={}, directory=directory)
+        store(
+            name,
+            result.model,
+            steps=result.steps,
+            command="python -m fmtutor.mnist classifier",
+            commit=commit,
+            metrics={},
+            directory=directory,
+        )
         test = load_mnist("test", progress=False)
-        metrics = {"test_accuracy": accuracy(load_pretrained(name, directory).model, test.images, test.labels),
-                   "test_accuracy_float32": result.test_accuracy}
+        metrics = {
+            "test_accuracy": accuracy(load_pretrained(name, directory).model, test.images, test.labels),
+            "test_accuracy_float32": result.test_accuracy,
+        }
         retrain = {"preset": "full", "seed": 0}
     else:
         run = load_run(checkpoint)
         c = run.config
-        command = (f"python -m fmtutor.mnist train --arch {c.arch} --preset {c.preset}"
-                   + (" --pred epsilon" if c.prediction == "epsilon" else ""))
-        store(name, run.model, steps=run.steps, command=command, commit=commit, metrics={},
-              config=c, directory=directory)
+        command = f"python -m fmtutor.mnist train --arch {c.arch} --preset {c.preset}" + (
+            " --pred epsilon" if c.prediction == "epsilon" else ""
+        )
+        store(
+            name, run.model, steps=run.steps, command=command, commit=commit, metrics={}, config=c, directory=directory
+        )
         judge = load_pretrained("judge", directory)
-        metrics = {"accuracy_w2_200_nfe20": generator_accuracy(load_pretrained(name, directory), judge),
-                   "accuracy_w2_200_nfe20_float32": generator_accuracy(run, judge)}
+        metrics = {
+            "accuracy_w2_200_nfe20": generator_accuracy(load_pretrained(name, directory), judge),
+            "accuracy_w2_200_nfe20_float32": generator_accuracy(run, judge),
+        }
         if quality:
             summary = json.loads(Path(quality).read_text())
-            metrics["quality_float32"] = [{k: r[k] for k in ("w", "n", "nfe", "accuracy", "frechet",
-                                                             "reference_frechet")} for r in summary["results"]]
+            metrics["quality_float32"] = [
+                {k: r[k] for k in ("w", "n", "nfe", "accuracy", "frechet", "reference_frechet")}
+                for r in summary["results"]
+            ]
             metrics["training_cpu_s"] = round(summary["training"]["cpu_s"], 1)
         retrain = {"arch": c.arch, "preset": c.preset, "prediction": c.prediction, "seed": c.seed, "steps": c.steps}
     return annotate(name, directory, metrics=metrics, retrain=retrain)
@@ -81,11 +103,13 @@ def _retrain(entry: dict, out: Path, root: str | Path | None):
     spec = dict(entry["retrain"])
     if entry["kind"] == "classifier":
         preset, seed = spec.pop("preset"), spec.pop("seed")
-        fresh = train_classifier(out / "classifier.pt", preset, seed=seed, root=root, retrain=True,
-                                 progress=False, **spec)
+        fresh = train_classifier(
+            out / "classifier.pt", preset, seed=seed, root=root, retrain=True, progress=False, **spec
+        )
         return fresh.model, None
-    fresh = train(spec.pop("arch"), spec.pop("preset"), spec.pop("prediction"), out=out, root=root,
-                  progress=False, **spec)
+    fresh = train(
+        spec.pop("arch"), spec.pop("preset"), spec.pop("prediction"), out=out, root=root, progress=False, **spec
+    )
     return fresh.model, fresh.config
 
 
@@ -102,18 +126,30 @@ def reproduce(name: str, out: str | Path, directory: Path = WEIGHTS_DIR, root: s
     model, config = _retrain(entry, out, root)
     stored, again = load_file(stored_path), half_state(model)
     same = [k for k in stored if k in again and torch.equal(stored[k], again[k])]
-    largest = max((float((stored[k].float() - again[k].float()).abs().max()) for k in stored if k in again),
-                  default=0.0)
+    largest = max(
+        (float((stored[k].float() - again[k].float()).abs().max()) for k in stored if k in again), default=0.0
+    )
     metric = "test_accuracy" if entry["kind"] == "classifier" else "accuracy"
-    result = {"name": name, "tensors": len(stored), "identical": len(same), "bitwise": len(same) == len(stored),
-              "largest_difference": largest, "metric": metric}
+    result = {
+        "name": name,
+        "tensors": len(stored),
+        "identical": len(same),
+        "bitwise": len(same) == len(stored),
+        "largest_difference": largest,
+        "metric": metric,
+    }
     if result["bitwise"]:
         return {**result, "within_tolerance": True}
-    store("reproduced", model, steps=entry["steps"], command="", commit="", metrics={}, config=config,
-          directory=out)  # measured as the stored one is: float16 weights read back
+    store(
+        "reproduced", model, steps=entry["steps"], command="", commit="", metrics={}, config=config, directory=out
+    )  # measured as the stored one is: float16 weights read back
     before, after = _metric(entry, name, Path(directory), root), _metric(entry, "reproduced", out, root)
-    return {**result, "stored": before, "retrained": after,
-            "within_tolerance": abs(before - after) <= TOLERANCE[metric]}
+    return {
+        **result,
+        "stored": before,
+        "retrained": after,
+        "within_tolerance": abs(before - after) <= TOLERANCE[metric],
+    }
 
 
 def add_commands(sub, common) -> dict:

@@ -14,6 +14,7 @@ field. The conversion divides by alpha_t, which is 0 at t = 0, so epsilon grids 
 1 / alpha_t: an epsilon network's sampler therefore clips the implied clean image to [-1, 1] by
 default (``clip``), as DDPM samplers do. Velocity networks are sampled unclipped unless asked.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,18 @@ from ..sampling import converted_field, sample_ode
 from ..solvers import Field, steps_for_nfe
 from .conditioning import IMAGE_SHAPE, NULL_LABEL, check_labels
 
-__all__ = ["MNIST_PREDICTIONS", "EPSILON_T_START", "check_sampling", "guided_field", "clipped_velocity", "velocity_field", "sample",
-           "make_grid", "save_grid", "class_labels"]
+__all__ = [
+    "MNIST_PREDICTIONS",
+    "EPSILON_T_START",
+    "check_sampling",
+    "guided_field",
+    "clipped_velocity",
+    "velocity_field",
+    "sample",
+    "make_grid",
+    "save_grid",
+    "class_labels",
+]
 
 MNIST_PREDICTIONS = ("velocity", "epsilon")  # the subset of paths.PREDICTIONS the MNIST networks are trained for
 EPSILON_T_START = 1e-2
@@ -81,8 +92,9 @@ def clipped_velocity(field: Field, path: GaussianPath, source: str) -> Field:
     return clipped
 
 
-def velocity_field(model: nn.Module, w: float = 1.0, prediction: str = "velocity",
-                   path: GaussianPath | None = None, clip: bool = False) -> Field:
+def velocity_field(
+    model: nn.Module, w: float = 1.0, prediction: str = "velocity", path: GaussianPath | None = None, clip: bool = False
+) -> Field:
     """The guided velocity of a network predicting ``prediction`` ('velocity' or 'epsilon') on ``path``.
 
     With ``clip`` the implied clean image is clipped to [-1, 1] first (see ``clipped_velocity``).
@@ -113,10 +125,20 @@ def check_sampling(w: float, nfe: int, solver: str, t_start: float | None) -> No
 
 
 @torch.no_grad()
-def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solver: str = "euler",
-           prediction: str = "velocity", path: GaussianPath | None = None, t_start: float | None = None,
-           clip: bool | None = None, generator: torch.Generator | None = None, batch_size: int = 500,
-           progress: bool = False) -> Tensor:
+def sample(
+    model: nn.Module,
+    labels: Tensor,
+    w: float = 3.0,
+    nfe: int = 50,
+    solver: str = "euler",
+    prediction: str = "velocity",
+    path: GaussianPath | None = None,
+    t_start: float | None = None,
+    clip: bool | None = None,
+    generator: torch.Generator | None = None,
+    batch_size: int = 500,
+    progress: bool = False,
+) -> Tensor:
     """Draw one image per label: solve dX/dt = v_w(X, t | y) from X_0 ~ N(0, I) at t_start to t = 1.
 
     ``labels`` is a long (N,) tensor of digits 0..9 (or ``NULL_LABEL``). ``nfe`` counts guided
@@ -138,11 +160,21 @@ def sample(model: nn.Module, labels: Tensor, w: float = 3.0, nfe: int = 50, solv
     if clip is None:
         clip = prediction == "epsilon"
     field = velocity_field(model.eval(), w, prediction, path, clip)
-    x0 = torch.randn((len(labels), *IMAGE_SHAPE), generator=generator,
-                     device=generator.device if generator is not None else "cpu").to(device)
-    out = [sample_ode(field, x0[i:i + batch_size], n_steps=n_steps, method=solver,
-                      t_start=t_start, progress=progress, y=labels[i:i + batch_size]).final
-           for i in range(0, len(labels), batch_size)]
+    x0 = torch.randn(
+        (len(labels), *IMAGE_SHAPE), generator=generator, device=generator.device if generator is not None else "cpu"
+    ).to(device)
+    out = [
+        sample_ode(
+            field,
+            x0[i : i + batch_size],
+            n_steps=n_steps,
+            method=solver,
+            t_start=t_start,
+            progress=progress,
+            y=labels[i : i + batch_size],
+        ).final
+        for i in range(0, len(labels), batch_size)
+    ]
     return torch.cat(out).clamp_(-1.0, 1.0)
 
 
@@ -159,7 +191,7 @@ def make_grid(images: Tensor, nrow: int = 10, pad: int = 2) -> np.ndarray:
     pixels = ((images.detach().float().cpu()[:, 0] + 1) / 2).clamp(0, 1)
     for i in range(n):
         r, c = divmod(i, nrow)
-        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = pixels[i]
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = pixels[i]
     return grid.numpy()
 
 

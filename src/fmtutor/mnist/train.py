@@ -13,6 +13,7 @@ DistributedDataParallel (NCCL on GPUs, gloo on CPUs). Every rank draws the *same
 from the same seed and keeps its own slice of B / WORLD_SIZE, so the averaged gradient, the loss
 curve and the checkpoint match a single-process run up to round-off. Only rank 0 writes.
 """
+
 from __future__ import annotations
 
 import os
@@ -95,12 +96,14 @@ class Run:
 
     def sample(self, labels: Tensor, w: float = 3.0, nfe: int = 50, solver: str = "euler", **kwargs) -> Tensor:
         """``fmtutor.mnist.sample`` with this run's model, prediction type and path."""
-        return sample(self.model, labels, w=w, nfe=nfe, solver=solver, prediction=self.config.prediction,
-                      path=self.path, **kwargs)
+        return sample(
+            self.model, labels, w=w, nfe=nfe, solver=solver, prediction=self.config.prediction, path=self.path, **kwargs
+        )
 
 
-def draw_batch(data: MNIST, path: GaussianPath, config: TrainConfig, generator: torch.Generator,
-               part: slice = slice(None)) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def draw_batch(
+    data: MNIST, path: GaussianPath, config: TrainConfig, generator: torch.Generator, part: slice = slice(None)
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """One training batch (x_t, t, y, target), the ``part`` of a global batch of ``config.batch_size``.
 
     Every draw is made for the whole global batch and then sliced, so the slices of all ranks
@@ -121,8 +124,7 @@ def draw_batch(data: MNIST, path: GaussianPath, config: TrainConfig, generator: 
     return s.x_t, s.t, y, (s.velocity if config.prediction == "velocity" else s.x0)
 
 
-def flow_loss(net: nn.Module, data: MNIST, path: GaussianPath, config: TrainConfig,
-              rank: int = 0, world: int = 1):
+def flow_loss(net: nn.Module, data: MNIST, path: GaussianPath, config: TrainConfig, rank: int = 0, world: int = 1):
     """``loss_fn(model, generator)`` for ``Trainer``: the mean squared error on this rank's slice.
 
     ``net`` (the model, or its DDP wrapper) is what the loss calls. With ``world > 1`` the returned
@@ -164,11 +166,17 @@ class _RunTrainer(Trainer):
     def load_state_dict(self, state: dict) -> None:
         old = {"time_sampling": "uniform", **(state.get("config") or {})}  # older runs: uniform
         new = asdict(self.config)
-        diff = [f"{k}: {_norm(old.get(k))!r} -> {_norm(new[k])!r}" for k in _MUST_MATCH
-                if _norm(old.get(k)) != _norm(new[k])]
+        diff = [
+            f"{k}: {_norm(old.get(k))!r} -> {_norm(new[k])!r}"
+            for k in _MUST_MATCH
+            if _norm(old.get(k)) != _norm(new[k])
+        ]
         if diff:
-            raise ValueError("the checkpoint was written by a different run (" + "; ".join(diff) +
-                             "); choose another output folder or delete the checkpoint")
+            raise ValueError(
+                "the checkpoint was written by a different run ("
+                + "; ".join(diff)
+                + "); choose another output folder or delete the checkpoint"
+            )
         super().load_state_dict(state)
 
     def save(self, path: str | Path) -> Path:
@@ -204,10 +212,19 @@ def _make_config(arch: str, preset: Preset, prediction: str, overrides: dict, wo
     check_choice("arch", arch, preset.models)
     check_choice("prediction", prediction, MNIST_PREDICTIONS)
     check_choice("time_sampling", overrides.get("time_sampling") or preset.time_sampling, TIME_SAMPLING)
-    config = TrainConfig(arch=arch, model_kwargs=dict(preset.models[arch]), prediction=prediction,
-                         preset=preset.name, steps=preset.steps, batch_size=preset.batch_size, lr=preset.lr,
-                         ema_decay=preset.ema_decay, grad_clip=preset.grad_clip, world_size=world,
-                         time_sampling=preset.time_sampling)
+    config = TrainConfig(
+        arch=arch,
+        model_kwargs=dict(preset.models[arch]),
+        prediction=prediction,
+        preset=preset.name,
+        steps=preset.steps,
+        batch_size=preset.batch_size,
+        lr=preset.lr,
+        ema_decay=preset.ema_decay,
+        grad_clip=preset.grad_clip,
+        world_size=world,
+        time_sampling=preset.time_sampling,
+    )
     unknown = sorted(set(overrides) - set(asdict(config)) - {"world_size"})
     if unknown:
         raise TypeError(f"unknown training option(s) {', '.join(unknown)}; expected TrainConfig fields")
@@ -234,8 +251,13 @@ def _check_config(c: TrainConfig) -> None:
         raise TypeError(f"model_kwargs must be a dict, got {type(c.model_kwargs).__name__}")
 
 
-def check_train_args(arch: str = "unet", preset: str | Preset | None = None, prediction: str = "velocity",
-                     out: str | Path | None = None, **overrides) -> Preset:
+def check_train_args(
+    arch: str = "unet",
+    preset: str | Preset | None = None,
+    prediction: str = "velocity",
+    out: str | Path | None = None,
+    **overrides,
+) -> Preset:
     """Check every argument of ``train`` (and that ``out`` can be written) before any work; the preset."""
     spec = get_preset(preset or default_preset())
     _make_config(arch, spec, prediction, overrides, 1)
@@ -245,10 +267,18 @@ def check_train_args(arch: str = "unet", preset: str | Preset | None = None, pre
     return spec
 
 
-def train(arch: str = "unet", preset: str | Preset | None = None, prediction: str = "velocity",
-          out: str | Path | None = None, data: MNIST | None = None, root: str | Path | None = None,
-          progress: bool = True, callbacks: Sequence[Callable[[Trainer], None]] = (),
-          callback_every: int = 50, **overrides) -> Run:
+def train(
+    arch: str = "unet",
+    preset: str | Preset | None = None,
+    prediction: str = "velocity",
+    out: str | Path | None = None,
+    data: MNIST | None = None,
+    root: str | Path | None = None,
+    progress: bool = True,
+    callbacks: Sequence[Callable[[Trainer], None]] = (),
+    callback_every: int = 50,
+    **overrides,
+) -> Run:
     """Train (or resume) a flow-matching network on MNIST and return the run.
 
     ``preset`` defaults to ``default_preset()``; ``overrides`` replace ``TrainConfig`` fields
@@ -267,13 +297,25 @@ def train(arch: str = "unet", preset: str | Preset | None = None, prediction: st
         with seeded(config.seed):  # initial weights and any dropout follow the seed
             model = build_model(arch, **config.model_kwargs).to(device)
             net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-            trainer = _RunTrainer(model, flow_loss(net, data, GaussianPath(config.schedule), config, rank, world),
-                                  config, rank, lr=config.lr, seed=config.seed, ema_decay=config.ema_decay,
-                                  grad_clip=config.grad_clip, callbacks=callbacks if rank == 0 else (),
-                                  callback_every=callback_every)
+            trainer = _RunTrainer(
+                model,
+                flow_loss(net, data, GaussianPath(config.schedule), config, rank, world),
+                config,
+                rank,
+                lr=config.lr,
+                seed=config.seed,
+                ema_decay=config.ema_decay,
+                grad_clip=config.grad_clip,
+                callbacks=callbacks if rank == 0 else (),
+                callback_every=callback_every,
+            )
             checkpoint = Path(out) / CHECKPOINT_NAME if out is not None else None
-            result = trainer.fit(config.steps, checkpoint=checkpoint, checkpoint_every=spec.checkpoint_every,
-                                 progress=progress and rank == 0)
+            result = trainer.fit(
+                config.steps,
+                checkpoint=checkpoint,
+                checkpoint_every=spec.checkpoint_every,
+                progress=progress and rank == 0,
+            )
         if world > 1:
             dist.barrier()
     finally:
@@ -293,6 +335,8 @@ def load_run(checkpoint: str | Path, device: str | torch.device = "cpu", ema: bo
         model = build_model(config.arch, **config.model_kwargs).to(device)
         model.load_state_dict(state["ema"] if ema and state.get("ema") is not None else state["model"])
     except (TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"checkpoint {str(checkpoint)!r} is not a valid MNIST training checkpoint: "
-                         f"{str(e).strip().splitlines()[0][:200]}") from e
+        raise ValueError(
+            f"checkpoint {str(checkpoint)!r} is not a valid MNIST training checkpoint: "
+            f"{str(e).strip().splitlines()[0][:200]}"
+        ) from e
     return Run(model.eval(), config, list(state["losses"]), state["step"], 0.0, checkpoint)

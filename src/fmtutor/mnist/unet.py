@@ -9,6 +9,7 @@ residual block, self-attention, and another residual block. Every residual block
 
 The output convolution starts at zero, so an untrained network predicts the zero field.
 """
+
 from __future__ import annotations
 
 import torch
@@ -65,24 +66,35 @@ class UNet(nn.Module):
     ``forward(x, t, y)``: x (B, 1, 28, 28), t float or (B,) in [0, 1], y long (B,) in 0..10 or None.
     """
 
-    def __init__(self, channels: tuple[int, int, int] = (32, 64, 128), emb_dim: int = 128,
-                 attention: bool = True, dropout: float = 0.0):
+    def __init__(
+        self,
+        channels: tuple[int, int, int] = (32, 64, 128),
+        emb_dim: int = 128,
+        attention: bool = True,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if len(channels) != 3 or any(c < 1 or c % min(8, c) for c in channels):
             raise ValueError(f"channels must be three positive widths divisible by 8, got {channels}")
         c1, c2, c3 = channels
-        self.config = {"channels": tuple(channels), "emb_dim": emb_dim, "attention": attention,
-                       "dropout": dropout}
+        self.config = {"channels": tuple(channels), "emb_dim": emb_dim, "attention": attention, "dropout": dropout}
         self.embed = ConditionEmbedding(emb_dim)
         self.conv_in = nn.Conv2d(1, c1, 3, padding=1)
-        self.down = nn.ModuleList([ResBlock(c1, c1, emb_dim, dropout), ResBlock(c1, c2, emb_dim, dropout),
-                                   ResBlock(c2, c3, emb_dim, dropout)])
-        self.pool = nn.ModuleList([nn.Conv2d(c1, c1, 3, stride=2, padding=1),
-                                   nn.Conv2d(c2, c2, 3, stride=2, padding=1)])
+        self.down = nn.ModuleList(
+            [ResBlock(c1, c1, emb_dim, dropout), ResBlock(c1, c2, emb_dim, dropout), ResBlock(c2, c3, emb_dim, dropout)]
+        )
+        self.pool = nn.ModuleList(
+            [nn.Conv2d(c1, c1, 3, stride=2, padding=1), nn.Conv2d(c2, c2, 3, stride=2, padding=1)]
+        )
         self.mid1, self.mid2 = ResBlock(c3, c3, emb_dim, dropout), ResBlock(c3, c3, emb_dim, dropout)
         self.attn = Attention(c3) if attention else nn.Identity()
-        self.up = nn.ModuleList([ResBlock(2 * c3, c2, emb_dim, dropout), ResBlock(2 * c2, c1, emb_dim, dropout),
-                                 ResBlock(2 * c1, c1, emb_dim, dropout)])
+        self.up = nn.ModuleList(
+            [
+                ResBlock(2 * c3, c2, emb_dim, dropout),
+                ResBlock(2 * c2, c1, emb_dim, dropout),
+                ResBlock(2 * c1, c1, emb_dim, dropout),
+            ]
+        )
         self.unpool = nn.ModuleList([nn.Upsample(scale_factor=2, mode="nearest") for _ in range(2)])
         self.out = nn.Sequential(_norm(c1), nn.SiLU(), nn.Conv2d(c1, 1, 3, padding=1))
         nn.init.zeros_(self.out[-1].weight)

@@ -15,6 +15,7 @@ the benchmark and tests). Then:
 ``fmtutor.static.StaticTwin`` that a notebook shows as a control row (sliders and dropdowns) over
 the frame of the current values; see ``fmtutor.static`` for where the frames go.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

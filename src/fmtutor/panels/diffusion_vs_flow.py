@@ -10,6 +10,7 @@ The fields are the exact ones of the mixture (``generators.exact_model``) or tra
 Sample paths are computed once per (fields, method, sampler, NFE) and cached, so moving t costs
 two field evaluations on the grid and one redraw.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -40,9 +41,17 @@ class DiffusionVsFlowPanel(Panel):
     ('flow-matching', 'diffusion') to a ``TrainedModel``.
     """
 
-    def __init__(self, data: str = "three-clusters", models: Mapping[str, TrainedModel] | None = None,
-                 n_particles: int = 500, nfe_options: Sequence[int] = NFE_OPTIONS, seed: int = 0,
-                 lim: float = 4.5, n_grid: int = 20, figsize: tuple[float, float] = (5.8, 3.1)):
+    def __init__(
+        self,
+        data: str = "three-clusters",
+        models: Mapping[str, TrainedModel] | None = None,
+        n_particles: int = 500,
+        nfe_options: Sequence[int] = NFE_OPTIONS,
+        seed: int = 0,
+        lim: float = 4.5,
+        n_grid: int = 20,
+        figsize: tuple[float, float] = (5.8, 3.1),
+    ):
         mixture = get_dataset(data)
         if not isinstance(mixture, GaussianMixture):
             raise ValueError(f"data must be a Gaussian mixture ('eight-gaussians' or 'three-clusters'), got {data!r}")
@@ -58,7 +67,9 @@ class DiffusionVsFlowPanel(Panel):
         self.x0 = StandardGaussian(2).sample(n_particles, torch.Generator().manual_seed(seed))
         self._paths: dict[tuple[str, str, str, int], Solution] = {}
         self.fig, axes = plt.subplots(1, 2, figsize=figsize)
-        self.views = {k: FieldPanel(lim=lim, n_grid=n_grid, ax=ax, particle_color="tab:red") for k, ax in zip(KINDS, axes)}
+        self.views = {
+            k: FieldPanel(lim=lim, n_grid=n_grid, ax=ax, particle_color="tab:red") for k, ax in zip(KINDS, axes)
+        }
         means = to_numpy(mixture.means)
         for view in self.views.values():
             view.ax.scatter(means[:, 0], means[:, 1], marker="+", s=40, c="k", linewidths=1, zorder=3)
@@ -70,36 +81,48 @@ class DiffusionVsFlowPanel(Panel):
         import ipywidgets as w
 
         default_nfe = 8 if 8 in self.nfe_options else self.nfe_options[0]
-        return {"t": w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="t"),
-                "nfe": w.SelectionSlider(options=self.nfe_options, value=default_nfe, description="NFE"),
-                "fm_sampler": w.Dropdown(options=SAMPLERS["flow-matching"], value="euler", description="FM"),
-                "diffusion_sampler": w.Dropdown(options=SAMPLERS["diffusion"], value="ddim", description="diffusion"),
-                "source": w.Dropdown(options=tuple(self.models), value="exact", description="fields")}
+        return {
+            "t": w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="t"),
+            "nfe": w.SelectionSlider(options=self.nfe_options, value=default_nfe, description="NFE"),
+            "fm_sampler": w.Dropdown(options=SAMPLERS["flow-matching"], value="euler", description="FM"),
+            "diffusion_sampler": w.Dropdown(options=SAMPLERS["diffusion"], value="ddim", description="diffusion"),
+            "source": w.Dropdown(options=tuple(self.models), value="exact", description="fields"),
+        }
 
     def trajectory(self, source: str, kind: str, sampler: str, nfe: int) -> Solution:
         """The particles' path from noise to data (cached): ``path`` ``(steps + 1, N, 2)`` at ``times``."""
         model = self.models[check_choice("source", source, self.models)][check_choice("kind", kind, KINDS)]
         key = (source, kind, sampler, int(nfe))
         if key not in self._paths:
-            self._paths[key] = model.sample(self.x0, int(nfe), sampler, keep_path=True,
-                                            generator=torch.Generator().manual_seed(self.seed + 1))
+            self._paths[key] = model.sample(
+                self.x0, int(nfe), sampler, keep_path=True, generator=torch.Generator().manual_seed(self.seed + 1)
+            )
         return self._paths[key]
 
     def particles_at(self, t: float, source: str, kind: str, sampler: str, nfe: int) -> Tensor:
         """Positions at time ``t`` (clamped to the sampler's grid), linear between its grid times."""
         return self.trajectory(source, kind, sampler, nfe).at(t)
 
-    def update(self, t: float = 1.0, nfe: int = 8, fm_sampler: str = "euler", diffusion_sampler: str = "ddim",
-               source: str = "exact") -> None:
+    def update(
+        self,
+        t: float = 1.0,
+        nfe: int = 8,
+        fm_sampler: str = "euler",
+        diffusion_sampler: str = "ddim",
+        source: str = "exact",
+    ) -> None:
         models = self.models[check_choice("source", source, self.models)]
         for kind, sampler in (("flow-matching", fm_sampler), ("diffusion", diffusion_sampler)):
             field_t = min(max(float(t), 0.0), models[kind].t_max)
             particles = self.particles_at(t, source, kind, sampler, nfe)
             with torch.no_grad():
                 alpha = float(models[kind].path.schedule(torch.tensor(field_t)).alpha)
-                self.views[kind].update(models[kind].velocity, field_t, particles,
-                                        title=f"{LABEL[kind]} ({sampler}), NFE {int(nfe)}\n"
-                                              f"t = {float(t):.2f}, α_t = {alpha:.2f}")
+                self.views[kind].update(
+                    models[kind].velocity,
+                    field_t,
+                    particles,
+                    title=f"{LABEL[kind]} ({sampler}), NFE {int(nfe)}\nt = {float(t):.2f}, α_t = {alpha:.2f}",
+                )
             self.views[kind].ax.title.set_fontsize(8)
 
     @classmethod

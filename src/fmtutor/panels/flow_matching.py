@@ -10,6 +10,7 @@ field evaluations on the grid and one redraw. One line of text on top gives t, t
 NFE; the axes carry no ticks or titles (their layout costs more than the arrows), so the chapter's
 caption says which side is which.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -38,8 +39,16 @@ NFE_OPTIONS = (2, 4, 8, 16, 32, 64)
 @lru_cache(maxsize=1)
 def demo_model() -> Field:
     """A small velocity MLP (64 x 3) trained for 500 steps on 8 Gaussians (a few seconds, cached)."""
-    return train_2d(get_dataset("eight-gaussians"), train_steps=500, batch_size=256, hidden=64, lr=1e-2,
-                    ema_decay=0.98, seed=0, progress=False).model
+    return train_2d(
+        get_dataset("eight-gaussians"),
+        train_steps=500,
+        batch_size=256,
+        hidden=64,
+        lr=1e-2,
+        ema_decay=0.98,
+        seed=0,
+        progress=False,
+    ).model
 
 
 class FlowMatchingPanel(Panel):
@@ -50,9 +59,17 @@ class FlowMatchingPanel(Panel):
     'three-clusters'), whose exact field is known.
     """
 
-    def __init__(self, model: Field, data: str = "eight-gaussians", n_particles: int = 500,
-                 nfe_options: Sequence[int] = NFE_OPTIONS, seed: int = 0, lim: float = 4.5, n_grid: int = 20,
-                 figsize: tuple[float, float] = (7.0, 3.7)):
+    def __init__(
+        self,
+        model: Field,
+        data: str = "eight-gaussians",
+        n_particles: int = 500,
+        nfe_options: Sequence[int] = NFE_OPTIONS,
+        seed: int = 0,
+        lim: float = 4.5,
+        n_grid: int = 20,
+        figsize: tuple[float, float] = (7.0, 3.7),
+    ):
         mixture = get_dataset(data)
         if not isinstance(mixture, GaussianMixture):
             raise ValueError(f"data must be a Gaussian mixture ('eight-gaussians' or 'three-clusters'), got {data!r}")
@@ -65,8 +82,10 @@ class FlowMatchingPanel(Panel):
         self.x0, self.x1 = torch.randn(n_particles, 2, generator=g), mixture.sample(n_particles, g)
         self._paths: dict[tuple[str, int], Solution] = {}
         self.fig, axes = plt.subplots(1, 2, figsize=figsize)
-        self.views = {"learned": FieldPanel(lim=lim, n_grid=n_grid, ax=axes[0], particle_color="tab:red"),
-                      "exact": FieldPanel(lim=lim, n_grid=n_grid, ax=axes[1], particle_color="tab:blue")}
+        self.views = {
+            "learned": FieldPanel(lim=lim, n_grid=n_grid, ax=axes[0], particle_color="tab:red"),
+            "exact": FieldPanel(lim=lim, n_grid=n_grid, ax=axes[1], particle_color="tab:blue"),
+        }
         for ax in axes:  # no ticks, spines or axes titles: their layout costs more than the arrows
             ax.set(xticks=[], yticks=[])
             ax.set_axis_off()
@@ -78,9 +97,11 @@ class FlowMatchingPanel(Panel):
         import ipywidgets as w
 
         default = 16 if 16 in self.nfe_options else self.nfe_options[-1]
-        return {"t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t"),
-                "nfe": w.SelectionSlider(options=self.nfe_options, value=default, description="NFE"),
-                "solver": w.Dropdown(options=SAMPLERS["flow-matching"], value="euler", description="solver")}
+        return {
+            "t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t"),
+            "nfe": w.SelectionSlider(options=self.nfe_options, value=default, description="NFE"),
+            "solver": w.Dropdown(options=SAMPLERS["flow-matching"], value="euler", description="solver"),
+        }
 
     def trajectory(self, solver: str, nfe: int) -> Solution:
         """The learned model's particle paths from t = 0 to 1 (cached): ``path`` is ``(steps + 1, N, 2)``."""
@@ -88,8 +109,9 @@ class FlowMatchingPanel(Panel):
         key = (solver, int(nfe))
         if key not in self._paths:
             with torch.no_grad():
-                self._paths[key] = sample_ode(self.model, self.x0, steps_for_nfe(solver, int(nfe)), solver,
-                                              keep_path=True)
+                self._paths[key] = sample_ode(
+                    self.model, self.x0, steps_for_nfe(solver, int(nfe)), solver, keep_path=True
+                )
         return self._paths[key]
 
     def update(self, t: float = 0.5, nfe: int = 16, solver: str = "euler") -> None:

@@ -7,6 +7,7 @@ particle paths are solved once per (schedule, solver, steps) and cached; between
 times the particles are interpolated linearly. A schedule whose d_beta is infinite at t = 1 (vp)
 is shown at its ``t_max`` instead, and the title says so.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,9 +37,17 @@ class MarginalPathPanel(Panel):
     ('eight-gaussians' or 'three-clusters') so that the field is exact.
     """
 
-    def __init__(self, data: str = "eight-gaussians", n_particles: int = 500, lim: float = 5.0,
-                 n_grid: int = 20, n_density: int = 60, max_steps: int = 100, seed: int = 0,
-                 figsize: tuple[float, float] = (4.0, 4.0)):
+    def __init__(
+        self,
+        data: str = "eight-gaussians",
+        n_particles: int = 500,
+        lim: float = 5.0,
+        n_grid: int = 20,
+        n_density: int = 60,
+        max_steps: int = 100,
+        seed: int = 0,
+        figsize: tuple[float, float] = (4.0, 4.0),
+    ):
         mixture = get_dataset(data)
         if not isinstance(mixture, GaussianMixture):
             raise ValueError(f"data must be a Gaussian mixture ('eight-gaussians' or 'three-clusters'), got {data!r}")
@@ -50,9 +59,14 @@ class MarginalPathPanel(Panel):
         self.view.dots.set_sizes([5.0])
         self.fig, self.ax = self.view.fig, self.view.ax
         self.density_points = field_grid(lim + 0.5, n_density)
-        self.image = self.ax.imshow(np.zeros((n_density, n_density)), origin="lower", cmap="Greys",
-                                    extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5),
-                                    interpolation="nearest", zorder=0)
+        self.image = self.ax.imshow(
+            np.zeros((n_density, n_density)),
+            origin="lower",
+            cmap="Greys",
+            extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5),
+            interpolation="nearest",
+            zorder=0,
+        )
         self.ax.set_xticks([])
         self.ax.set_yticks([])
         self.fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.93)
@@ -60,10 +74,12 @@ class MarginalPathPanel(Panel):
     def controls(self) -> dict:
         import ipywidgets as w
 
-        return {"t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t"),
-                "schedule": w.Dropdown(options=PANEL_SCHEDULES, value="linear", description="schedule"),
-                "solver": w.Dropdown(options=tuple(SOLVERS), value="euler", description="solver"),
-                "steps": w.IntSlider(value=20, min=1, max=self.max_steps, description="steps")}
+        return {
+            "t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t"),
+            "schedule": w.Dropdown(options=PANEL_SCHEDULES, value="linear", description="schedule"),
+            "solver": w.Dropdown(options=tuple(SOLVERS), value="euler", description="solver"),
+            "steps": w.IntSlider(value=20, min=1, max=self.max_steps, description="steps"),
+        }
 
     def trajectory(self, schedule: str, solver: str, steps: int) -> Solution:
         """The particles' path from t = 0 to the schedule's t_max (cached): ``path`` is ``(steps + 1, N, 2)``."""
@@ -71,8 +87,9 @@ class MarginalPathPanel(Panel):
         if key not in self._paths:
             field = self.fields[schedule]
             with torch.no_grad():
-                self._paths[key] = sample_ode(field, self.x0, n_steps=int(steps), method=solver,
-                                              t_end=field.t_max, keep_path=True)
+                self._paths[key] = sample_ode(
+                    field, self.x0, n_steps=int(steps), method=solver, t_end=field.t_max, keep_path=True
+                )
         return self._paths[key]
 
     def particles_at(self, t: float, schedule: str, solver: str, steps: int) -> Tensor:

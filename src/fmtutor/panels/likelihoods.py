@@ -9,6 +9,7 @@ The error map is blank where log p_t < -14 (no mass to speak of); its title give
 error weighted by p_t, i.e. E_{x ~ p_t}|error|.
 Estimates are cached per (t, nfe, probes).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,17 @@ class LikelihoodPanel(Panel):
     down) and ``probes`` (0 = exact divergence, else Hutchinson with that many Rademacher probes).
     """
 
-    def __init__(self, data: str = "eight-gaussians", method: str = "euler", lim: float = 5.5, n_grid: int = 40,
-                 max_nfe: int = 64, max_probes: int = 16, seed: int = 0, figsize: tuple[float, float] = (8.4, 2.6)):
+    def __init__(
+        self,
+        data: str = "eight-gaussians",
+        method: str = "euler",
+        lim: float = 5.5,
+        n_grid: int = 40,
+        max_nfe: int = 64,
+        max_probes: int = 16,
+        seed: int = 0,
+        figsize: tuple[float, float] = (8.4, 2.6),
+    ):
         mixture = get_dataset(data)
         if not isinstance(mixture, GaussianMixture):
             raise ValueError(f"data must be a Gaussian mixture ('eight-gaussians' or 'three-clusters'), got {data!r}")
@@ -56,8 +66,10 @@ class LikelihoodPanel(Panel):
         extent = (-lim, lim, -lim, lim)
         blank = np.zeros((n_grid, n_grid))
         styles = [("viridis", FLOOR, 0.0), ("viridis", FLOOR, 0.0), ("RdBu_r", -1.0, 1.0)]
-        self.images = [ax.imshow(blank, origin="lower", extent=extent, cmap=cmap, vmin=lo, vmax=hi,
-                                 interpolation="nearest") for ax, (cmap, lo, hi) in zip(self.axes, styles)]
+        self.images = [
+            ax.imshow(blank, origin="lower", extent=extent, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+            for ax, (cmap, lo, hi) in zip(self.axes, styles)
+        ]
         for ax in self.axes:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -68,9 +80,11 @@ class LikelihoodPanel(Panel):
     def controls(self) -> dict:
         import ipywidgets as w
 
-        return {"t": w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="t"),
-                "nfe": w.IntSlider(value=8, min=1, max=self.max_nfe, description="NFE"),
-                "probes": w.IntSlider(value=0, min=0, max=self.max_probes, description="probes")}
+        return {
+            "t": w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="t"),
+            "nfe": w.IntSlider(value=8, min=1, max=self.max_nfe, description="NFE"),
+            "probes": w.IntSlider(value=0, min=0, max=self.max_probes, description="probes"),
+        }
 
     def steps(self, nfe: int) -> int:
         """The number of solver steps that ``nfe`` evaluations buy (at least one)."""
@@ -85,9 +99,15 @@ class LikelihoodPanel(Panel):
         key = (round(float(t), 6), self.steps(nfe), int(probes))
         if key not in self._cache:
             estimator = "exact" if key[2] == 0 else "rademacher"
-            result = log_likelihood(self.field, self.points, time_grid(key[1], key[0], 0.0), method=self.method,
-                                    estimator=estimator, n_probes=max(1, key[2]),
-                                    generator=torch.Generator().manual_seed(self.seed))
+            result = log_likelihood(
+                self.field,
+                self.points,
+                time_grid(key[1], key[0], 0.0),
+                method=self.method,
+                estimator=estimator,
+                n_probes=max(1, key[2]),
+                generator=torch.Generator().manual_seed(self.seed),
+            )
             self._cache[key] = result.log_p
         return self._cache[key]
 

@@ -7,6 +7,7 @@ only by w and NFE. Row k shows the first ``shown`` of the ``per_class`` samples 
 and cached (``precompute`` fills the cache ahead), so a slider move costs one ``set_data`` and one
 redraw; an uncached setting is sampled on first use (seconds for a small network on a CPU).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -42,10 +43,19 @@ class GuidancePanel(Panel):
     ``nfe`` over ``nfes`` (both cached).
     """
 
-    def __init__(self, model: nn.Module, ws: Sequence[float] = W_OPTIONS, nfes: Sequence[int] = NFE_OPTIONS,
-                 per_class: int = 10, prediction: str = "velocity", path: GaussianPath | None = None,
-                 solver: str = "euler", seed: int = 0, shown: int | None = None,
-                 figsize: tuple[float, float] = (4.0, 4.3)):
+    def __init__(
+        self,
+        model: nn.Module,
+        ws: Sequence[float] = W_OPTIONS,
+        nfes: Sequence[int] = NFE_OPTIONS,
+        per_class: int = 10,
+        prediction: str = "velocity",
+        path: GaussianPath | None = None,
+        solver: str = "euler",
+        seed: int = 0,
+        shown: int | None = None,
+        figsize: tuple[float, float] = (4.0, 4.3),
+    ):
         if not ws or not nfes:
             raise ValueError("ws and nfes must each hold at least one value")
         if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
@@ -83,16 +93,23 @@ class GuidancePanel(Panel):
         """The (N, 1, 28, 28) samples at (w, nfe) from the panel's fixed noise (cached)."""
         key = self._key(w, nfe)
         if key not in self._images:
-            self._images[key] = sample(self.model, self.labels, w=key[0], nfe=key[1], solver=self.solver,
-                                       prediction=self.prediction, path=self.path,
-                                       generator=torch.Generator().manual_seed(self.seed))
+            self._images[key] = sample(
+                self.model,
+                self.labels,
+                w=key[0],
+                nfe=key[1],
+                solver=self.solver,
+                prediction=self.prediction,
+                path=self.path,
+                generator=torch.Generator().manual_seed(self.seed),
+            )
         return self._images[key]
 
     def grid(self, w: float, nfe: int) -> np.ndarray:
         """``make_grid`` of the first ``shown`` samples of each digit at (w, nfe), one row per digit (cached)."""
         key = self._key(w, nfe)
         if key not in self._grids:
-            images = self.images(*key).reshape(NUM_CLASSES, self.per_class, 1, 28, 28)[:, :self.shown]
+            images = self.images(*key).reshape(NUM_CLASSES, self.per_class, 1, 28, 28)[:, : self.shown]
             self._grids[key] = make_grid(images.reshape(-1, 1, 28, 28), nrow=self.shown)
         return self._grids[key]
 
@@ -110,8 +127,10 @@ class GuidancePanel(Panel):
         import ipywidgets as widgets
 
         w, nfe = self.opening()
-        return {"w": widgets.SelectionSlider(options=self.ws, value=w, description="w"),
-                "nfe": widgets.SelectionSlider(options=self.nfes, value=nfe, description="NFE")}
+        return {
+            "w": widgets.SelectionSlider(options=self.ws, value=w, description="w"),
+            "nfe": widgets.SelectionSlider(options=self.nfes, value=nfe, description="NFE"),
+        }
 
     def opening(self) -> tuple[float, int]:
         """The setting the sliders open on: w = 3 (or the largest w) at the NFE with the most
@@ -147,9 +166,17 @@ class GuidedMixturePanel(Panel):
     from one fixed noise draw) are solved once and cached; between grid times they are interpolated.
     """
 
-    def __init__(self, ws: Sequence[float] = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0), y: int = 0, n_particles: int = 600,
-                 steps: int = 40, lim: float = 5.0, bins: int = 80, seed: int = 0,
-                 figsize: tuple[float, float] = (4.0, 4.0)):
+    def __init__(
+        self,
+        ws: Sequence[float] = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0),
+        y: int = 0,
+        n_particles: int = 600,
+        steps: int = 40,
+        lim: float = 5.0,
+        bins: int = 80,
+        seed: int = 0,
+        figsize: tuple[float, float] = (4.0, 4.0),
+    ):
         self.data, self.path, self.y = two_class_mixture(), GaussianPath("linear"), y
         self.ws, self.steps, self.lim, self.bins = tuple(float(w) for w in ws), int(steps), lim, bins
         self.x0 = torch.randn(n_particles, 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
@@ -157,8 +184,14 @@ class GuidedMixturePanel(Panel):
         self.fig = Figure(figsize=figsize)
         FigureCanvasAgg(self.fig)
         self.ax = self.fig.subplots()
-        self.image = self.ax.imshow(np.zeros((bins, bins)), origin="lower", cmap="Greys", interpolation="nearest",
-                                    extent=(-lim, lim, -lim, lim), zorder=0)
+        self.image = self.ax.imshow(
+            np.zeros((bins, bins)),
+            origin="lower",
+            cmap="Greys",
+            interpolation="nearest",
+            extent=(-lim, lim, -lim, lim),
+            zorder=0,
+        )
         self.dots = self.ax.scatter(np.zeros(n_particles), np.zeros(n_particles), s=4, c="tab:red", lw=0)
         self.ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[])
         self.fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.92)
@@ -181,8 +214,10 @@ class GuidedMixturePanel(Panel):
         import ipywidgets as widgets
 
         w = 3.0 if 3.0 in self.ws else self.ws[-1]
-        return {"w": widgets.SelectionSlider(options=self.ws, value=w, description="w"),
-                "t": widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="t")}
+        return {
+            "w": widgets.SelectionSlider(options=self.ws, value=w, description="w"),
+            "t": widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="t"),
+        }
 
     def update(self, w: float = 3.0, t: float = 1.0) -> None:
         field, t = self.field(w), min(max(float(t), 0.0), 1.0)
@@ -190,8 +225,9 @@ class GuidedMixturePanel(Panel):
         self.image.set_data(mass.numpy())
         self.image.set_clim(0.0, 1.5 * float(mass.max()))
         self.dots.set_offsets(self.particles(w, t).numpy())
-        self.ax.set_title(f"w = {float(w):g}, t = {t:.2f}: guided ODE (red), p_t(x) p_t(y={self.y} | x)^w (grey)",
-                          fontsize=8)
+        self.ax.set_title(
+            f"w = {float(w):g}, t = {t:.2f}: guided ODE (red), p_t(x) p_t(y={self.y} | x)^w (grey)", fontsize=8
+        )
 
     def scrub(self, name: str, values: Sequence, **fixed) -> object:
         check_choice("name", name, ("w", "t"))

@@ -6,6 +6,7 @@ Sliders: the solver, the number of steps (1 to 64) and the time t. The quiver sh
 orange polylines the solver's trajectories so far. The trajectories of each (solver, steps) pair
 are computed once and cached; a slider move only interpolates and redraws.
 """
+
 from __future__ import annotations
 
 import ipywidgets as widgets
@@ -25,8 +26,15 @@ __all__ = ["SolverFlowPanel"]
 class SolverFlowPanel(Panel):
     """u(x, t) = ((a + b t) I + omega J) x with 500 particles: a solver's answer against the exact flow."""
 
-    def __init__(self, ode: LinearODE, x0: Tensor, lim: float = 4.0, n_grid: int = 20,
-                 n_traces: int = 12, figsize: tuple[float, float] = (4.0, 4.0)):
+    def __init__(
+        self,
+        ode: LinearODE,
+        x0: Tensor,
+        lim: float = 4.0,
+        n_grid: int = 20,
+        n_traces: int = 12,
+        figsize: tuple[float, float] = (4.0, 4.0),
+    ):
         self.ode, self.x0 = ode, x0
         self.view = FieldPanel(lim, n_grid, figsize=figsize)
         self.fig, ax = self.view.fig, self.view.ax
@@ -35,8 +43,7 @@ class SolverFlowPanel(Panel):
         starts = x0[:n_traces]
         exact = ode.flow(starts.repeat(len(ts), 1), ts.repeat_interleave(len(starts)))
         exact = to_numpy(exact).reshape(len(ts), len(starts), 2)
-        ax.add_collection(LineCollection(exact.transpose(1, 0, 2), colors="0.55", linewidths=0.8,
-                                         alpha=0.7, zorder=1))
+        ax.add_collection(LineCollection(exact.transpose(1, 0, 2), colors="0.55", linewidths=0.8, alpha=0.7, zorder=1))
         self.exact_dots = ax.scatter([], [], s=3, c="0.35", alpha=0.5, linewidths=0, zorder=2)
         self.view.dots.set_zorder(3)
         self.traces = ax.add_collection(LineCollection([], colors="tab:orange", linewidths=1.0, zorder=4))
@@ -80,8 +87,10 @@ class SolverFlowPanel(Panel):
         exact = self.exact(float(t))
         error = float(np.linalg.norm(x_t - exact, axis=1).mean())
         plural = "s" * (steps != 1)
-        title = (f"{solver}, {steps} step{plural} (NFE {NFE_PER_STEP[solver] * steps}), t = {t:.2f}\n"
-                 f"mean distance to exact: {error:.3g}")
+        title = (
+            f"{solver}, {steps} step{plural} (NFE {NFE_PER_STEP[solver] * steps}), t = {t:.2f}\n"
+            f"mean distance to exact: {error:.3g}"
+        )
         self.view.update(self.ode.field, float(t), particles=x_t, title=title)
         self.exact_dots.set_offsets(exact)
         so_far = np.concatenate([path[: i + 1, : self.n_traces], x_t[None, : self.n_traces]])

@@ -13,6 +13,7 @@ Particle paths are simulated once per (fields, sigma, NFE) and cached, so moving
 evaluation of the drift on the grid and one redraw. A simulation that blows up (a learned score
 times a large sigma^2 / 2 with too few steps) is reported in the title instead of raising.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -45,9 +46,18 @@ class MarginalPreservingSDEPanel(Panel):
     given. ``schedule`` defaults to VP, the continuous limit of DDPM's schedule.
     """
 
-    def __init__(self, data: str = "eight-gaussians", eps_model: Field | None = None,
-                 schedule: Schedule | None = None, n_particles: int = 500, nfe_options: Sequence[int] = NFE_OPTIONS,
-                 seed: int = 0, lim: float = 4.5, n_grid: int = 20, figsize: tuple[float, float] = (4.0, 4.0)):
+    def __init__(
+        self,
+        data: str = "eight-gaussians",
+        eps_model: Field | None = None,
+        schedule: Schedule | None = None,
+        n_particles: int = 500,
+        nfe_options: Sequence[int] = NFE_OPTIONS,
+        seed: int = 0,
+        lim: float = 4.5,
+        n_grid: int = 20,
+        figsize: tuple[float, float] = (4.0, 4.0),
+    ):
         mixture = get_dataset(data)
         if not isinstance(mixture, GaussianMixture):
             raise ValueError(f"data must be a Gaussian mixture ('eight-gaussians' or 'three-clusters'), got {data!r}")
@@ -56,8 +66,10 @@ class MarginalPreservingSDEPanel(Panel):
         exact = MarginalField(mixture, self.path)
         self.fields: dict[str, tuple[Field, Field]] = {"exact": (exact.velocity, exact.score)}
         if eps_model is not None:
-            self.fields["learned"] = (converted_field(eps_model, self.path, "epsilon", "velocity"),
-                                      converted_field(eps_model, self.path, "epsilon", "score"))
+            self.fields["learned"] = (
+                converted_field(eps_model, self.path, "epsilon", "velocity"),
+                converted_field(eps_model, self.path, "epsilon", "score"),
+            )
         self.nfe_options, self.seed = tuple(int(n) for n in nfe_options), seed
         self.x0 = StandardGaussian(2).sample(n_particles, torch.Generator().manual_seed(seed))
         self._paths: dict[tuple[str, float, int], Solution | None] = {}
@@ -74,10 +86,12 @@ class MarginalPreservingSDEPanel(Panel):
         import ipywidgets as w
 
         default_nfe = 100 if 100 in self.nfe_options else self.nfe_options[-1]
-        return {"sigma": w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.25, description="σ"),
-                "t": w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.02, description="t"),
-                "nfe": w.SelectionSlider(options=self.nfe_options, value=default_nfe, description="NFE"),
-                "source": w.Dropdown(options=tuple(self.fields), value="exact", description="fields")}
+        return {
+            "sigma": w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.25, description="σ"),
+            "t": w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.02, description="t"),
+            "nfe": w.SelectionSlider(options=self.nfe_options, value=default_nfe, description="NFE"),
+            "source": w.Dropdown(options=tuple(self.fields), value="exact", description="fields"),
+        }
 
     def trajectory(self, source: str, sigma: float, nfe: int) -> Solution | None:
         """Euler-Maruyama paths from t = 0 to t_max (cached): ``path`` is ``(nfe + 1, N, 2)``;
@@ -89,9 +103,16 @@ class MarginalPreservingSDEPanel(Panel):
             velocity, score = self.fields[source]
             try:
                 with torch.no_grad():
-                    self._paths[key] = sample_sde(velocity, score, float(sigma), self.x0, n_steps=int(nfe),
-                                                  generator=torch.Generator().manual_seed(self.seed + 1),
-                                                  t_end=self.t_max, keep_path=True)
+                    self._paths[key] = sample_sde(
+                        velocity,
+                        score,
+                        float(sigma),
+                        self.x0,
+                        n_steps=int(nfe),
+                        generator=torch.Generator().manual_seed(self.seed + 1),
+                        t_end=self.t_max,
+                        keep_path=True,
+                    )
             except DivergenceError:
                 self._paths[key] = None
         return self._paths[key]

@@ -6,6 +6,7 @@ and the noise); the Ornstein-Uhlenbeck target keeps the drift -theta x fixed and
 changes. One simulation, with a fixed seed, is cached per (target, sigma, steps): moving t only
 picks another saved state, so it scrubs through one fixed set of paths.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -24,8 +25,11 @@ from . import Panel
 
 __all__ = ["SDEPanel", "TARGET_LAWS"]
 
-TARGET_LAWS = {"eight-gaussians": "Langevin: eight Gaussians", "three-clusters": "Langevin: three clusters",
-           "ornstein-uhlenbeck": "Ornstein-Uhlenbeck, theta = 2"}
+TARGET_LAWS = {
+    "eight-gaussians": "Langevin: eight Gaussians",
+    "three-clusters": "Langevin: three clusters",
+    "ornstein-uhlenbeck": "Ornstein-Uhlenbeck, theta = 2",
+}
 OU_THETA = 2.0
 
 
@@ -36,15 +40,29 @@ class SDEPanel(Panel):
     the grey background is the target density (for OU its stationary law N(0, sigma^2/(2 theta) I)).
     """
 
-    def __init__(self, n_particles: int = 500, seed: int = 0, lim: float = 4.0, n_grid: int = 20,
-                 figsize: tuple[float, float] = (4.0, 4.0), cache_size: int = 48):
+    def __init__(
+        self,
+        n_particles: int = 500,
+        seed: int = 0,
+        lim: float = 4.0,
+        n_grid: int = 20,
+        figsize: tuple[float, float] = (4.0, 4.0),
+        cache_size: int = 48,
+    ):
         self.n_particles, self.seed, self.lim, self.cache_size = n_particles, seed, lim, cache_size
         self.view = FieldPanel(lim=lim, n_grid=n_grid, figsize=figsize)
         self.fig, self.ax = self.view.fig, self.view.ax
         self._pixels = field_grid(lim + 0.5, 64)
-        self.image = self.ax.imshow(np.zeros((64, 64)), extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5),
-                                    origin="lower", cmap="Greys", vmin=0, vmax=1, zorder=0,
-                                    interpolation="nearest")
+        self.image = self.ax.imshow(
+            np.zeros((64, 64)),
+            extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5),
+            origin="lower",
+            cmap="Greys",
+            vmin=0,
+            vmax=1,
+            zorder=0,
+            interpolation="nearest",
+        )
         self._cache: OrderedDict[tuple, Solution] = OrderedDict()
         self._shown: tuple | None = None
         self.fig.set_dpi(80)
@@ -58,11 +76,16 @@ class SDEPanel(Panel):
     def controls(self) -> dict:
         import ipywidgets as w
 
-        return {"sigma": w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="sigma"),
-                "t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t"),
-                "steps": w.IntSlider(value=100, min=10, max=200, step=10, description="steps"),
-                "target": w.Dropdown(options=[(label, key) for key, label in TARGET_LAWS.items()],
-                                     value="eight-gaussians", description="target")}
+        return {
+            "sigma": w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="sigma"),
+            "t": w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t"),
+            "steps": w.IntSlider(value=100, min=10, max=200, step=10, description="steps"),
+            "target": w.Dropdown(
+                options=[(label, key) for key, label in TARGET_LAWS.items()],
+                value="eight-gaussians",
+                description="target",
+            ),
+        }
 
     def density(self, target: str, sigma: float) -> Density | None:
         """The law the particles should approach: the mixture, or OU's stationary Gaussian."""
@@ -87,8 +110,14 @@ class SDEPanel(Panel):
         key = (target, round(float(sigma), 6), int(steps))
         if key not in self._cache:
             gen = torch.Generator().manual_seed(self.seed + 1)
-            sol = euler_maruyama(self.drift(target, sigma), float(sigma), self.start(target),
-                                 time_grid(int(steps)), generator=gen, keep_path=True)
+            sol = euler_maruyama(
+                self.drift(target, sigma),
+                float(sigma),
+                self.start(target),
+                time_grid(int(steps)),
+                generator=gen,
+                keep_path=True,
+            )
             self._cache[key] = sol
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
@@ -108,11 +137,9 @@ class SDEPanel(Panel):
         self._shown = (target, sigma)
 
     @torch.no_grad()
-    def update(self, sigma: float = 1.0, t: float = 0.5, steps: int = 100,
-               target: str = "eight-gaussians") -> None:
+    def update(self, sigma: float = 1.0, t: float = 0.5, steps: int = 100, target: str = "eight-gaussians") -> None:
         """Show the drift and the particles X_t of one fixed simulation."""
         sol = self.simulate(target, sigma, steps)
         self._background(target, float(sigma))
         title = f"sigma = {sigma:.1f}, t = {t:.2f} ({steps} steps)"
         self.view.update(self.drift(target, sigma), t, sol.nearest(t), title=title)
-

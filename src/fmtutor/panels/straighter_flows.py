@@ -7,6 +7,7 @@ segments x0 -> x1: independent pairs cross everywhere, minibatch-OT pairs (from 
 OT batch size) and reflow pairs hardly cross. The OT batch size picks the OT-CFM model and its pairs.
 Paths and pairs are computed once per setting and cached, so moving t costs one field evaluation.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -39,12 +40,23 @@ class StraighterFlowsPanel(Panel):
     ``target`` with the chosen OT batch size.
     """
 
-    def __init__(self, models: Mapping[str, Field], couplings: Mapping[str, Sampleable], target: Sampleable,
-                 ot_models: Mapping[int, Field] | None = None, n_particles: int = 400, n_pairs: int = 60,
-                 nfe_options: Sequence[int] = (1, 2, 4, 8, 16), seed: int = 0, lim: float = 5.0,
-                 figsize: tuple[float, float] = (6.4, 3.3)):
+    def __init__(
+        self,
+        models: Mapping[str, Field],
+        couplings: Mapping[str, Sampleable],
+        target: Sampleable,
+        ot_models: Mapping[int, Field] | None = None,
+        n_particles: int = 400,
+        n_pairs: int = 60,
+        nfe_options: Sequence[int] = (1, 2, 4, 8, 16),
+        seed: int = 0,
+        lim: float = 5.0,
+        figsize: tuple[float, float] = (6.4, 3.3),
+    ):
         if set(models) != set(couplings):
-            raise ValueError(f"models and couplings must name the same methods, got {sorted(models)} and {sorted(couplings)}")
+            raise ValueError(
+                f"models and couplings must name the same methods, got {sorted(models)} and {sorted(couplings)}"
+            )
         self.models, self.couplings, self.target = dict(models), dict(couplings), target
         self.ot_models = {int(n): f for n, f in (ot_models or {}).items()}
         self.methods = tuple(self.models) + ((OT_CFM,) if self.ot_models else ())
@@ -68,11 +80,14 @@ class StraighterFlowsPanel(Panel):
         import ipywidgets as w
 
         batches = tuple(self.ot_models) or (0,)
-        return {"t": w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="t"),
-                "method": w.Dropdown(options=self.methods, value=self.methods[0], description="method"),
-                "nfe": w.SelectionSlider(options=self.nfe_options, value=self.nfe_options[min(2, len(self.nfe_options) - 1)],
-                                         description="NFE"),
-                "ot_batch": w.SelectionSlider(options=batches, value=batches[-1], description="OT batch")}
+        return {
+            "t": w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="t"),
+            "method": w.Dropdown(options=self.methods, value=self.methods[0], description="method"),
+            "nfe": w.SelectionSlider(
+                options=self.nfe_options, value=self.nfe_options[min(2, len(self.nfe_options) - 1)], description="NFE"
+            ),
+            "ot_batch": w.SelectionSlider(options=batches, value=batches[-1], description="OT batch"),
+        }
 
     def field(self, method: str, ot_batch: int) -> Field:
         check_choice("method", method, self.methods)
@@ -94,8 +109,11 @@ class StraighterFlowsPanel(Panel):
         key = (method, int(ot_batch) if method == OT_CFM else 0)
         if key not in self._pairs:
             source = StandardGaussian(self.target.dim)
-            coupling = (MinibatchOTCoupling(source, self.target, ot_batch=int(ot_batch)) if method == OT_CFM
-                        else self.couplings[method])
+            coupling = (
+                MinibatchOTCoupling(source, self.target, ot_batch=int(ot_batch))
+                if method == OT_CFM
+                else self.couplings[method]
+            )
             self._pairs[key] = coupling.sample(self.n_pairs, torch.Generator().manual_seed(self.seed + 1))
         return self._pairs[key]
 
@@ -104,8 +122,12 @@ class StraighterFlowsPanel(Panel):
         particles = self.trajectory(method, nfe, ot_batch).at(t)
         label = f"{method}, batch {int(ot_batch)}" if method == OT_CFM else method
         with torch.no_grad():
-            self.view.update(self.field(method, ot_batch), min(max(float(t), 0.0), 1.0), particles,
-                             title=f"{label}\nEuler, NFE {int(nfe)}, t = {float(t):.2f}")
+            self.view.update(
+                self.field(method, ot_batch),
+                min(max(float(t), 0.0), 1.0),
+                particles,
+                title=f"{label}\nEuler, NFE {int(nfe)}, t = {float(t):.2f}",
+            )
         x0, x1 = (to_numpy(p) for p in split_pairs(self.pairs(method, ot_batch)))
         self.lines.set_segments(np.stack([x0, x1], axis=1))
         self.ends.set_offsets(np.concatenate([x0, x1]))
@@ -120,12 +142,15 @@ class StraighterFlowsPanel(Panel):
         mean, cov = torch.tensor([2.0, 1.0]), torch.tensor([[3.0, 1.2], [1.2, 0.8]])
         target = Gaussian(mean, cov)
         eye, zero = torch.eye(2), torch.zeros(2)
-        models = {"independent": GaussianCouplingField.independent(zero, eye, mean, cov),
-                  "exact OT": GaussianCouplingField.optimal(zero, eye, mean, cov)}
+        models = {
+            "independent": GaussianCouplingField.independent(zero, eye, mean, cov),
+            "exact OT": GaussianCouplingField.optimal(zero, eye, mean, cov),
+        }
         source = StandardGaussian(2)
-        couplings = {"independent": IndependentCoupling(source, target),
-                     "exact OT": MinibatchOTCoupling(source, target, ot_batch=1024)}
+        couplings = {
+            "independent": IndependentCoupling(source, target),
+            "exact OT": MinibatchOTCoupling(source, target, ot_batch=1024),
+        }
         panel = cls(models, couplings, target)
         panel.update(**panel.defaults())
         return panel
-
