@@ -150,7 +150,7 @@ def student_site() -> Path:
 
 def test() -> None:
     """The linter, unit tests, then nbval over every chapter, then the browser tests over the built book
-    (and chapters in JupyterLab) and over the student site (which must hold no solution)."""
+    (and chapters in JupyterLab)."""
     env = environment()
     run(BIN / "ruff", "check", *LINTED, env=env)
     run(BIN / "ruff", "format", "--check", *LINTED, env=env)  # the layout ruff format writes
@@ -174,14 +174,6 @@ def test() -> None:
         build_book(execute=False)
         # the built book page by page, and chapters 1-3 and 5 in JupyterLab (all chapters: -m browser)
         run(PY, "-m", "pytest", "-q", "-m", "browser and not slow", str(browser.relative_to(ROOT)), env=env)
-        student_site()  # the student site, page by page: it must hold no solution
-        student_env = {
-            **env,
-            "FMTUTOR_HTML_DIR": str(STUDENT / "_build" / "html"),
-            "FMTUTOR_EDITION": "student",
-            "FMTUTOR_SCREENSHOTS": str(ROOT / "artifacts" / "screenshots" / "student"),
-        }
-        run(PY, "-m", "pytest", "-q", "-m", "browser", str(browser.relative_to(ROOT) / "test_book.py"), env=student_env)
 
 
 def student() -> None:
