@@ -179,6 +179,13 @@ class Checker:
         )
         return self.check(ok, detail)
 
+    def differentiable(self, value: Tensor, what: str) -> bool:
+        """A loss must keep its graph: the learner's code may not detach it from the model's parameters."""
+        return self.check(
+            value.requires_grad,
+            f"{what} must stay differentiable in the model's parameters: do not call .item(), .detach() or torch.no_grad()",
+        )
+
     def number(self, value: object, low: float, high: float, what: str) -> bool:
         """Check that a number lies in [low, high]."""
         if value is NOT_RUN:

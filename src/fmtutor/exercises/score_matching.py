@@ -146,11 +146,7 @@ def check_dsm_loss(fn: Callable[[Callable, Tensor, Tensor, Tensor, Schedule], Te
         where = f"{schedule.name}, x of shape {shape}, t in [{t_low:g}, {t_high:g}]"
         value = report.call(fn, model, x1, x0, t, schedule, case=where)
         if report.close(value, reference, f"the loss ({where})", atol=1e-8, rtol=1e-6, mistakes=mistakes):
-            report.check(
-                value.requires_grad,
-                f"the loss ({where}) must stay differentiable in the model's "
-                "parameters: do not call .item(), .detach() or torch.no_grad()",
-            )
+            report.differentiable(value, f"the loss ({where})")
     return report.report()
 
 
