@@ -36,7 +36,7 @@ class Lab:
     root: Path
 
     def page_url(self, notebook: str) -> str:
-        return f"{self.url}/lab/tree/{notebook}?reset&token={self.token}"
+        return f"{self.url}/lab/tree/book/{notebook}?reset&token={self.token}"
 
 
 def _free_port() -> int:
@@ -52,6 +52,9 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
     book.mkdir(parents=True, exist_ok=True)
     for path in notebooks:
         shutil.copy2(path, book / path.name)
+    frames = ROOT / "_static" / "frames"  # the static twins' pictures, which the chapters show as ../_static/frames
+    if frames.is_dir():
+        shutil.copytree(frames, workdir / "_static" / "frames", dirs_exist_ok=True)
     settings = workdir / "settings"
     for name, values in SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,7 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={book}",
+        f"--ServerApp.root_dir={workdir}",
         "--LabApp.expose_app_in_browser=True",
         f"--LabApp.user_settings_dir={settings}",
         f"--LabApp.workspaces_dir={workdir / 'workspaces'}",

@@ -79,7 +79,8 @@ FIRST_FRAMES = """() => [...document.querySelectorAll('.fmt-static img.fmt-frame
   const box = img.getBoundingClientRect();
   return {src: img.src, near: box.top < 3 * innerHeight && box.bottom > -2 * innerHeight};
 })"""
-IMAGES_LOADED = """() => Promise.all([...document.images].map(img => img.complete ? null :
+# a static panel's frames load lazily (only on screen): they are checked by static_panels.move_controls instead
+IMAGES_LOADED = """() => Promise.all([...document.images].filter(img => !img.closest('.fmt-static')).map(img => img.complete ? null :
   new Promise(done => { img.addEventListener('load', done); img.addEventListener('error', done); })))"""
 STATIC_PROBE = """() => ({
   images: [...document.querySelectorAll('img')].filter(img => !img.closest('.fmt-static'))
