@@ -70,7 +70,10 @@ def move_controls(tab, html_dir: Path) -> list[dict]:
             "first_expected": expected_frame(spec, state["values"]),
             "moves": [],
         }
-        for k, control in enumerate(spec["controls"]):
+        # sliders first, then dropdowns: a dropdown may switch to a mode in which a slider does nothing
+        # (chapter 8's OT batch once the method is not OT-CFM), and every slider must show its effect
+        order = sorted(enumerate(spec["controls"]), key=lambda kc: kc[1]["kind"] == "dropdown")
+        for k, control in order:
             before = root.evaluate(STATE)
             target = 0 if before["values"][k] == len(control["slugs"]) - 1 else len(control["slugs"]) - 1
             field = root.locator(f'[data-control="{control["name"]}"]').first
