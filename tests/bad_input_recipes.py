@@ -1124,4 +1124,181 @@ RECIPES: list[Recipe] = [
         cov1="param",
     ),
     R("Gaussian", lambda: (O("Gaussian"), {"mean": torch.zeros(2), "cov": torch.eye(2)}), mean="param", cov="param"),
+    R("exact_assignment", lambda: (O("exact_assignment"), {"cost": _cost()}), cost="square"),
+    R(
+        "sinkhorn_plan",
+        lambda: (O("sinkhorn_plan"), {"cost": _cost(5), "reg": 0.5, "n_iter": 50, "tol": 1e-6}),
+        cost="matrix",
+        reg="positive",
+        n_iter="count",
+        tol="positive",
+    ),
+    R("sample_plan_rows", lambda: (O("sample_plan_rows"), {"plan": _cost().softmax(1), "generator": G()}), plan="plan"),
+    R(
+        "coupled_cfm_loss",
+        lambda: (
+            O("coupled_cfm_loss"),
+            {"model": zero_field, "pairs": _pairs(), "generator": G(), "sigma": 0.5, "times": torch.tensor([0.0, 0.5])},
+        ),
+        model="model",
+        pairs="batch",
+        sigma="nonnegative",
+        times="time_set",
+    ),
+    R("bridge_cfm_loss", lambda: (O("bridge_cfm_loss"), {"sigma": 0.5}), sigma="positive"),
+    R(
+        "IndependentCoupling",
+        lambda: (O("IndependentCoupling"), {"source": O("StandardGaussian")(2), "target": _mixture()}),
+        source="object",
+        target="object",
+    ),
+    R(
+        "IndependentCoupling.sample",
+        lambda: (O("IndependentCoupling")(O("StandardGaussian")(2), _mixture()).sample, {"n": 3, "generator": G()}),
+        n="count",
+    ),
+    R(
+        "MinibatchOTCoupling",
+        lambda: (
+            O("MinibatchOTCoupling"),
+            {"source": O("StandardGaussian")(2), "target": _mixture(), "reg": 0.0, "ot_batch": 4},
+        ),
+        source="object",
+        target="object",
+        reg="nonnegative",
+        ot_batch="count",
+    ),
+    R(
+        "MinibatchOTCoupling.bridge",
+        lambda: (
+            O("MinibatchOTCoupling").bridge,
+            {"source": O("StandardGaussian")(2), "target": _mixture(), "sigma": 0.5, "ot_batch": 4},
+        ),
+        source="object",
+        target="object",
+        sigma="positive",
+        ot_batch="count",
+    ),
+    R(
+        "MinibatchOTCoupling.sample",
+        lambda: (O("MinibatchOTCoupling")(O("StandardGaussian")(2), _mixture()).sample, {"n": 3, "generator": G()}),
+        n="count",
+    ),
+    R(
+        "reflow_pairs",
+        lambda: (O("reflow_pairs"), {"velocity": one_field, "x0": X(), "n_steps": 2, "method": "heun", "chunk": 2}),
+        names={"velocity": ("field",)},
+        velocity="field",
+        x0="batch",
+        n_steps="count",
+        method="name",
+        chunk="count",
+    ),
+    R(
+        "acceleration_profile",
+        lambda: (O("acceleration_profile"), {"velocity": one_field, "x0": X(), "n_fine": 4}),
+        names={"velocity": ("field",)},
+        velocity="field",
+        x0="batch",
+        n_fine="count",
+    ),
+    R(
+        "adapted_grid",
+        lambda: (O("adapted_grid"), {"velocity": one_field, "x0": X(), "n_steps": 2, "n_fine": 4, "floor": 0.05}),
+        names={"velocity": ("field",)},
+        velocity="field",
+        x0="batch",
+        n_steps="count",
+        n_fine="count",
+        floor="nonnegative",
+    ),
+    R(
+        "grid_from_profile",
+        lambda: (
+            O("grid_from_profile"),
+            {"edges": GRID(), "accel": torch.tensor([1.0, 2.0, 0.5, 0.0]), "n_steps": 3, "floor": 0.05},
+        ),
+        edges="grid",
+        accel="profile",
+        n_steps="count",
+        floor="nonnegative",
+    ),
+    R(
+        "GaussianCouplingField",
+        lambda: (O("GaussianCouplingField"), {**_gaussians(), "cross": 0.5 * torch.eye(2), "sigma": 0.5}),
+        mean0="param",
+        cov0="param",
+        mean1="param",
+        cov1="param",
+        cross="param",
+        sigma="nonnegative",
+    ),
+    *[
+        R(
+            f"GaussianCouplingField.{kind}",
+            lambda kind=kind: (getattr(O("GaussianCouplingField"), kind), _gaussians()),
+            mean0="param",
+            cov0="param",
+            mean1="param",
+            cov1="param",
+        )
+        for kind in ("independent", "optimal")
+    ],
+    R(
+        "GaussianCouplingField.bridge",
+        lambda: (O("GaussianCouplingField").bridge, {**_gaussians(), "sigma": 0.5}),
+        mean0="param",
+        cov0="param",
+        mean1="param",
+        cov1="param",
+        sigma="nonnegative",
+    ),
+    R("GaussianCouplingField.__call__", lambda: (_bridge(), {"x": X(), "t": T()}), x="batch_d", t="time"),
+    R("GaussianCouplingField.moments", lambda: (_bridge().moments, {"t": 0.5}), t="unit"),
+    R(
+        "GaussianCouplingField.sample_path",
+        lambda: (_bridge().sample_path, {"n": 3, "t": 0.5, "generator": G()}),
+        n="count",
+        t="unit",
+    ),
+    R(
+        "bridge_cross_covariance",
+        lambda: (O("bridge_cross_covariance"), {"cov0": torch.eye(2), "cov1": 2 * torch.eye(2), "sigma": 0.5}),
+        cov0="param",
+        cov1="param",
+        sigma="nonnegative",
+    ),
+    R(
+        "field_distance",
+        lambda: (
+            O("field_distance"),
+            {"field": one_field, "reference": _bridge(), "times": (0.2, 0.8), "n": 8, "generator": G(), "on": None},
+        ),
+        field="field",
+        reference="object",
+        times="reals",
+        n="count",
+    ),
+    R("seeded_generator", lambda: (O("seeded_generator"), {"seed": 3}), seed="count0"),
 ]
+
+
+def _cost(n: int = 4):
+    return O("squared_distances")(X(n), X(n, seed=1))
+
+
+def _pairs(b: int = 4):
+    return torch.randn(b, 2, 2, generator=G())
+
+
+def _gaussians() -> dict:
+    return {
+        "mean0": torch.zeros(2),
+        "cov0": torch.eye(2),
+        "mean1": torch.ones(2),
+        "cov1": torch.tensor([[2.0, 0.5], [0.5, 1.0]]),
+    }
+
+
+def _bridge():
+    return O("GaussianCouplingField").bridge(**_gaussians(), sigma=0.5)

@@ -114,23 +114,6 @@ EXEMPT = {
     },
     "sliced_w2_spread": "sliced_w2_vs_nfe over seeds, not walked yet like it; its seeds are checked in tests/test_quality.py",
     **{
-        name: "chapter 8, added while the walk was being merged; not walked yet (its NaN/inf, type and empty-batch "
-        "refusals are incomplete)"
-        for name in (
-            "exact_assignment",
-            "sinkhorn_plan",
-            "sample_plan_rows",
-            "coupled_cfm_loss",
-            "IndependentCoupling",
-            "MinibatchOTCoupling",
-            "reflow_pairs",
-            "acceleration_profile",
-            "adapted_grid",
-            "grid_from_profile",
-            "GaussianCouplingField",
-        )
-    },
-    **{
         name: "chapter 8's cost/benefit driver: trains networks or formats the Row records it made; walked by "
         "tests/test_cost_benefit.py"
         for name in ("train_methods", "measure", "summarize", "format_table", "format_costs")
@@ -358,6 +341,48 @@ BAD["new_name"] = [
     ("path", lambda v: "", MUST),
     ("path", lambda v: "..", MUST),
     ("type", lambda v: 3, MUST),
+    ("type", lambda v: None, MUST),
+]
+BAD["matrix"] = [  # an (N, M) floating matrix of finite numbers (a cost)
+    ("shape", lambda v: v[0], MUST),
+    ("shape", lambda v: v[None], MUST),
+    ("empty batch", lambda v: v[:0], MUST),
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, INF), MUST),
+    ("dtype", lambda v: v.long(), MUST),
+    ("dtype", lambda v: v.double(), MAY),
+    ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST),
+    ("type", lambda v: None, MUST),
+]
+BAD["square"] = BAD["matrix"] + [("shape", lambda v: v[:-1], MUST)]  # an (N, N) cost
+BAD["plan"] = (
+    BAD["matrix"]
+    + [  # a transport plan: non-negative weights, every row with some mass
+        ("negative", lambda v: _poke(v, -0.5), MUST),
+        ("zero", lambda v: torch.cat([torch.zeros_like(v[:1]), v[1:]]), MUST),
+    ]
+)
+BAD["time_set"] = [  # a non-empty 1-D tensor of times in [0, 1)
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, INF), MUST),
+    ("range", lambda v: _poke(v, -0.5), MUST),
+    ("range", lambda v: _poke(v, 1.0), MUST),
+    ("empty batch", lambda v: v[:0], MUST),
+    ("shape", lambda v: v[None], MUST),
+    ("dtype", lambda v: v.long(), MUST),
+    ("type", lambda v: v.tolist(), MUST),
+]
+BAD["profile"] = [  # a 1-D tensor of non-negative finite values, one per interval of a grid
+    ("nan", lambda v: _poke(v, NAN), MUST),
+    ("inf", lambda v: _poke(v, INF), MUST),
+    ("negative", lambda v: _poke(v, -0.5), MUST),
+    ("empty batch", lambda v: v[:0], MUST),
+    ("shape", lambda v: v[None], MUST),
+    ("shape", lambda v: v[:-1], MUST),
+    ("dtype", lambda v: v.long(), MUST),
+    ("device", lambda v: v.to("meta"), MUST),
+    ("type", lambda v: v.tolist(), MUST),
     ("type", lambda v: None, MUST),
 ]
 BAD["device_name"] = [("device", lambda v: "no-such-device", MUST), ("type", lambda v: 3.5, MUST)]

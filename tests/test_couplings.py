@@ -1,5 +1,6 @@
 """Couplings: exact assignments on hand-made batches, Sinkhorn's closed form on two points, its limits,
-the pairs the couplings draw, and the coupled flow matching loss against its formula."""
+the pairs the couplings draw, the coupled flow matching loss against its formula, and Schrodinger-bridge
+CFM: its loss is minimised by the closed-form bridge field between Gaussians."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fmtutor.couplings import (
     IndependentCoupling,
     MinibatchOTCoupling,
     PairedData,
+    bridge_cfm_loss,
     coupled_cfm_loss,
     exact_assignment,
     ot_pair,
@@ -22,6 +24,7 @@ from fmtutor.couplings import (
     squared_distances,
 )
 from fmtutor.distributions import StandardGaussian
+from fmtutor.gaussian_ot import GaussianCouplingField, _sqrtm_psd
 from fmtutor.toy_data import eight_gaussians
 
 F64 = torch.float64
@@ -166,3 +169,78 @@ def test_split_pairs_refuses_other_shapes():
         split_pairs(torch.zeros(4, 2))
     with pytest.raises(ValueError, match="square"):
         exact_assignment(torch.zeros(3, 4))
+
+
+# -- Schrodinger-bridge CFM -----------------------------------------------------------------------------
+
+
+def _exact_pairs(field: GaussianCouplingField, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n draws of (x0, x1) from the jointly Gaussian coupling of ``field`` ``(n, 2, D)``."""
+    joint = torch.cat([torch.cat([field.cov0, field.cross], 1), torch.cat([field.cross.T, field.cov1], 1)])
+    z = torch.randn(n, joint.shape[0], generator=generator, dtype=joint.dtype) @ _sqrtm_psd(
+        joint
+    )  # OT (sigma = 0) is degenerate
+    return (z + torch.cat([field.mean0, field.mean1])).reshape(n, 2, -1)
+
+
+def _loss_gradient(field, pairs, sigma, generator) -> torch.Tensor:
+    """d loss / d c at c = 0 for the model field + c * h, h = (x, 1, t x): zero in expectation exactly
+    when ``field`` is the loss's minimiser E[target | x_t, t]."""
+    c = torch.zeros(3, dtype=F64, requires_grad=True)
+
+    def model(x, t):
+        return field(x, t) + c[0] * x + c[1] + c[2] * t[:, None] * x
+
+    coupled_cfm_loss(model, pairs, generator, sigma=sigma).backward()
+    return c.grad
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.6])
+def test_the_bridge_field_minimises_the_sb_cfm_loss(sigma):
+    # Pairs from the exact (Gaussian) bridge coupling with the bridge's noise on the path: the closed-form
+    # field's residual is orthogonal to every test direction (mean gradient within 4 standard errors of 0);
+    # the OT field (sigma = 0) and the noiseless bridge coupling's field are not.
+    m1, s1 = torch.tensor([2.0, -1.0], dtype=F64), torch.tensor([[2.0, 0.9], [0.9, 0.6]], dtype=F64)
+    m0, s0 = torch.zeros(2, dtype=F64), torch.tensor([[1.0, -0.3], [-0.3, 0.5]], dtype=F64)
+    exact = GaussianCouplingField.bridge(m0, s0, m1, s1, sigma)
+    wrong = (
+        GaussianCouplingField.independent(m0, s0, m1, s1)
+        if sigma == 0
+        else GaussianCouplingField(m0, s0, m1, s1, exact.cross)  # the bridge's pairs without the path's noise
+    )
+    g = torch.Generator().manual_seed(5)
+    grads = {"exact": [], "wrong": []}
+    for _ in range(16):
+        pairs = _exact_pairs(exact, 20000, g)
+        for name, field in (("exact", exact), ("wrong", wrong)):
+            grads[name].append(_loss_gradient(field, pairs, sigma, torch.Generator().manual_seed(len(grads[name]))))
+    exact_g, wrong_g = torch.stack(grads["exact"]), torch.stack(grads["wrong"])
+    standard_error = lambda g_: g_.std(0) / len(g_) ** 0.5  # noqa: E731
+    assert bool((exact_g.mean(0).abs() < 4 * standard_error(exact_g) + 1e-10).all()), exact_g.mean(0)
+    assert (wrong_g.mean(0).abs() / standard_error(wrong_g)).max() > 10, wrong_g.mean(0)
+
+
+def test_bridge_coupling_and_loss_are_the_entropic_plan_and_the_noisy_loss(gen):
+    source, target = StandardGaussian(2), eight_gaussians()
+    sb = MinibatchOTCoupling.bridge(source, target, sigma=0.5, ot_batch=32)
+    assert (sb.reg, sb.ot_batch) == (0.5, 32)
+    pairs = torch.randn(64, 2, 2, generator=gen)
+    model = lambda x, t: torch.cos(x) * t[:, None]  # noqa: E731
+    expected = coupled_cfm_loss(model, pairs, torch.Generator().manual_seed(2), sigma=0.3)
+    assert bridge_cfm_loss(0.3)(model, pairs, torch.Generator().manual_seed(2)) == expected
+    with pytest.raises(ValueError, match="sigma must be > 0, got 0"):
+        bridge_cfm_loss(0)
+
+
+def test_coupled_cfm_loss_with_noise_is_the_pathwise_formula(gen):
+    pairs = torch.randn(64, 2, 2, generator=gen, dtype=F64)
+    model = lambda x, t: torch.sin(x) * t[:, None]  # noqa: E731
+    sigma = 0.7
+    loss = coupled_cfm_loss(model, pairs, torch.Generator().manual_seed(3), sigma=sigma)
+    g = torch.Generator().manual_seed(3)
+    t = torch.rand(64, generator=g, dtype=F64).clamp(1e-4, 1 - 1e-3)[:, None]
+    eps = torch.randn(64, 2, generator=g, dtype=F64)
+    x0, x1 = pairs[:, 0], pairs[:, 1]
+    x_t = t * x1 + (1 - t) * x0 + sigma * (t * (1 - t)).sqrt() * eps
+    target = x1 - x0 + sigma * (1 - 2 * t) / (2 * (t * (1 - t)).sqrt()) * eps
+    assert loss.item() == pytest.approx((model(x_t, t[:, 0]) - target).pow(2).mean().item(), rel=1e-12)

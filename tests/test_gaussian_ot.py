@@ -1,15 +1,29 @@
 """Closed forms between Gaussians: the OT map and W2 against known answers, the coupling fields against
-the mixture kernel and against the OT displacement, and straight constant-speed paths for OT only."""
+the mixture kernel and against the OT displacement, straight constant-speed paths for OT only, and the
+Schrodinger bridge: its cross-covariance (1-D root, Brownian cross term, limits, Sinkhorn on samples),
+its noisy field against the mixture kernel, and its flow through its marginals."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
 
+from fmtutor.couplings import sinkhorn_plan, squared_distances
 from fmtutor.distributions import GaussianMixture
-from fmtutor.gaussian_ot import Gaussian, GaussianCouplingField, gaussian_ot_map, gaussian_w2, _sqrtm_psd
+from fmtutor.gaussian_ot import (
+    Gaussian,
+    GaussianCouplingField,
+    _sqrtm_psd,
+    bridge_cross_covariance,
+    field_distance,
+    gaussian_ot_map,
+    gaussian_w2,
+)
 from fmtutor.marginals import MarginalField
 from fmtutor.paths import GaussianPath
+from fmtutor.schedules import NoisyLinearSchedule
 from fmtutor.solvers import solve_ode, time_grid
 
 F64 = torch.float64
@@ -104,7 +118,9 @@ def test_sample_path_has_the_stated_moments(gen):
 
 def test_bad_shapes_are_named():
     with pytest.raises(ValueError, match="cross must be"):
-        GaussianCouplingField(M0, S0, M1, S1, torch.zeros(3, 3))
+        GaussianCouplingField(M0, S0, M1, S1, torch.zeros(3, 3, dtype=F64))
+    with pytest.raises(TypeError, match="cross has dtype torch.float32 and cov0 dtype torch.float64"):
+        GaussianCouplingField(M0, S0, M1, S1, torch.zeros(2, 2))
     with pytest.raises(
         ValueError, match=r"mean0 must be \(D,\) and cov0 \(D, D\) with D >= 1, got \(3,\) and \(2, 2\)"
     ):
@@ -122,3 +138,86 @@ def test_bad_shapes_are_named():
 def test_gaussian_sampler_has_its_moments(gen):
     x = Gaussian(M1, S1).sample(40000, gen)
     assert torch.allclose(x.mean(0), M1, atol=0.03) and torch.allclose(torch.cov(x.T), S1, atol=0.05)
+
+
+# -- the Schrodinger bridge between Gaussians ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5])
+def test_bridge_cross_covariance_in_one_dimension(sigma):
+    # 1-D: the plan's density exp(-(x - y)^2 / (2 sigma^2)) f(x) g(y) makes c / (ab - c^2) = 1 / sigma^2,
+    # the positive root c = (sqrt(sigma^4 + 4 a b) - sigma^2) / 2.
+    a, b = 1.7, 0.4
+    k = bridge_cross_covariance(torch.tensor([[a]], dtype=F64), torch.tensor([[b]], dtype=F64), sigma)
+    assert k.item() == pytest.approx((math.sqrt(sigma**4 + 4 * a * b) - sigma**2) / 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("cov0", [S0, S0_FULL])
+@pytest.mark.parametrize("sigma", [0.2, 0.7, 2.0])
+def test_bridge_plan_density_has_the_brownian_cross_term(cov0, sigma):
+    # Joint precision of (x0, x1): its off-diagonal block is -I / sigma^2, so the density is
+    # exp(x0 . x1 / sigma^2) times functions of x0 and of x1 alone: the entropic plan for eps = 2 sigma^2.
+    k = bridge_cross_covariance(cov0, S1, sigma)
+    joint = torch.cat([torch.cat([cov0, k], 1), torch.cat([k.T, S1], 1)])
+    precision = torch.linalg.inv(joint)
+    assert torch.allclose(precision[:2, 2:], -torch.eye(2, dtype=F64) / sigma**2, atol=1e-9)
+    assert bool((torch.linalg.eigvalsh(joint) > 0).all()), "a valid joint covariance"
+
+
+@pytest.mark.parametrize("cov0", [S0, S0_FULL])
+def test_bridge_limits_are_the_ot_and_the_independent_coupling(cov0):
+    ot = GaussianCouplingField.optimal(M0, cov0, M1, S1).cross
+    assert torch.allclose(bridge_cross_covariance(cov0, S1, 0.0), ot, atol=1e-12)
+    assert torch.allclose(bridge_cross_covariance(cov0, S1, 1e-4), ot, atol=1e-7)
+    assert bridge_cross_covariance(cov0, S1, 30.0).abs().max() < 3e-3
+
+
+def test_sinkhorn_plans_of_samples_approach_the_bridge_coupling(gen):
+    # The cross-covariance of POT's entropic plan between 1,500 draws of each Gaussian, reg = 2 sigma^2,
+    # against the closed form (and far from the OT coupling's).
+    sigma, n = 1.0, 1500
+    x0, x1 = Gaussian(M0, S0_FULL).sample(n, gen), Gaussian(M1, S1).sample(n, gen)
+    plan = sinkhorn_plan(squared_distances(x0, x1), reg=2 * sigma**2, tol=1e-10, n_iter=10000)
+    c0, c1 = x0 - x0.mean(0), x1 - x1.mean(0)
+    empirical = c0.T @ plan @ c1
+    expected = bridge_cross_covariance(S0_FULL, S1, sigma)
+    assert torch.allclose(empirical, expected, atol=0.06)
+    assert (GaussianCouplingField.optimal(M0, S0_FULL, M1, S1).cross - expected).abs().max() > 0.2
+
+
+def test_noisy_independent_field_equals_the_mixture_kernel_on_the_noisy_path(gen):
+    # K = 0 with the bridge's noise: x_t = t x1 + beta_t z on NoisyLinearSchedule, MarginalField's field.
+    stds, sigma = torch.tensor([1.5, 0.4], dtype=F64), 0.8
+    exact = MarginalField(GaussianMixture(M1[None], stds[None]), GaussianPath(NoisyLinearSchedule(sigma)))
+    field = GaussianCouplingField(M0, S0, M1, torch.diag(stds**2), torch.zeros(2, 2, dtype=F64), sigma)
+    x, t = 3 * torch.randn(200, 2, generator=gen, dtype=F64), torch.rand(200, generator=gen, dtype=F64) * 0.98
+    assert torch.allclose(field(x, t), exact.velocity(x, t), atol=1e-10)
+
+
+@pytest.mark.parametrize("cov0", [S0, S0_FULL])
+def test_bridge_flow_carries_the_source_through_the_bridge_marginals(cov0, gen):
+    field = GaussianCouplingField.bridge(M0, cov0, M1, S1, sigma=0.8)
+    x0 = Gaussian(M0, cov0).sample(40000, gen)
+    half = solve_ode(field, x0, time_grid(100, 0.0, 0.5, dtype=F64), "rk4").final
+    end = solve_ode(field, half, time_grid(100, 0.5, 1.0, dtype=F64), "rk4").final
+    for x, t in ((half, 0.5), (end, 1.0)):
+        mean, cov = field.moments(t)
+        assert torch.allclose(x.mean(0), mean, atol=0.03) and torch.allclose(torch.cov(x.T), cov, atol=0.05)
+    assert torch.allclose(field.moments(1.0)[1], S1)
+    ot_half = GaussianCouplingField.optimal(M0, cov0, M1, S1).moments(0.5)[1]
+    assert torch.trace(field.moments(0.5)[1]) > torch.trace(ot_half) + 0.05, "wider than the OT path in between"
+
+
+def test_field_distance_is_zero_to_itself_and_the_rms_formula(gen):
+    ot = GaussianCouplingField.optimal(M0, S0, M1, S1)
+    ind = GaussianCouplingField.independent(M0, S0, M1, S1)
+    assert field_distance(ot, ot, n=500, generator=gen) == 0
+    got = field_distance(ind, ot, times=(0.25, 0.75), n=300, generator=torch.Generator().manual_seed(4))
+    g = torch.Generator().manual_seed(4)
+    sq = []
+    for t in (0.25, 0.75):
+        x = ot.sample_path(300, t, g)
+        sq.append((ind(x, t) - ot(x, t)).pow(2).sum(1).mean())
+    assert got == pytest.approx(torch.stack(sq).mean().sqrt().item(), rel=1e-12)
+    on_ind = field_distance(ind, ot, times=(0.25, 0.75), n=300, generator=torch.Generator().manual_seed(4), on=ind)
+    assert on_ind != pytest.approx(got, rel=1e-3), "points from the path of `on`"

@@ -64,8 +64,10 @@ def test_adapted_grid_beats_the_even_grid_on_a_late_turn(gen):
 def test_bad_profiles_are_refused():
     with pytest.raises(ValueError, match="non-negative"):
         grid_from_profile(time_grid(2, dtype=F64), torch.tensor([1.0, -1.0], dtype=F64), 2)
-    with pytest.raises(ValueError, match="edges must be increasing"):
+    with pytest.raises(ValueError, match=r"accel must have one value per interval of edges, shape \(M,\) = \(2,\)"):
         grid_from_profile(time_grid(2, dtype=F64), torch.ones(3, dtype=F64), 2)
+    with pytest.raises(ValueError, match="edges must be at least two increasing times"):
+        grid_from_profile(time_grid(2, dtype=F64).flip(0), torch.ones(2, dtype=F64), 2)
 
 
 def test_grid_sampler_runs_euler_on_the_fitted_grid(gen):

@@ -14,7 +14,7 @@ from fmtutor.losses import cfm_loss
 from fmtutor.nets import MLPField
 from fmtutor.paths import GaussianPath
 from fmtutor.toy_data import eight_gaussians
-from fmtutor.training import EMA, Trainer, TrainResult, save_atomic
+from fmtutor.training import EMA, Trainer, TrainResult, save_atomic, seeded, seeded_generator
 
 DATA, PATH = eight_gaussians(), GaussianPath("linear")
 
@@ -324,3 +324,23 @@ def test_a_pickled_object_is_never_unpickled(tmp_path):
     torch.save({"model": {}, "optimizer": {}, "ema": None, "step": 0, "losses": [], "generator": EMA}, evil)
     with pytest.raises(ValueError, match=rf"^checkpoint '{evil}' cannot be read .*: UnpicklingError: "):
         make_trainer().load(evil)
+
+
+def test_seeded_generator_repeats_its_draws_and_leaves_the_global_state_alone():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = torch.randn(5, generator=seeded_generator(7))
+    assert torch.equal(first, torch.randn(5, generator=seeded_generator(7)))
+    assert not torch.equal(first, torch.randn(5, generator=seeded_generator(8)))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        seeded_generator(-1)
+
+
+def test_seeded_seeds_the_global_generator_and_restores_it():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    with seeded(7):
+        inside = torch.randn(5)
+    assert torch.equal(inside, torch.randn(5, generator=seeded_generator(7)))
+    assert torch.equal(torch.random.get_rng_state(), before)

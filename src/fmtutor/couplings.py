@@ -14,6 +14,11 @@ p1 for *every* coupling. The coupling decides how straight that flow is. Here:
                                                for the cost |x0 - x1|^2: exact (reg = 0) or entropic
     PairedData(x0, x1)                         fixed pairs, e.g. made by a trained flow (reflow)
 
+Schrodinger-bridge CFM (Tong et al. 2024) is the entropic plan with reg = 2 sigma^2 together with the
+Brownian bridge's noise on the path, x_t = t x1 + (1 - t) x0 + sigma sqrt(t (1 - t)) eps, and its
+pathwise target x1 - x0 + sigma (1 - 2t) / (2 sqrt(t (1 - t))) eps: ``MinibatchOTCoupling.bridge``
+and ``bridge_cfm_loss`` (between Gaussians its field is ``gaussian_ot.GaussianCouplingField.bridge``).
+
 A coupling is a ``Sampleable`` of *pairs*: ``sample(n, generator)`` returns ``(n, 2, D)`` with
 ``[:, 0]`` the source points and ``[:, 1]`` their partners; ``dim`` is D. So
 ``train2d.train_2d(coupling, objective=coupled_cfm_loss)`` trains on it.
@@ -27,13 +32,15 @@ log-domain torch loop took 0.07-1.1 s (``benchmarks/straighter_flows.py --solver
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ._validate import check_n_samples, check_positive
+from ._validate import check_batch, check_callable, check_count, check_finite, check_n_samples, check_positive
 from .distributions import Sampleable
+from .losses import regression_loss
 from .metrics import _pair
 from .noisy_path import NoisyLinearPath
 from .paths import GaussianPath
@@ -49,10 +56,25 @@ __all__ = [
     "MinibatchOTCoupling",
     "PairedData",
     "coupled_cfm_loss",
+    "bridge_cfm_loss",
     "split_pairs",
 ]
 
 LINEAR = GaussianPath("linear")
+
+
+def _matrix(value: object, name: str, square: bool = False) -> Tensor:
+    """A finite floating ``(N, M)`` tensor with N, M >= 1 (``square``: N = M), refused by ``name``."""
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape ({'N, N' if square else 'N, M'}), got {type(value).__name__}"
+        )
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    if value.ndim != 2 or value.numel() == 0 or (square and value.shape[0] != value.shape[1]):
+        what = "a square (N, N)" if square else "an (N, M)"
+        raise ValueError(f"{name} must be {what} tensor with at least one entry, got shape {tuple(value.shape)}")
+    return check_finite(value, name)
 
 
 def squared_distances(x0: Tensor, x1: Tensor) -> Tensor:
@@ -69,10 +91,7 @@ def exact_assignment(cost: Tensor) -> Tensor:
     """
     import ot
 
-    if not isinstance(cost, Tensor) or cost.ndim != 2 or cost.shape[0] != cost.shape[1] or cost.shape[0] < 1:
-        shape = tuple(cost.shape) if isinstance(cost, Tensor) else type(cost).__name__
-        raise ValueError(f"cost must be a square (N, N) tensor, got {shape}")
-    n = cost.shape[0]
+    n = _matrix(cost, "cost", square=True).shape[0]
     weights = np.ones(n)  # unit masses: the plan's entries are exactly 0 or 1
     plan = ot.emd(weights, weights, cost.detach().cpu().double().numpy(), numItermax=1_000_000)
     return torch.as_tensor(plan.argmax(axis=1), dtype=torch.long, device=cost.device)
@@ -87,10 +106,9 @@ def sinkhorn_plan(cost: Tensor, reg: float, n_iter: int = 2000, tol: float = 1e-
     """
     import ot
 
+    n, m = _matrix(cost, "cost").shape
     check_positive(reg, "reg")
-    if not isinstance(cost, Tensor) or cost.ndim != 2:
-        raise ValueError(f"cost must be an (N, M) tensor, got {type(cost).__name__}")
-    n, m = cost.shape
+    n_iter, tol = check_count(n_iter, "n_iter"), check_positive(tol, "tol")
     c = cost.detach().cpu().double().numpy()
     method = "sinkhorn" if c.max() / reg < 200 else "sinkhorn_log"
     with warnings.catch_warnings():
@@ -107,8 +125,12 @@ def sample_plan_rows(plan: Tensor, generator: torch.Generator | None = None) -> 
     Every source point keeps exactly one partner, drawn from its conditional under the plan, so the
     pairs are draws from the plan with the source marginal kept exactly.
     """
-    if not isinstance(plan, Tensor) or plan.ndim != 2 or (plan < 0).any() or (plan.sum(1) <= 0).any():
-        raise ValueError("plan must be an (N, M) tensor of non-negative weights with positive row sums")
+    plan = _matrix(plan, "plan")
+    if bool((plan < 0).any()) or bool((plan.sum(1) <= 0).any()):
+        raise ValueError(
+            f"plan must hold non-negative weights with positive row sums, got entries from {plan.min().item():.3g} "
+            f"and a smallest row sum of {plan.sum(1).min().item():.3g}"
+        )
     return torch.multinomial(plan, 1, generator=generator).squeeze(1)
 
 
@@ -131,6 +153,11 @@ class IndependentCoupling:
     """x0 ~ ``source`` and x1 ~ ``target`` drawn independently: the coupling of plain CFM."""
 
     def __init__(self, source: Sampleable, target: Sampleable):
+        for name, dist in (("source", source), ("target", target)):
+            if not isinstance(dist, Sampleable):
+                raise TypeError(
+                    f"{name} must be a Sampleable (with .sample(n, generator) and .dim), got {type(dist).__name__}"
+                )
         if source.dim != target.dim:
             raise ValueError(f"source and target must have the same dim, got {source.dim} and {target.dim}")
         self.source, self.target, self.dim = source, target, target.dim
@@ -154,10 +181,20 @@ class MinibatchOTCoupling(IndependentCoupling):
     def __init__(self, source: Sampleable, target: Sampleable, reg: float = 0.0, ot_batch: int | None = None):
         super().__init__(source, target)
         self.reg = float(check_positive(reg, "reg", allow_zero=True))
-        self.ot_batch = None if ot_batch is None else check_n_samples(ot_batch)
+        self.ot_batch = None if ot_batch is None else check_count(ot_batch, "ot_batch")
+
+    @classmethod
+    def bridge(
+        cls, source: Sampleable, target: Sampleable, sigma: float, ot_batch: int | None = None
+    ) -> MinibatchOTCoupling:
+        """The pairs of Schrodinger-bridge CFM: entropic plans with reg = 2 sigma^2 (the static bridge of
+        a Brownian motion sigma W); train on them with ``bridge_cfm_loss(sigma)``."""
+        sigma = check_positive(sigma, "sigma")
+        return cls(source, target, reg=2 * sigma**2, ot_batch=ot_batch)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        m = self.ot_batch or check_n_samples(n)
+        n = check_n_samples(n)
+        m = self.ot_batch or n
         parts = []
         for _ in range(-(-n // m)):
             pairs = super().sample(m, generator)
@@ -185,7 +222,9 @@ class PairedData:
 
 def split_pairs(pairs: Tensor) -> tuple[Tensor, Tensor]:
     """``(B, 2, D) -> (x0, x1)``, each ``(B, D)``, refusing anything else by name."""
-    if not isinstance(pairs, Tensor) or pairs.ndim != 3 or pairs.shape[1] != 2:
+    if isinstance(pairs, Tensor) and pairs.ndim == 3 and pairs.shape[1] == 2:
+        pairs = check_batch(pairs, "pairs")
+    else:
         shape = tuple(pairs.shape) if isinstance(pairs, Tensor) else type(pairs).__name__
         raise ValueError(f"pairs must have shape (B, 2, D) (x0 and x1 stacked on dim 1), got {shape}")
     return pairs[:, 0], pairs[:, 1]
@@ -206,15 +245,42 @@ def coupled_cfm_loss(
     ``times``: draw t uniformly from these grid times instead of U[0, 1] (distillation onto a
     sampler's grid; ``reflow.distillation_loss``). Draw order: t, then (sigma > 0) the noise.
     """
+    check_callable(model, "model", "model(x, t)")
     x0, x1 = split_pairs(pairs)
+    sigma = check_positive(sigma, "sigma", allow_zero=True)
     if times is None:
         t = torch.rand(x0.shape[0], generator=generator, dtype=x0.dtype, device=x0.device)
     else:
-        t = times.to(x0)[torch.randint(len(times), (x0.shape[0],), generator=generator, device=x0.device)]
+        times = _grid_times(times).to(x0)
+        t = times[torch.randint(len(times), (x0.shape[0],), generator=generator, device=x0.device)]
     if sigma > 0:
         s = NoisyLinearPath(sigma).sample(x1, t.clamp(1e-4, 1 - 1e-3), x0=x0, generator=generator)
         x_t, target, t = s.x_t, s.pathwise, s.t
     else:
         s = LINEAR.sample(x1, t, x0=x0)
         x_t, target = s.x_t, s.velocity
-    return (model(x_t, t) - target).pow(2).mean()
+    return regression_loss(model, x_t, t, target, {})
+
+
+def _grid_times(times: object) -> Tensor:
+    """A non-empty 1-D floating tensor of times in [0, 1)."""
+    if not isinstance(times, Tensor) or not times.is_floating_point():
+        raise TypeError(f"times must be a 1-D floating tensor of times in [0, 1), got {type(times).__name__}")
+    if times.ndim != 1 or times.numel() == 0:
+        raise ValueError(f"times must be a non-empty 1-D tensor of times in [0, 1), got shape {tuple(times.shape)}")
+    if bool((check_finite(times, "times") < 0).any()) or bool((times >= 1).any()):
+        raise ValueError(
+            f"times must lie in [0, 1), got values from {times.min().item():.4g} to {times.max().item():.4g}"
+        )
+    return times
+
+
+def bridge_cfm_loss(sigma: float) -> Callable[[Field, Tensor, torch.Generator | None], Tensor]:
+    """The objective ``(model, pairs, generator)`` of Schrodinger-bridge CFM: ``coupled_cfm_loss`` with the
+    bridge's noise sigma on the path and its pathwise target (pairs from ``MinibatchOTCoupling.bridge``)."""
+    sigma = check_positive(sigma, "sigma")
+
+    def objective(model: Field, pairs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return coupled_cfm_loss(model, pairs, generator, sigma=sigma)
+
+    return objective

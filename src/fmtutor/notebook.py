@@ -15,6 +15,8 @@ from __future__ import annotations
 import matplotlib as mpl
 import torch
 
+from .training import seeded_generator
+
 __all__ = ["setup", "FIGURE_STYLE"]
 
 # Text sizes in points; at the display size of 100 dpi a point is 1.39 CSS pixels, so the smallest
@@ -43,7 +45,7 @@ def setup(seed: int = 0, threads: int = 1, dpi: int = 100) -> torch.Generator:
     torch.set_num_threads(threads)
     mpl.rcParams.update({**FIGURE_STYLE, "figure.dpi": dpi, "savefig.dpi": dpi})
     _retina_figures()
-    return torch.Generator().manual_seed(seed)
+    return seeded_generator(seed)
 
 
 def _retina_figures() -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_count
+from ._validate import check_batch, check_callable, check_count
 from .couplings import PairedData, coupled_cfm_loss
 from .solvers import Field, solve_ode, time_grid
 
@@ -37,8 +37,9 @@ def reflow_pairs(velocity: Field, x0: Tensor, n_steps: int = 32, method: str = "
     by default: the pairs should be the flow's, not its discretisation's). Solved in chunks of
     ``chunk`` points to bound memory. ``x0`` is not modified.
     """
-    x0 = check_batch(x0, "x0")
-    times = time_grid(n_steps, 0.0, 1.0, device=x0.device, dtype=x0.dtype)
+    check_callable(velocity, "velocity", "velocity(x, t)")
+    x0, chunk = check_batch(x0, "x0"), check_count(chunk, "chunk")
+    times = time_grid(check_count(n_steps, "n_steps"), 0.0, 1.0, device=x0.device, dtype=x0.dtype)
     x1 = torch.cat([solve_ode(velocity, part, times, method=method).final for part in x0.split(chunk)])
     return PairedData(x0.clone(), x1)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_count
+from ._validate import check_batch, check_callable, check_count, check_finite, check_positive
 from .solvers import Field, Solution, solve_ode, time_grid
 
 __all__ = ["acceleration_profile", "grid_from_profile", "adapted_grid", "GridSampler"]
@@ -30,8 +30,9 @@ def acceleration_profile(velocity: Field, x0: Tensor, n_fine: int = 64) -> tuple
     """``(edges, accel)``: a fine even grid ``(n_fine + 1,)`` on [0, 1] and the mean over the particles
     ``x0`` ``(B, D)`` of |v(x_{k+1}, t_{k+1}) - v(x_k, t_k)| / h on each interval, ``(n_fine,)``,
     along a Heun solve on that grid."""
+    check_callable(velocity, "velocity", "velocity(x, t)")
     x0 = check_batch(x0, "x0")
-    edges = time_grid(n_fine, 0.0, 1.0, dtype=x0.dtype, device=x0.device)
+    edges = time_grid(check_count(n_fine, "n_fine"), 0.0, 1.0, dtype=x0.dtype, device=x0.device)
     path = solve_ode(velocity, x0, edges, method="heun", keep_path=True).path
     v = torch.stack([velocity(x, t.expand(x.shape[0])) for x, t in zip(path, edges)])
     accel = (v[1:] - v[:-1]).flatten(2).norm(dim=-1).mean(dim=-1) / edges.diff()
@@ -45,13 +46,25 @@ def grid_from_profile(edges: Tensor, accel: Tensor, n_steps: int, floor: float =
     sqrt(a) + ``floor`` * mean sqrt(a) (the floor keeps a step where a vanishes). A constant profile
     gives the even grid.
     """
-    n_steps = check_count(n_steps, "n_steps")
-    if edges.ndim != 1 or accel.shape != (edges.shape[0] - 1,) or not bool((edges.diff() > 0).all()):
+    n_steps, floor = check_count(n_steps, "n_steps"), check_positive(floor, "floor", allow_zero=True)
+    for name, value in (("edges", edges), ("accel", accel)):
+        if not isinstance(value, Tensor) or not value.is_floating_point() or value.ndim != 1:
+            got = (
+                f"shape {tuple(value.shape)}, dtype {value.dtype}"
+                if isinstance(value, Tensor)
+                else type(value).__name__
+            )
+            raise TypeError(f"{name} must be a 1-D floating tensor, got {got}")
+        check_finite(value, name)
+    if edges.shape[0] < 2 or not bool((edges.diff() > 0).all()):
+        raise ValueError(f"edges must be at least two increasing times, got {edges.tolist()}")
+    if accel.shape != (edges.shape[0] - 1,):
         raise ValueError(
-            f"edges must be increasing (M + 1,) and accel (M,), got {tuple(edges.shape)} and {tuple(accel.shape)}"
+            f"accel must have one value per interval of edges, shape (M,) = ({edges.shape[0] - 1},), "
+            f"got {tuple(accel.shape)}"
         )
-    if bool((accel < 0).any()) or not bool(torch.isfinite(accel).all()):
-        raise ValueError("accel must be finite and non-negative")
+    if bool((accel < 0).any()):
+        raise ValueError(f"accel must be non-negative, its smallest value is {accel.min().item():.3g}")
     root = accel.double().sqrt()
     density = root + floor * root.mean() + (1e-12 if float(root.max()) == 0 else 0.0)
     mass = torch.cat([density.new_zeros(1), torch.cumsum(density * edges.double().diff(), 0)])

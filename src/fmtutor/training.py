@@ -31,9 +31,25 @@ from tqdm.auto import tqdm
 
 from ._validate import as_path, check_count, check_positive, check_real, check_writable
 
-__all__ = ["EMA", "TrainResult", "Trainer", "save_atomic", "seeded", "load_checkpoint", "remove_stale_temporaries"]
+__all__ = [
+    "EMA",
+    "TrainResult",
+    "Trainer",
+    "save_atomic",
+    "seeded",
+    "seeded_generator",
+    "load_checkpoint",
+    "remove_stale_temporaries",
+]
 
 LossFn = Callable[[nn.Module, torch.Generator], Tensor]
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """A fresh CPU ``torch.Generator`` seeded with ``seed``: the same draws every time it is made,
+    whatever ran before (what every sampler's ``generator`` argument takes; ``seeded`` is for the
+    global generators, which only layer initialisation and dropout use)."""
+    return torch.Generator().manual_seed(check_count(seed, "seed", minimum=0))
 
 
 def seeded(seed: int) -> contextlib.AbstractContextManager[None]:
