@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.exercises.straighter_flows import check_ot_pairing, check_reflow_pairs, check_straightness_deviation
+from fmtutor.exercises.straighter_flows import (
+    check_bridge_cross,
+    check_ot_pairing,
+    check_reflow_pairs,
+    check_straightness_deviation,
+)
 from fmtutor.solvers import solve_ode, time_grid
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
@@ -35,6 +40,17 @@ def straightness(path, times):
     return (h[:, None] * (v - d).pow(2).sum(-1)).sum(0) / span
 
 
+def _matrix_sqrt(m):
+    vals, vecs = torch.linalg.eigh(m)
+    return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
+
+
+def bridge_cross(cov1, sigma, power=2, shift=True, sign=1.0):
+    eye = torch.eye(cov1.shape[0], dtype=cov1.dtype)
+    root = _matrix_sqrt(4 * cov1 + sigma ** (2 * power) * eye)
+    return (sign * root - (sigma**power * eye if shift else 0 * eye)) / 2
+
+
 def _text(report) -> str:
     return str(report)
 
@@ -44,6 +60,7 @@ def test_references_pass():
         check_ot_pairing(ot_pairing),
         check_reflow_pairs(reflow),
         check_straightness_deviation(straightness),
+        check_bridge_cross(bridge_cross),
     ):
         assert report.passed, str(report)
 
@@ -115,4 +132,31 @@ def _displacements(path, times):
 )
 def test_straightness_mistakes_are_named(wrong, words):
     report = check_straightness_deviation(wrong)
+    assert not report.passed and words in _text(report)
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda c, s: bridge_cross(c, 0.0), "OT coupling"),
+        (lambda c, s: bridge_cross(c, 2**0.5 * s), "eps = 2 sigma^2"),
+        (lambda c, s: bridge_cross(c, s, power=1), "sigma appears squared"),
+        (lambda c, s: bridge_cross(c, s, shift=False), "shift is missing"),
+        (lambda c, s: bridge_cross(c, s, sign=-1.0), "negative root"),
+        (
+            lambda c, s: (
+                (
+                    (4 * c + s**4 * torch.eye(len(c), dtype=c.dtype)).clamp(min=0).sqrt()
+                    - s**2 * torch.eye(len(c), dtype=c.dtype)
+                )
+                / 2
+            ),
+            "matrix square root",
+        ),
+        (lambda c, s: bridge_cross(c, s)[0], "shape"),
+        (lambda c, s: (_ for _ in ()).throw(NotImplementedError), "not attempted"),
+    ],
+)
+def test_bridge_cross_mistakes_are_named(wrong, words):
+    report = check_bridge_cross(wrong)
     assert not report.passed and words in _text(report)

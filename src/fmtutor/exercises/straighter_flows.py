@@ -1,5 +1,5 @@
-"""Checkers for chapter 8 (straighter flows): a minibatch OT pairing, reflow pairs, and Liu et al.'s
-straightness S.
+"""Checkers for chapter 8 (straighter flows): a minibatch OT pairing, reflow pairs, Liu et al.'s
+straightness S, and the Schrodinger bridge's cross-covariance from N(0, I) to a Gaussian.
 
 Each runs the learner's function on fresh cases (hand-made batches with a known pairing, random
 batches in 2-D and 3-D; a rotation whose flow is known, a bending field and the exact field of eight
@@ -8,7 +8,9 @@ kernels (``couplings.ot_pair``, ``reflow.reflow_pairs``, ``trajectories.velocity
 names the usual mistakes: the independent pairing kept, a permutation applied the wrong way round,
 the plain instead of the squared distance, a maximised cost; Euler for Heun, time run backwards,
 swapped or shuffled pairs, an off-by-one grid; displacements for velocities, steps left unweighted, the
-mean step velocity for the average one, a square root.
+mean step velocity for the average one, a square root; for the bridge, the OT coupling (sigma
+ignored), eps = 2 sigma^2 or sigma where sigma^2 belongs, the shift -sigma^2 I / 2 forgotten, the
+negative root, an elementwise square root for the matrix one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..couplings import exact_assignment, ot_pair, squared_distances
+from ..gaussian_ot import _sqrtm_psd, bridge_cross_covariance
 from ..marginals import MarginalField
 from ..paths import GaussianPath
 from ..solvers import solve_ode, time_grid
@@ -27,7 +30,7 @@ from ..toy_data import eight_gaussians
 from ..trajectories import velocity_deviation
 from ._checker import Checker, CountedField, Report
 
-__all__ = ["check_ot_pairing", "check_reflow_pairs", "check_straightness_deviation"]
+__all__ = ["check_ot_pairing", "check_reflow_pairs", "check_straightness_deviation", "check_bridge_cross"]
 
 F64 = torch.float64
 
@@ -194,4 +197,48 @@ def check_straightness_deviation(fn: Callable[[Tensor, Tensor], Tensor]) -> Repo
         report.close(
             value, reference, f"S ({what}, path of shape {tuple(path.shape)})", atol=1e-8, rtol=1e-6, mistakes=mistakes
         )
+    return report.report()
+
+
+# -- 4. the Schrodinger bridge's cross-covariance ----------------------------------------------------
+
+
+def _bridge_cases() -> list[tuple[str, Tensor, float]]:
+    a = _randn(30, 3, 3)
+    return [
+        ("one dimension, cov1 = [[0.4]], sigma = 0.5", torch.tensor([[0.4]], dtype=F64), 0.5),
+        ("a diagonal cov1 in 2-D, sigma = 1", torch.diag(torch.tensor([3.0, 0.25], dtype=F64)), 1.0),
+        ("a full cov1 in 2-D, sigma = 0.7", torch.tensor([[3.0, 1.2], [1.2, 0.8]], dtype=F64), 0.7),
+        ("a full cov1 in 3-D, sigma = 1.5", a @ a.T + 0.3 * torch.eye(3, dtype=F64), 1.5),
+        ("a full cov1 in 2-D, sigma = 0", torch.tensor([[2.0, -0.5], [-0.5, 1.0]], dtype=F64), 0.0),
+    ]
+
+
+def check_bridge_cross(fn: Callable[[Tensor, float], Tensor]) -> Report:
+    """``fn(cov1, sigma)``: K = Cov(x0, x1) ``(D, D)`` of the entropic OT plan with eps = 2 sigma^2 from
+    N(0, I) to N(m1, cov1), K = ((4 cov1 + sigma^4 I)^{1/2} - sigma^2 I) / 2."""
+    report = Checker("Schrodinger bridge cross-covariance")
+    for what, cov1, sigma in _bridge_cases():
+        eye = torch.eye(cov1.shape[0], dtype=F64)
+        reference = bridge_cross_covariance(eye, cov1, sigma)
+        root = _sqrtm_psd(4 * cov1 + sigma**4 * eye)
+        mistakes = (
+            (bridge_cross_covariance(eye, cov1, 0.0), "that is the OT coupling's (sigma = 0); the noise must enter"),
+            (
+                bridge_cross_covariance(eye, cov1, math.sqrt(2) * sigma),
+                "you used eps = 2 sigma^2 where the formula has sigma^2 (the precision's block is -I / sigma^2)",
+            ),
+            (
+                bridge_cross_covariance(eye, cov1, math.sqrt(sigma)),
+                "sigma appears squared: sigma^2 K = cov1 - K^T K, so sigma^4 under the root and sigma^2 outside",
+            ),
+            (root / 2, "the shift is missing: K = (root - sigma^2 I) / 2"),
+            (-(root + sigma**2 * eye) / 2, "that is the negative root: K must make the joint covariance positive"),
+            (
+                ((4 * cov1 + sigma**4 * eye).clamp(min=0).sqrt() - sigma**2 * eye) / 2,
+                "torch.sqrt takes the square root of each entry; you need the matrix square root (e.g. by eigh)",
+            ),
+        )
+        value = report.call(fn, cov1.clone(), sigma, case=what)
+        report.close(value, reference, f"K ({what})", atol=1e-8, rtol=1e-6, mistakes=mistakes)
     return report.report()
