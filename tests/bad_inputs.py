@@ -116,7 +116,7 @@ EXEMPT = {
     **{
         name: "chapter 8's cost/benefit driver: trains networks or formats the Row records it made; walked by "
         "tests/test_cost_benefit.py"
-        for name in ("train_methods", "measure", "summarize", "format_table", "format_costs")
+        for name in ("train_methods", "measure", "summarize", "format_table", "format_costs", "gaussian_field_errors")
     },
     "Trainer": "walked by tests/test_training.py (settings, counts, checkpoints)",
     "EMA": "walked by tests/test_training.py (ema_decay)",

@@ -131,6 +131,13 @@ def test_minibatch_ot_chunks_when_the_ot_batch_is_smaller(gen):
     assert big.shape == (100, 2, 2)
 
 
+def test_plans_of_one_point_are_independent_pairs():
+    source, target = StandardGaussian(2), eight_gaussians()
+    pairs = MinibatchOTCoupling(source, target, ot_batch=1).sample(5, torch.Generator().manual_seed(2))
+    g = torch.Generator().manual_seed(2)
+    assert torch.equal(pairs, torch.cat([IndependentCoupling(source, target).sample(1, g) for _ in range(5)]))
+
+
 def test_paired_data_keeps_pairs_together(gen):
     x0 = torch.randn(50, 2, generator=gen)
     pairs = PairedData(x0, 3 * x0 + 1).sample(400, gen)

@@ -7,6 +7,10 @@ steps. Each result carries its training cost in CPU seconds and gradient steps *
 was built from (a 2-rectified flow pays for its teacher and for the pairs). ``measure`` gives the
 sliced W2 against NFE (Euler, ``quality.sliced_w2_vs_nfe``: same noise and projections at every NFE)
 and the straightness S of Liu et al. on a fine solve (``trajectories.velocity_deviation``).
+
+``gaussian_field_errors`` is the ground truth beside them: OT-CFM (or Schrodinger-bridge CFM) from N(0, I)
+to one Gaussian, where the field it should learn is a closed form (``gaussian_ot``), trained at several
+OT batch sizes and measured by its RMS distance to that field.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .couplings import IndependentCoupling, MinibatchOTCoupling, coupled_cfm_loss
+from ._validate import check_count, check_positive
+from .couplings import IndependentCoupling, MinibatchOTCoupling, bridge_cfm_loss, coupled_cfm_loss
 from .distributions import Sampleable, StandardGaussian
+from .gaussian_ot import Gaussian, GaussianCouplingField, field_distance
 from .generators import TrainedModel
 from .quality import nfe_to_reach, sliced_w2_vs_nfe
 from .reflow import distillation_loss, reflow_pairs
@@ -37,6 +43,8 @@ __all__ = [
     "summarize",
     "format_table",
     "format_costs",
+    "FieldError",
+    "gaussian_field_errors",
 ]
 
 
@@ -49,7 +57,7 @@ class Budget:
     hidden: int = 64
     depth: int = 3
     lr: float = 3e-3
-    ema_decay: float = 0.995
+    ema_decay: float | None = 0.995
     n_pairs: int = 8192
     pair_steps: int = 16
 
@@ -201,3 +209,57 @@ def format_costs(rows: Sequence[Row]) -> str:
     lines = [f"{'method':28s} {'CPU s':>9s} {'steps':>5s}"]
     lines += [f"{r.name:28s} {r.cpu_seconds[0]:5.1f}±{r.cpu_seconds[1]:3.1f} {r.steps:5d}" for r in rows]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A model trained from N(0, I) to a Gaussian with plans of ``ot_batch`` points: its RMS distance to
+    the exact field of the coupling it was trained for (``to_exact``) and to the other closed form
+    (``to_other``), both on the exact coupling's path, and its training CPU seconds."""
+
+    ot_batch: int
+    to_exact: float
+    to_other: float
+    cpu_seconds: float
+    model: TrainedModel
+
+
+def gaussian_field_errors(
+    mean1: Tensor,
+    cov1: Tensor,
+    ot_batches: Sequence[int],
+    budget: Budget = Budget(),
+    seed: int = 0,
+    sigma: float = 0.0,
+    n: int = 2000,
+) -> list[FieldError]:
+    """Train at each OT batch size, from N(0, I) to N(``mean1``, ``cov1``), and measure the learned field.
+
+    sigma = 0: OT-CFM (exact plans, ``coupled_cfm_loss``); its exact field is the OT coupling's, the other
+    the independent coupling's. sigma > 0: Schrodinger-bridge CFM (plans with reg = 2 sigma^2,
+    ``bridge_cfm_loss``); its exact field is the bridge's, the other the OT coupling's. Distances are
+    ``gaussian_ot.field_distance`` over t in {0.1, 0.3, ..., 0.9}, ``n`` points of the exact path each.
+    """
+    target, sigma = Gaussian(mean1, cov1), check_positive(sigma, "sigma", allow_zero=True)
+    zero = torch.zeros_like(target.mean)
+    eye = torch.eye(target.dim, dtype=zero.dtype)
+    optimal = GaussianCouplingField.optimal(zero, eye, mean1, cov1)
+    if sigma > 0:
+        exact, other, objective = (
+            GaussianCouplingField.bridge(zero, eye, mean1, cov1, sigma),
+            optimal,
+            bridge_cfm_loss(sigma),
+        )
+    else:
+        exact, other, objective = optimal, GaussianCouplingField.independent(zero, eye, mean1, cov1), coupled_cfm_loss
+    out = []
+    for ot_batch in ot_batches:
+        coupling = MinibatchOTCoupling(
+            StandardGaussian(target.dim), target, 2 * sigma**2, check_count(ot_batch, "ot_batches")
+        )
+        model, secs = _train(coupling, budget, seed, objective)
+        points = lambda: torch.Generator().manual_seed(seed + 7)  # noqa: E731 - the same points for both distances
+        to_exact = field_distance(model.model, exact, n=n, generator=points())
+        to_other = field_distance(model.model, other, n=n, generator=points(), on=exact)
+        out.append(FieldError(ot_batch, to_exact, to_other, secs, model))
+    return out

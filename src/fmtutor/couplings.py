@@ -198,6 +198,9 @@ class MinibatchOTCoupling(IndependentCoupling):
         parts = []
         for _ in range(-(-n // m)):
             pairs = super().sample(m, generator)
+            if m == 1 and self.reg == 0:  # the exact plan of one point pairs it with the other: independent CFM
+                parts.append(pairs)
+                continue
             x1 = ot_pair(pairs[:, 0], pairs[:, 1], self.reg, generator)
             parts.append(torch.stack([pairs[:, 0], x1], dim=1))
         return torch.cat(parts)[:n]
