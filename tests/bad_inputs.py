@@ -343,18 +343,7 @@ BAD["new_name"] = [
     ("type", lambda v: 3, MUST),
     ("type", lambda v: None, MUST),
 ]
-BAD["matrix"] = [  # an (N, M) floating matrix of finite numbers (a cost)
-    ("shape", lambda v: v[0], MUST),
-    ("shape", lambda v: v[None], MUST),
-    ("empty batch", lambda v: v[:0], MUST),
-    ("nan", lambda v: _poke(v, NAN), MUST),
-    ("inf", lambda v: _poke(v, INF), MUST),
-    ("dtype", lambda v: v.long(), MUST),
-    ("dtype", lambda v: v.double(), MAY),
-    ("device", lambda v: v.to("meta"), MUST),
-    ("type", lambda v: v.tolist(), MUST),
-    ("type", lambda v: None, MUST),
-]
+BAD["matrix"] = BAD["batch"] + [("shape", lambda v: v[None], MUST)]  # an (N, M) floating matrix (a cost)
 BAD["square"] = BAD["matrix"] + [("shape", lambda v: v[:-1], MUST)]  # an (N, N) cost
 BAD["plan"] = (
     BAD["matrix"]
@@ -373,18 +362,13 @@ BAD["time_set"] = [  # a non-empty 1-D tensor of times in [0, 1)
     ("dtype", lambda v: v.long(), MUST),
     ("type", lambda v: v.tolist(), MUST),
 ]
-BAD["profile"] = [  # a 1-D tensor of non-negative finite values, one per interval of a grid
-    ("nan", lambda v: _poke(v, NAN), MUST),
-    ("inf", lambda v: _poke(v, INF), MUST),
-    ("negative", lambda v: _poke(v, -0.5), MUST),
-    ("empty batch", lambda v: v[:0], MUST),
-    ("shape", lambda v: v[None], MUST),
-    ("shape", lambda v: v[:-1], MUST),
-    ("dtype", lambda v: v.long(), MUST),
-    ("device", lambda v: v.to("meta"), MUST),
-    ("type", lambda v: v.tolist(), MUST),
-    ("type", lambda v: None, MUST),
-]
+BAD["profile"] = (
+    BAD["values"]
+    + [  # non-negative values, one per interval of a grid
+        ("negative", lambda v: _poke(v, -0.5), MUST),
+        ("shape", lambda v: v[:-1], MUST),
+    ]
+)
 BAD["device_name"] = [("device", lambda v: "no-such-device", MUST), ("type", lambda v: 3.5, MUST)]
 
 

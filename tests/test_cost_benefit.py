@@ -1,5 +1,6 @@
 """The cost/benefit table: means and standard deviations over seeds, the NFE to reach a quality from each
-seed's curve, distilled models measured only at their own grid, and the printed table's cells."""
+seed's curve, distilled models measured only at their own grid, the printed table's cells, and the learned
+field's distances to the closed forms between Gaussians."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import pytest
 import torch
 
 from fmtutor.generators import TrainedModel
-from fmtutor.cost_benefit import Measured, Method, format_costs, format_table, measure, summarize
+from fmtutor.cost_benefit import (
+    Budget,
+    Measured,
+    Method,
+    format_costs,
+    format_table,
+    gaussian_field_errors,
+    measure,
+    summarize,
+)
+from fmtutor.gaussian_ot import GaussianCouplingField, field_distance
 from fmtutor.toy_data import eight_gaussians
 
 
@@ -37,3 +48,19 @@ def test_a_distilled_model_is_measured_on_its_own_grid_only():
     assert list(result.curve) == [2] and result.straightness is None
     flow = measure(Method("f", shift, 0.0, 1), reference, [1, 2], torch.randn(50, 2))
     assert flow.straightness == pytest.approx(0.0, abs=1e-10), "a constant field walks straight at constant speed"
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.0])
+def test_gaussian_field_errors_measure_the_learned_field_against_the_closed_forms(sigma):
+    m1, s1 = torch.tensor([1.0, -0.5]), torch.tensor([[2.0, 0.3], [0.3, 0.5]])
+    zero, eye = torch.zeros(2), torch.eye(2)
+    budget = Budget(steps=40, batch_size=64, hidden=16, ema_decay=None)
+    (result,) = gaussian_field_errors(m1, s1, [8], budget, seed=3, sigma=sigma, n=200)
+    ot = GaussianCouplingField.optimal(zero, eye, m1, s1)
+    exact = GaussianCouplingField.bridge(zero, eye, m1, s1, sigma) if sigma else ot
+    other = ot if sigma else GaussianCouplingField.independent(zero, eye, m1, s1)
+    model = result.model.model
+    assert result.ot_batch == 8 and result.cpu_seconds > 0
+    assert result.to_exact == field_distance(model, exact, n=200, generator=torch.Generator().manual_seed(10))
+    on_exact = field_distance(model, other, n=200, generator=torch.Generator().manual_seed(10), on=exact)
+    assert result.to_other == on_exact
