@@ -1157,28 +1157,23 @@ RECIPES: list[Recipe] = [
         lambda: (O("IndependentCoupling")(O("StandardGaussian")(2), _mixture()).sample, {"n": 3, "generator": G()}),
         n="count",
     ),
-    R(
-        "MinibatchOTCoupling",
-        lambda: (
-            O("MinibatchOTCoupling"),
-            {"source": O("StandardGaussian")(2), "target": _mixture(), "reg": 0.0, "ot_batch": 4},
-        ),
-        source="object",
-        target="object",
-        reg="nonnegative",
-        ot_batch="count",
-    ),
-    R(
-        "MinibatchOTCoupling.bridge",
-        lambda: (
-            O("MinibatchOTCoupling").bridge,
-            {"source": O("StandardGaussian")(2), "target": _mixture(), "sigma": 0.5, "ot_batch": 4},
-        ),
-        source="object",
-        target="object",
-        sigma="positive",
-        ot_batch="count",
-    ),
+    *[
+        R(
+            name,
+            lambda make=make, knob=knob: (
+                make(),
+                {"source": O("StandardGaussian")(2), "target": _mixture(), **knob, "ot_batch": 4},
+            ),
+            source="object",
+            target="object",
+            ot_batch="count",
+            **{next(iter(knob)): kind},
+        )
+        for name, make, knob, kind in (
+            ("MinibatchOTCoupling", lambda: O("MinibatchOTCoupling"), {"reg": 0.0}, "nonnegative"),
+            ("MinibatchOTCoupling.bridge", lambda: O("MinibatchOTCoupling").bridge, {"sigma": 0.5}, "positive"),
+        )
+    ],
     R(
         "MinibatchOTCoupling.sample",
         lambda: (O("MinibatchOTCoupling")(O("StandardGaussian")(2), _mixture()).sample, {"n": 3, "generator": G()}),
