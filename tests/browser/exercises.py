@@ -26,11 +26,17 @@ def _is_solution(cell) -> bool:
 
 def solution_lines(page: str) -> list[str]:
     """The lines of the solutions' function bodies (docstrings aside), stripped, that are long enough to
-    identify and that no other cell of the chapter holds."""
+    identify and that neither another cell of the chapter nor a docstring (kept for the student) holds."""
     nb = _notebook(page)
     if nb is None:
         return []
-    elsewhere = "\n".join(c.source for c in nb.cells if not _is_solution(c))
+    docstrings = [
+        ast.get_docstring(node) or ""
+        for cell in filter(_is_solution, nb.cells)
+        for node in ast.walk(ast.parse(cell.source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
+    elsewhere = "\n".join([c.source for c in nb.cells if not _is_solution(c)] + docstrings)
     found = []
     for cell in filter(_is_solution, nb.cells):
         lines = cell.source.splitlines()

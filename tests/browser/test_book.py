@@ -107,14 +107,21 @@ STATIC_PROBE = """() => ({
 
 
 @pytest.fixture
-def visit(page: str, browser, server: str, html_dir: Path, screenshot_dir: Path, visits) -> Visit:
-    """The visit of ``page``: made on first use, then shared by every test of that page."""
+def visit(page: str, browser, server: str, html_dir: Path, screenshot_dir: Path, visits, request) -> Visit:
+    """The visit of ``page``: made on first use, then shared by every test of that page. The slow parts
+    (moving every control of every static panel, the pass at phone width) run only when a selected test
+    reads what they find (``-k`` may select a subset, as the test command does on the student site)."""
     if page not in visits:
-        visits[page] = make_visit(browser, server, page, screenshot_dir, html_dir)
+        names = [item.name for item in request.session.items]
+        panels = any("static_panel" in name for name in names)
+        phone = any(re.search(r"\[.*phone.*\]", name) for name in names)
+        visits[page] = make_visit(browser, server, page, screenshot_dir, html_dir, panels, phone)
     return visits[page]
 
 
-def make_visit(browser, server: str, page: str, screenshot_dir: Path, html_dir: Path) -> Visit:
+def make_visit(
+    browser, server: str, page: str, screenshot_dir: Path, html_dir: Path, panels: bool = True, phone: bool = True
+) -> Visit:
     visit = Visit(page)
     tab = open_page(browser, server, page, visit)
     try:
@@ -125,17 +132,18 @@ def make_visit(browser, server: str, page: str, screenshot_dir: Path, html_dir: 
         facts["frames_at_open"] = list(visit.frame_requests)
         facts["first_frames"] = tab.evaluate(FIRST_FRAMES)
         facts.update(tab.evaluate(STATIC_PROBE))
-        facts["static_panels"] = move_controls(tab, html_dir)
+        facts["static_panels"] = move_controls(tab, html_dir) if panels else None
         tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}.png"), full_page=True)
         facts["solutions"] = open_solutions(tab)
         facts["math"] = tab.evaluate(MATH_PROBE)  # with every solution open, their text is checked too
         facts["images_wide"] = tab.evaluate(IMAGE_PROBE)
         facts["cut_wide"] = tab.evaluate(CUT_OFF_PROBE)
-        tab.set_viewport_size(PHONE)
-        tab.wait_for_timeout(300)
-        facts["images_phone"] = tab.evaluate(IMAGE_PROBE)
-        facts["cut_phone"] = tab.evaluate(CUT_OFF_PROBE)
-        tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}-390.png"), full_page=True)
+        if phone:
+            tab.set_viewport_size(PHONE)
+            tab.wait_for_timeout(300)
+            facts["images_phone"] = tab.evaluate(IMAGE_PROBE)
+            facts["cut_phone"] = tab.evaluate(CUT_OFF_PROBE)
+            tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}-390.png"), full_page=True)
         facts["solution_nodes"] = tab.locator(".solution, [id$='-solution']").count()
     finally:
         tab.close()
