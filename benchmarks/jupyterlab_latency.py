@@ -105,7 +105,7 @@ def main(argv: list[str]) -> None:
     )
     with (
         tempfile.TemporaryDirectory() as work,
-        jl.jupyterlab(Path(work), chapters) as lab,
+        jl.jupyterlab(Path(work)) as lab,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=install.ensure_browser(), args=CHROMIUM_ARGS)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -46,15 +45,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
-    """A JupyterLab server over ``workdir/book`` (a copy of ``notebooks``), yielding a ``Lab``."""
-    book = workdir / "book"
-    book.mkdir(parents=True, exist_ok=True)
-    for path in notebooks:
-        shutil.copy2(path, book / path.name)
-    frames = ROOT / "_static" / "frames"  # the static twins' pictures, which the chapters show as ../_static/frames
-    if frames.is_dir():
-        shutil.copytree(frames, workdir / "_static" / "frames", dirs_exist_ok=True)
+def jupyterlab(workdir: Path, timeout: float = 120.0):
+    """A JupyterLab server over ``workdir``, the reader's working copy that ``tasks.py lab`` makes
+    (chapters in ``workdir/book``, static twins' pictures in ``workdir/_static/frames``), yielding a ``Lab``."""
+    sys.path.insert(0, str(ROOT))
+    import tasks
+
+    book = tasks.working_copy(ROOT / "book", workdir)
     settings = workdir / "settings"
     for name, values in SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +62,7 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
         "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
         "JUPYTER_CONFIG_DIR": str(workdir / "config"),
         "JUPYTER_PLATFORM_DIRS": "1",
+        "FMTUTOR_FRAMES_DIR": str(workdir / "_static" / "frames"),
     }
     cmd = [
         sys.executable,

@@ -40,7 +40,7 @@ def chapter_params() -> list:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    with jl.jupyterlab(tmp_path_factory.mktemp("lab"), CHAPTERS) as server:
+    with jl.jupyterlab(tmp_path_factory.mktemp("lab")) as server:
         yield server
 
 
