@@ -238,22 +238,33 @@ def diff(revision: str = "HEAD") -> None:
 
 
 def working_copy(book: Path = ROOT / "book", lab: Path = LAB) -> Path:
-    """Copy the files of ``book`` missing from ``lab`` (a reader's edits there are kept)."""
+    """The reader's working copy, laid out like the repository so that the chapters' links work:
+    ``lab/book/`` gets the files of ``book`` missing there (a reader's edits are kept) and
+    ``lab/_static/frames/`` the static twins' pictures missing there, which the chapters show as
+    ``../_static/frames/...``. Returns ``lab/book``."""
     import shutil
 
+    chapters = lab / "book"
+    chapters.mkdir(parents=True, exist_ok=True)
     for src in sorted(book.iterdir()):
-        if src.is_file() and not (lab / src.name).exists():
-            lab.mkdir(exist_ok=True)
-            shutil.copy2(src, lab / src.name)
-    return lab
+        if src.is_file() and not (chapters / src.name).exists():
+            shutil.copy2(src, chapters / src.name)
+    frames = book.parent / "_static" / "frames"
+    for src in sorted(frames.iterdir()) if frames.is_dir() else []:
+        if src.is_dir() and not (lab / "_static" / "frames" / src.name).exists():
+            shutil.copytree(src, lab / "_static" / "frames" / src.name)
+    return chapters
 
 
 def jupyter(app: str, *args: str) -> None:
-    """JupyterLab or Notebook 7 on the working copy, with the threads, CPU kernels and MNIST folder
-    of ``environment()`` (the kernels inherit them)."""
-    lab = working_copy()
-    print(f"Working copy of the book: {lab} (delete a notebook there to get the original back)", flush=True)
-    run(BIN / "jupyter", app, f"--ServerApp.root_dir={lab}", *args, env=environment())
+    """JupyterLab or Notebook 7 on the working copy, opened at its chapters, with the threads, CPU
+    kernels and MNIST folder of ``environment()`` (the kernels inherit them); static twins rendered
+    there go to the working copy's own ``_static/frames``."""
+    chapters = working_copy()
+    print(f"Working copy of the book: {chapters} (delete a notebook there to get the original back)", flush=True)
+    env = {**environment(), "FMTUTOR_FRAMES_DIR": str(LAB / "_static" / "frames")}
+    start = {"lab": "--LabApp.default_url=/lab/tree/book", "notebook": "--JupyterNotebookApp.default_url=/tree/book"}
+    run(BIN / "jupyter", app, f"--ServerApp.root_dir={LAB}", start[app], *args, env=env)
 
 
 def reproduce(name: str) -> None:
