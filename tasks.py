@@ -6,13 +6,14 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
 
     book      set up, then build the HTML book with every chapter executed (warnings are errors)
     test      set up, then run the linter and the formatter's check (ruff), the unit tests, nbval over every chapter, and the browser tests
+              (the main book, then the student site)
     setup     only the set-up
     lab       open a working copy of the book (./lab, made on first use) in JupyterLab, with the
               project's environment; reading and experimenting there never touch book/
     notebook  the same working copy in Jupyter Notebook 7
     student   write the student edition (solutions removed) to ./student
-    student-site  build the rendered student site (solutions removed, checkers kept, every chapter
-              executed) into _build/student/_build/html, warnings as errors like the main book
+    student-site  build the rendered student site (solutions removed, checkers kept, the other outputs
+              as stored) into _build/student/_build/html, warnings as errors like the main book
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
               widgets' stored state; commit the result, whose outputs nbval then checks
     reproduce retrain a stored network (judge, unet-cpu, ...) from scratch under the pinned kernels
@@ -29,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -117,10 +119,12 @@ def build_book(execute: bool = True) -> Path:
 
 
 STUDENT = ROOT / "_build" / "student"
+STUDENT_HTML = STUDENT / "_build" / "html"
 BOOK_FILES = (
     "_config.yml",
     "_toc.yml",
     "_ext",
+    "_static",
     "book/intro.md",
     "book/notation.md",
     "book/instructors.md",
@@ -128,10 +132,24 @@ BOOK_FILES = (
 )
 
 
+def missing_frames(book: Path = ROOT / "book") -> list[str]:
+    """The static panels' first frames that the chapters' stored outputs show but ``_static/frames``
+    lacks (frames are written when a chapter is executed, never committed)."""
+
+    shown = {m for c in sorted(book.glob("*.ipynb")) for m in re.findall(r"_static/frames/[^\\\"]+", c.read_text())}
+    return sorted(f for f in shown if not (ROOT / f).is_file())
+
+
 def student_site() -> Path:
-    """The student edition as a rendered site: the chapters with their solutions removed (by
-    ``tools/edition.py``, which refuses a copy that leaks one), executed, so that every checker shows
-    what a student sees first ("not attempted yet"); built like the main book (warnings are errors)."""
+    """The student edition as a rendered site: the chapters with their solutions removed
+    (``tools/student_site.py``, which refuses a copy that leaks one), every other output as stored and
+    each checker showing what a student meets first ("not attempted yet"). Like the main book in the
+    test command it is built from the stored outputs, no chapter executed; warnings are errors."""
+    if missing := missing_frames():
+        sys.exit(
+            f"{len(missing)} static-panel frames are missing (e.g. {missing[0]}): execute the chapters first "
+            "(python3 tasks.py book, or the test command's nbval step)"
+        )
     if STUDENT.exists():
         shutil.rmtree(STUDENT)
     for name in BOOK_FILES:
@@ -139,18 +157,25 @@ def student_site() -> Path:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
         copy(ROOT / name, STUDENT / name)
     config = STUDENT / "_config.yml"
-    config.write_text(config.read_text().replace('title: "', 'title: "Student edition: ', 1))
+    text = config.read_text().replace('title: "', 'title: "Student edition: ', 1)
+    config.write_text(text.replace("execute_notebooks: force", 'execute_notebooks: "off"'))
     env = environment()
-    run(PY, ROOT / "tools" / "edition.py", "book", STUDENT / "book", env=env)
+    run(PY, ROOT / "tools" / "student_site.py", "book", STUDENT / "book", env=env)
     run(BIN / "jupyter-book", "build", STUDENT, "-W", "-n", "--keep-going", env=env)
-    index = STUDENT / "_build" / "html" / "index.html"
+    index = STUDENT_HTML / "index.html"
     print(f"\nThe student site is built: open {index.as_uri()}", flush=True)
     return index
 
 
+# What the test command checks on the student site (every page, one visit each): no solution and no
+# solution's code anywhere, every checker there and saying "not attempted yet", figures loaded, links
+# resolved, no console error. The other page checks are the main site's, whose pages these are too.
+STUDENT_CHECKS = "solution or checkers or console or image_and_figure or links_resolve"
+
+
 def test() -> None:
     """The linter, unit tests, then nbval over every chapter, then the browser tests over the built book
-    (and chapters in JupyterLab)."""
+    (and chapters in JupyterLab), then the student site built and checked for solutions and checkers."""
     env = environment()
     run(BIN / "ruff", "check", *LINTED, env=env)
     run(BIN / "ruff", "format", "--check", *LINTED, env=env)  # the layout ruff format writes
@@ -174,6 +199,15 @@ def test() -> None:
         build_book(execute=False)
         # the built book page by page, and chapters 1-3 and 5 in JupyterLab (all chapters: -m browser)
         run(PY, "-m", "pytest", "-q", "-m", "browser and not slow", str(browser.relative_to(ROOT)), env=env)
+        student_site()
+        student = {
+            **env,
+            "FMTUTOR_HTML_DIR": str(STUDENT_HTML),
+            "FMTUTOR_EDITION": "student",
+            "FMTUTOR_SCREENSHOTS": str(ROOT / "artifacts" / "screenshots" / "student"),
+        }
+        book_test = browser.relative_to(ROOT) / "test_book.py"
+        run(PY, "-m", "pytest", "-q", "-m", "browser", "-k", STUDENT_CHECKS, str(book_test), env=student)
 
 
 def student() -> None:
@@ -204,22 +238,33 @@ def diff(revision: str = "HEAD") -> None:
 
 
 def working_copy(book: Path = ROOT / "book", lab: Path = LAB) -> Path:
-    """Copy the files of ``book`` missing from ``lab`` (a reader's edits there are kept)."""
+    """The reader's working copy, laid out like the repository so that the chapters' links work:
+    ``lab/book/`` gets the files of ``book`` missing there (a reader's edits are kept) and
+    ``lab/_static/frames/`` the static twins' pictures missing there, which the chapters show as
+    ``../_static/frames/...``. Returns ``lab/book``."""
     import shutil
 
+    chapters = lab / "book"
+    chapters.mkdir(parents=True, exist_ok=True)
     for src in sorted(book.iterdir()):
-        if src.is_file() and not (lab / src.name).exists():
-            lab.mkdir(exist_ok=True)
-            shutil.copy2(src, lab / src.name)
-    return lab
+        if src.is_file() and not (chapters / src.name).exists():
+            shutil.copy2(src, chapters / src.name)
+    frames = book.parent / "_static" / "frames"
+    for src in sorted(frames.iterdir()) if frames.is_dir() else []:
+        if src.is_dir() and not (lab / "_static" / "frames" / src.name).exists():
+            shutil.copytree(src, lab / "_static" / "frames" / src.name)
+    return chapters
 
 
 def jupyter(app: str, *args: str) -> None:
-    """JupyterLab or Notebook 7 on the working copy, with the threads, CPU kernels and MNIST folder
-    of ``environment()`` (the kernels inherit them)."""
-    lab = working_copy()
-    print(f"Working copy of the book: {lab} (delete a notebook there to get the original back)", flush=True)
-    run(BIN / "jupyter", app, f"--ServerApp.root_dir={lab}", *args, env=environment())
+    """JupyterLab or Notebook 7 on the working copy, opened at its chapters, with the threads, CPU
+    kernels and MNIST folder of ``environment()`` (the kernels inherit them); static twins rendered
+    there go to the working copy's own ``_static/frames``."""
+    chapters = working_copy()
+    print(f"Working copy of the book: {chapters} (delete a notebook there to get the original back)", flush=True)
+    env = {**environment(), "FMTUTOR_FRAMES_DIR": str(LAB / "_static" / "frames")}
+    start = {"lab": "--LabApp.default_url=/lab/tree/book", "notebook": "--JupyterNotebookApp.default_url=/tree/book"}
+    run(BIN / "jupyter", app, f"--ServerApp.root_dir={LAB}", start[app], *args, env=env)
 
 
 def reproduce(name: str) -> None:

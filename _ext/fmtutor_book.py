@@ -1,5 +1,6 @@
 """Sphinx extension of the book (``sphinx.local_extensions`` in _config.yml): the book's own CSS,
-and each page's scripts without duplicates.
+each page's scripts without duplicates, and the role ``{repo}`benchmarks/x.py``` that links a file
+of the book's repository (its address built from ``repository`` in _config.yml, written there once).
 
 Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page
 declared ``const THEBE_JS_URL`` twice and the browser logged "Identifier 'THEBE_JS_URL' has already
@@ -62,7 +63,25 @@ def _dedupe_written_pages(app, exception) -> None:
             page.write_text(new, encoding="utf-8")
 
 
+def repository_link(theme_options: dict, path: str) -> str:
+    """The address of ``path`` in the book's repository: ``<url>/blob/<branch>/<path>`` (``tree`` for a
+    folder, written with a trailing slash)."""
+    base = str(theme_options.get("repository_url") or "").rstrip("/")
+    if not base:
+        raise ValueError("the {repo} role needs repository.url in _config.yml")
+    branch = theme_options.get("repository_branch") or "main"
+    return f"{base}/{'tree' if path.endswith('/') else 'blob'}/{branch}/{path.strip('/')}"
+
+
+def _repo_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    from docutils import nodes
+
+    url = repository_link(inliner.document.settings.env.config.html_theme_options, text)
+    return [nodes.reference(rawtext, "", nodes.literal(text, text), refuri=url)], []
+
+
 def setup(app):
+    app.add_role("repo", _repo_role)
     app.connect("builder-inited", _static_path)
     app.connect("html-page-context", _unique_scripts, priority=990)   # after every extension added its own
     app.connect("build-finished", _dedupe_written_pages)

@@ -65,8 +65,7 @@ def single_steps(tab, index: int, control: dict, repeats: int) -> list[float]:
 def end_of_drag(tab, index: int, control: dict, seconds: float = 1.0, quiet_ms: float = 1500) -> float:
     """Drag the handle across its track for ``seconds``; ms from the release to the last picture."""
     el = (
-        tab.locator(".jp-Notebook .jp-Cell")
-        .nth(index)
+        jl.cell_locator(tab, index)
         .locator(".fmtutor-live")
         .locator(".widget-slider, .widget-dropdown")
         .nth(control["i"])
@@ -105,7 +104,7 @@ def main(argv: list[str]) -> None:
     )
     with (
         tempfile.TemporaryDirectory() as work,
-        jl.jupyterlab(Path(work), chapters) as lab,
+        jl.jupyterlab(Path(work)) as lab,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=install.ensure_browser(), args=CHROMIUM_ARGS)

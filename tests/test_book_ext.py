@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
-from fmtutor_book import unique_head_scripts  # noqa: E402
+from fmtutor_book import repository_link, unique_head_scripts  # noqa: E402
+
+import pytest  # noqa: E402
 
 THEBE = '<script>const THEBE_JS_URL = "x"; const thebe_selector = ".cell"</script>'
 
@@ -27,3 +29,12 @@ def test_a_page_without_head_or_repeats_is_unchanged():
     assert unique_head_scripts("<p>no head</p>") == "<p>no head</p>"
     single = f"<head>{THEBE}<script src='a.js'></script></head><body></body>"
     assert unique_head_scripts(single) == single
+
+
+def test_repository_links_name_the_branch_and_tell_files_from_folders():
+    options = {"repository_url": "https://github.com/o/r/", "repository_branch": "dev"}
+    assert repository_link(options, "benchmarks/x.py") == "https://github.com/o/r/blob/dev/benchmarks/x.py"
+    assert repository_link(options, "tests/") == "https://github.com/o/r/tree/dev/tests"
+    assert repository_link({"repository_url": "https://h/o/r"}, "a.py") == "https://h/o/r/blob/main/a.py"
+    with pytest.raises(ValueError, match="repository.url"):
+        repository_link({}, "a.py")

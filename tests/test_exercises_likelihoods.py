@@ -9,7 +9,12 @@ import torch
 
 from wrong_solutions import not_attempted, returns_none
 
-from fmtutor.exercises.likelihoods import check_divergence, check_hutchinson_probe, check_log_likelihood
+from fmtutor.exercises.likelihoods import (
+    check_divergence,
+    check_hutchinson_probe,
+    check_log_likelihood,
+    check_log_likelihood_heun,
+)
 
 # --- reference solutions (the notebook's "solution" cells) ---------------------------------------
 
@@ -152,3 +157,45 @@ def test_unattempted_and_missing_return(checker):
 def test_mistakes_are_named(checker, wrong, words):
     report = checker(wrong)
     assert not report.passed and words in str(report), str(report)
+
+
+# --- the log-likelihood with Heun's method -----------------------------------------------------------
+
+
+def log_likelihood_heun(field, x, n_steps, stale_divergence=False, sign=1.0, midpoint=False):
+    """Heun on the pair (X, l) from t = 1 to 0 (the notebook's solution); the keywords make the mistakes."""
+    h, ell = 1.0 / n_steps, torch.zeros(x.shape[0], dtype=x.dtype)
+    for k in range(n_steps):
+        t, t_next = (torch.full((x.shape[0],), (n_steps - j) / n_steps, dtype=x.dtype) for j in (k, k + 1))
+        v1, d1 = field(x, t), divergence(field, x, t)
+        if midpoint:
+            xm = x - h / 2 * v1
+            x, ell = x - h * field(xm, t - h / 2), ell - h * divergence(field, xm, t - h / 2)
+            continue
+        x_pred = x - h * v1
+        v2, d2 = field(x_pred, t_next), divergence(field, x_pred, t_next)
+        x, ell = x - h / 2 * (v1 + v2), ell - h * (d1 if stale_divergence else (d1 + d2) / 2)
+    prior = -0.5 * (x**2).sum(1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
+    return prior + sign * ell
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (lambda f, x, n: log_likelihood_heun(f, x, n, stale_divergence=True), "the divergence must be averaged"),
+        (log_likelihood_euler, "this is the Euler estimate"),
+        (lambda f, x, n: log_likelihood_heun(f, x, n, sign=-1.0), "the integral enters with the wrong sign"),
+        (lambda f, x, n: log_likelihood_heun(f, x, n, midpoint=True), "this is the midpoint method"),
+        (not_attempted, "not attempted yet"),
+        (returns_none, "did you forget `return`?"),
+    ],
+    ids=["stale divergence", "euler", "sign", "midpoint", "not attempted", "none"],
+)
+def test_heun_log_likelihood_mistakes_are_named(fn, message):
+    report = check_log_likelihood_heun(fn)
+    assert not report.passed and message in str(report), str(report)
+
+
+def test_heun_log_likelihood_reference_passes():
+    report = check_log_likelihood_heun(log_likelihood_heun)
+    assert report.passed and str(report).endswith("all 9 checks passed."), str(report)

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from fmtutor.exercises.odes import check_convergence_order, check_euler_solve, check_euler_step, check_heun_step
+from fmtutor.exercises.odes import (
+    check_convergence_order,
+    check_euler_solve,
+    check_euler_step,
+    check_heun_step,
+    check_richardson,
+)
+from fmtutor.odes import LinearODE
+from fmtutor.solvers import time_grid
 from wrong_solutions import not_attempted, returns_none
 
 
@@ -206,3 +214,45 @@ def test_fixed_h_is_caught_on_both_special_grids():
     assert any("for a decreasing grid" in p for p in problems)
     assert any("for an uneven grid" in p for p in problems)
     assert not any("the spiral field on time_grid(10)" in p for p in problems)
+
+
+# ---------------------------------------------------------------- Richardson extrapolation
+def _halve(times):
+    mid = (times[:-1] + times[1:]) / 2
+    return torch.stack([times[:-1], mid], 1).reshape(-1).tolist() + [times[-1].item()]
+
+
+def richardson(field, x0, times, combine=lambda fine, coarse: 2 * fine - coarse, fine_grid=None):
+    """Euler on the grid and on the grid with each interval halved, combined."""
+    fine_times = torch.tensor(fine_grid(times) if fine_grid else _halve(times), dtype=times.dtype)
+    return combine(euler_solve(field, x0, fine_times), euler_solve(field, x0, times))
+
+
+def _even_fine_grid(times):
+    return torch.linspace(times[0].item(), times[-1].item(), 2 * (len(times) - 1) + 1).tolist()
+
+
+def test_richardson_reference_passes_and_is_second_order():
+    report = check_richardson(richardson)
+    assert report.passed and str(report).endswith("all 16 checks passed."), str(report)
+    ode, x0 = LinearODE.spiral(), torch.tensor([[1.0, 0.5]], dtype=torch.float64)
+    ns = [16, 32, 64, 128]
+    errors = [(richardson(ode, x0, time_grid(n, dtype=torch.float64)) - ode.flow(x0, 1.0)).norm().item() for n in ns]
+    assert convergence_order(torch.tensor(ns, dtype=torch.float64), torch.tensor(errors)) == pytest.approx(2, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    "wrong, fragment",
+    [
+        (lambda f, x0, t: richardson(f, x0, t, combine=lambda fine, coarse: fine), "the fine Euler solve alone"),
+        (lambda f, x0, t: richardson(f, x0, t, combine=lambda fine, coarse: 2 * coarse - fine), "weights are swapped"),
+        (lambda f, x0, t: richardson(f, x0, t, combine=lambda fine, coarse: (fine + coarse) / 2), "averaging"),
+        (lambda f, x0, t: richardson(f, x0, t, fine_grid=_even_fine_grid), "your fine grid is evenly spaced"),
+        (lambda f, x0, t: richardson(f, x0, t) + 0 * f(x0, t[0]), "evaluated the field 31 times; the two Euler"),
+        (euler_solve, "evaluated the field 10 times"),
+        (not_attempted, "not attempted yet"),
+    ],
+    ids=["fine only", "swapped", "average", "even fine grid", "extra call", "euler only", "not attempted"],
+)
+def test_richardson_mistakes_are_named(wrong, fragment):
+    _failed_with(check_richardson(wrong), fragment)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fmtutor.exercises.score_matching import check_ddim_step, check_dsm_loss, check_score_to_velocity, check_sde_drift
+from fmtutor.exercises.score_matching import (
+    check_ddim_eta_step,
+    check_ddim_step,
+    check_dsm_loss,
+    check_score_to_velocity,
+    check_sde_drift,
+)
 from wrong_solutions import not_attempted, returns_none
 
 
@@ -239,3 +245,50 @@ def test_checker_close_names_a_known_mistake_only_when_the_answer_is_wrong():
         "y is wrong: the sign is flipped",
         "y is off: largest error 4 (expected 1, got 5)",
     )
+
+
+# --- DDIM with noise ---------------------------------------------------------------------------------
+
+
+def ddim_eta_step(
+    eps_model, x, n, n_prev, ddpm, eta, noise, *, full_eps=False, eta_one=False, variance=False, half=False
+):
+    """The reference step written out; the keywords make the mistakes the checker names."""
+    a, a_prev = ddpm.alpha_bars[n].to(x), ddpm.alpha_bars[n_prev].to(x)
+    eps = eps_model(x, torch.full((x.shape[0],), 1 - n / ddpm.T, dtype=x.dtype))
+    x0_hat = (x - (1 - a).sqrt() * eps) / a.sqrt()
+    last = 1 - a / a_prev
+    s = (1.0 if eta_one else eta) * ((1 - a_prev) / (1 - a)).sqrt() * (last if half else last.sqrt())
+    keep = (1 - a_prev) if full_eps else (1 - a_prev - s**2).clamp(min=0)
+    return a_prev.sqrt() * x0_hat + keep.sqrt() * eps + (s**2 if variance else s) * noise
+
+
+def _eta_wrong(**kind):
+    return lambda *args: ddim_eta_step(*args, **kind)
+
+
+def test_ddim_eta_reference_passes_and_a_plain_ddim_step_fails_where_eta_is_positive():
+    report = check_ddim_eta_step(ddim_eta_step)
+    assert report.passed and str(report).endswith("all 30 checks passed."), str(report)
+    ddim_only = check_ddim_eta_step(lambda m, x, n, n_prev, ddpm, eta, noise: ddim_step(m, x, n, n_prev, ddpm))
+    failed = "\n".join(ddim_only.problems)
+    assert "eta = 1" in failed and "eta = 0.5" in failed
+    assert "T = 50, n = 50 -> 40, eta = 0" not in failed  # DDIM is the eta = 0 case
+    assert "n = 20 -> 0" not in failed  # the last step adds no noise: s = 0 when abar_prev = 1
+
+
+@pytest.mark.parametrize(
+    "fn, message",
+    [
+        (_eta_wrong(full_eps=True), "the eps term's coefficient is sqrt(1 - abar_prev - s^2)"),
+        (_eta_wrong(eta_one=True), "your step ignores eta"),
+        (_eta_wrong(variance=True), "add s * noise, not s^2 * noise"),
+        (_eta_wrong(half=True), "both factors of s are square roots"),
+        (lambda m, x, n, p, d, eta, z: ddim_eta_step(m, x, n, p, d, eta, z) + 0 * m(x, torch.zeros(len(x))), "made 2"),
+        (not_attempted, "not attempted yet"),
+        (returns_none, "did you forget `return`?"),
+    ],
+)
+def test_ddim_eta_mistakes_are_named(fn, message):
+    report = check_ddim_eta_step(fn)
+    assert not report.passed and message in str(report), str(report)

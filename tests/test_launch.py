@@ -142,18 +142,23 @@ def test_install_cell_installs_fmtutor_in_a_fresh_kernel_and_the_chapter_imports
     assert sys.prefix not in where
 
 
-def test_the_working_copy_gets_missing_chapters_and_keeps_the_readers_edits(tmp_path):
+def test_the_working_copy_gets_missing_chapters_and_frames_and_keeps_the_readers_edits(tmp_path):
     sys.path.insert(0, str(ROOT))
     import tasks
 
-    book, lab = tmp_path / "book", tmp_path / "lab"
-    book.mkdir()
+    book, lab = tmp_path / "repo" / "book", tmp_path / "lab"
+    book.mkdir(parents=True)
     (book / "01_a.ipynb").write_text("original 1")
     (book / "02_b.ipynb").write_text("original 2")
-    assert tasks.working_copy(book, lab) == lab
-    (lab / "01_a.ipynb").write_text("edited by the reader")
-    (lab / "02_b.ipynb").unlink()
+    frame = tmp_path / "repo" / "_static" / "frames" / "Panel-1" / "t-0.5.webp"
+    frame.parent.mkdir(parents=True)
+    frame.write_bytes(b"picture")
+    assert tasks.working_copy(book, lab) == lab / "book"
+    # the chapters' ../_static/frames/... links resolve inside the working copy, as in the repository
+    assert (lab / "book" / ".." / "_static" / "frames" / "Panel-1" / "t-0.5.webp").read_bytes() == b"picture"
+    (lab / "book" / "01_a.ipynb").write_text("edited by the reader")
+    (lab / "book" / "02_b.ipynb").unlink()
     tasks.working_copy(book, lab)
-    assert (lab / "01_a.ipynb").read_text() == "edited by the reader"
-    assert (lab / "02_b.ipynb").read_text() == "original 2"
+    assert (lab / "book" / "01_a.ipynb").read_text() == "edited by the reader"
+    assert (lab / "book" / "02_b.ipynb").read_text() == "original 2"
     assert (book / "01_a.ipynb").read_text() == "original 1"

@@ -57,6 +57,24 @@ def test_the_picture_is_shown_at_figure_size_with_two_pixels_per_css_pixel():
     plt.close(fig)
 
 
+def test_the_live_picture_has_the_pixels_savefig_would_write():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=80)
+    ax.plot([0, 1, 2], [0, 1, 0.5], color="tab:red")
+    ax.set_title("a title")
+    view = LiveView(lambda: None, fig)
+    live = np.asarray(Image.open(io.BytesIO(view.png())))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=view.dpi)
+    assert live.shape == (320, 480, 4)
+    np.testing.assert_array_equal(live, np.asarray(Image.open(buffer)))
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("inches", [(12, 3), (4, 10)])
 def test_a_large_figure_is_scaled_down_to_fit_beside_the_controls(inches):
     fig = plt.figure(figsize=inches, dpi=100)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -34,8 +33,11 @@ class Lab:
     url: str
     token: str
     root: Path
+    app: str = "lab"  # "lab" (JupyterLab) or "notebook" (Jupyter Notebook 7)
 
     def page_url(self, notebook: str) -> str:
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/book/{notebook}?token={self.token}"
         return f"{self.url}/lab/tree/book/{notebook}?reset&token={self.token}"
 
 
@@ -46,15 +48,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
-    """A JupyterLab server over ``workdir/book`` (a copy of ``notebooks``), yielding a ``Lab``."""
-    book = workdir / "book"
-    book.mkdir(parents=True, exist_ok=True)
-    for path in notebooks:
-        shutil.copy2(path, book / path.name)
-    frames = ROOT / "_static" / "frames"  # the static twins' pictures, which the chapters show as ../_static/frames
-    if frames.is_dir():
-        shutil.copytree(frames, workdir / "_static" / "frames", dirs_exist_ok=True)
+def jupyterlab(workdir: Path, app: str = "lab", timeout: float = 120.0):
+    """A JupyterLab (``app="lab"``) or Jupyter Notebook 7 (``app="notebook"``) server over ``workdir``,
+    the reader's working copy that ``tasks.py lab`` makes (chapters in ``workdir/book``, static twins'
+    pictures in ``workdir/_static/frames``), yielding a ``Lab``. Both expose the application object
+    to the page as ``window.jupyterapp``, so the same steps drive either."""
+    sys.path.insert(0, str(ROOT))
+    import tasks
+
+    book = tasks.working_copy(ROOT / "book", workdir)
     settings = workdir / "settings"
     for name, values in SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
@@ -65,11 +67,13 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
         "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
         "JUPYTER_CONFIG_DIR": str(workdir / "config"),
         "JUPYTER_PLATFORM_DIRS": "1",
+        "FMTUTOR_FRAMES_DIR": str(workdir / "_static" / "frames"),
     }
+    module, app_class = {"lab": ("jupyterlab", "LabApp"), "notebook": ("notebook", "JupyterNotebookApp")}[app]
     cmd = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        module,
         "--no-browser",
         "--allow-root",
         "--ServerApp.ip=127.0.0.1",
@@ -77,9 +81,9 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={workdir}",
-        "--LabApp.expose_app_in_browser=True",
-        f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={workdir / 'workspaces'}",
+        f"--{app_class}.expose_app_in_browser=True",
+        f"--{app_class}.user_settings_dir={settings}",
+        f"--{app_class}.workspaces_dir={workdir / 'workspaces'}",
     ]
     log = (workdir / "jupyterlab.log").open("w")
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=book)
@@ -93,10 +97,10 @@ def jupyterlab(workdir: Path, notebooks: list[Path], timeout: float = 120.0):
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"JupyterLab did not start: {(workdir / 'jupyterlab.log').read_text()[-3000:]}"
+                        f"{module} did not start: {(workdir / 'jupyterlab.log').read_text()[-3000:]}"
                     ) from None
                 time.sleep(0.5)
-        yield Lab(url, token, book)
+        yield Lab(url, token, book, app)
     finally:
         server.terminate()
         try:
@@ -237,19 +241,39 @@ def controls(tab, index: int) -> list[dict]:
     )
 
 
+MARK_CELL = """(index) => {
+  document.querySelectorAll('[data-fmtutor-cell]').forEach(e => e.removeAttribute('data-fmtutor-cell'));
+  window.jupyterapp.shell.currentWidget.content.widgets[index].node.setAttribute('data-fmtutor-cell', '');
+}"""
+
+
+def cell_locator(tab, index: int):
+    """The cell ``index`` of the notebook's model, found through its widget: with windowing (Notebook 7's
+    default) the page holds only the cells near the view, so the n-th cell on the page is another one."""
+    tab.evaluate(MARK_CELL, index)
+    return tab.locator("[data-fmtutor-cell]")
+
+
 def control_locator(tab, index: int, control: dict):
-    cell = tab.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell = cell_locator(tab, index)
     el = cell.locator(".fmtutor-live").locator(".widget-slider, .widget-dropdown").nth(control["i"])
     return el.locator(".noUi-handle") if control["kind"] == "slider" else el.locator("select")
 
 
-def step(tab, index: int, control: dict) -> None:
-    """Move ``control`` one step (a slider: one arrow key; a dropdown: the next option)."""
+def step(tab, index: int, control: dict, by: str = "key") -> None:
+    """Move ``control``: a slider one arrow key (``by="key"``) or a click on its track a quarter from
+    the far end (``by="mouse"``; Notebook 7 takes the keyboard focus from a slider's handle to the
+    cell, so there only the mouse moves it); a dropdown to the next option."""
     target = control_locator(tab, index, control)
     if control["kind"] == "slider":
-        target.focus()
         at_end = control["now"] is not None and control["now"] == control["max"]
-        tab.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+        if by == "mouse":
+            track = target.locator("xpath=ancestor::*[contains(@class, 'noUi-target')]").bounding_box()
+            fraction = 0.25 if at_end or float(control["now"]) > float(control["max"]) / 2 else 0.75
+            tab.mouse.click(track["x"] + fraction * track["width"], track["y"] + track["height"] / 2)
+        else:
+            target.focus()
+            tab.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
     else:
         options = control["options"]
         target.select_option(options[(options.index(control["now"]) + 1) % len(options)])

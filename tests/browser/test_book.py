@@ -8,7 +8,8 @@ the page opens; sharp at device pixel ratio 2, usable at phone width), solutions
 every internal link and anchor resolving, and (on chapters) the launch and download buttons; every
 image sharp on a screen with two device pixels per CSS pixel and described by its alt text; nothing
 cut off at desktop (1280 px) or phone (390 px) width outside a scroll container; and, on the student
-site, no solution anywhere. A full-page screenshot of each page at both widths goes to
+site, no solution anywhere (no solution dropdown, no line of a solution's code) and every checker saying
+"not attempted yet" (on the main site: passing). A full-page screenshot of each page at both widths goes to
 artifacts/screenshots/ (``NAME.png`` and ``NAME-390.png``).
 """
 
@@ -21,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from .conftest import ROOT, Visit, is_student_site, open_page
+from .exercises import checker_cells, solution_lines
 from .static_panels import move_controls, phone_view
 
 pytestmark = pytest.mark.browser
@@ -97,18 +99,29 @@ STATIC_PROBE = """() => ({
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id], a[name]')].map(e => e.id || e.getAttribute('name')),
   exercises: [...document.querySelectorAll('.exercise')].map(e => e.checkVisibility()),
+  checkers: [...document.querySelectorAll('.cell_output')].map(e => e.textContent.trim())
+            .filter(t => /^[\u2713\u2717\u00b7] [^\\n]*: (all \\d+ checks passed|not attempted yet|\\d+ of \\d+ checks failed|not checked)/
+                         .test(t)),
+  text: (document.querySelector('main') || document.body).textContent,  // hidden dropdowns included
 })"""
 
 
 @pytest.fixture
-def visit(page: str, browser, server: str, html_dir: Path, screenshot_dir: Path, visits) -> Visit:
-    """The visit of ``page``: made on first use, then shared by every test of that page."""
+def visit(page: str, browser, server: str, html_dir: Path, screenshot_dir: Path, visits, request) -> Visit:
+    """The visit of ``page``: made on first use, then shared by every test of that page. The slow parts
+    (moving every control of every static panel, the pass at phone width) run only when a selected test
+    reads what they find (``-k`` may select a subset, as the test command does on the student site)."""
     if page not in visits:
-        visits[page] = make_visit(browser, server, page, screenshot_dir, html_dir)
+        names = [item.name for item in request.session.items]
+        panels = any("static_panel" in name for name in names)
+        phone = any(re.search(r"\[.*phone.*\]", name) for name in names)
+        visits[page] = make_visit(browser, server, page, screenshot_dir, html_dir, panels, phone)
     return visits[page]
 
 
-def make_visit(browser, server: str, page: str, screenshot_dir: Path, html_dir: Path) -> Visit:
+def make_visit(
+    browser, server: str, page: str, screenshot_dir: Path, html_dir: Path, panels: bool = True, phone: bool = True
+) -> Visit:
     visit = Visit(page)
     tab = open_page(browser, server, page, visit)
     try:
@@ -119,17 +132,18 @@ def make_visit(browser, server: str, page: str, screenshot_dir: Path, html_dir: 
         facts["frames_at_open"] = list(visit.frame_requests)
         facts["first_frames"] = tab.evaluate(FIRST_FRAMES)
         facts.update(tab.evaluate(STATIC_PROBE))
-        facts["static_panels"] = move_controls(tab, html_dir)
+        facts["static_panels"] = move_controls(tab, html_dir) if panels else None
         tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}.png"), full_page=True)
         facts["solutions"] = open_solutions(tab)
         facts["math"] = tab.evaluate(MATH_PROBE)  # with every solution open, their text is checked too
         facts["images_wide"] = tab.evaluate(IMAGE_PROBE)
         facts["cut_wide"] = tab.evaluate(CUT_OFF_PROBE)
-        tab.set_viewport_size(PHONE)
-        tab.wait_for_timeout(300)
-        facts["images_phone"] = tab.evaluate(IMAGE_PROBE)
-        facts["cut_phone"] = tab.evaluate(CUT_OFF_PROBE)
-        tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}-390.png"), full_page=True)
+        if phone:
+            tab.set_viewport_size(PHONE)
+            tab.wait_for_timeout(300)
+            facts["images_phone"] = tab.evaluate(IMAGE_PROBE)
+            facts["cut_phone"] = tab.evaluate(CUT_OFF_PROBE)
+            tab.screenshot(path=str(screenshot_dir / f"{Path(page).stem}-390.png"), full_page=True)
         facts["solution_nodes"] = tab.locator(".solution, [id$='-solution']").count()
     finally:
         tab.close()
@@ -367,3 +381,24 @@ def test_student_site_has_no_solution(visit):
         assert visit.facts["solution_nodes"] == 0, f"{visit.page}: the student site shows a solution"
     elif visit.facts["exercises"]:
         assert visit.facts["solution_nodes"] > 0, f"{visit.page}: exercises without any solution"
+
+
+def test_student_site_holds_no_solution_code(notebook_page, visit):
+    """No line of a solution's code is in the student site's page (hidden or not); the main site's page
+    holds them, which shows that the lines are found when they are there."""
+    lines = solution_lines(notebook_page)
+    present = [line for line in lines if line in visit.facts["text"]]
+    if is_student_site():
+        assert not present, f"{notebook_page}: the student site holds solution code:\n" + "\n".join(present)
+    elif lines:
+        assert present, f"{notebook_page}: none of the solutions' code is on the page"
+
+
+def test_checkers_are_there(notebook_page, visit):
+    """Every checker cell of the chapter shows its verdict: "not attempted yet" on the student site,
+    every check passed on the main site."""
+    verdicts = visit.facts["checkers"]
+    assert len(verdicts) == checker_cells(notebook_page), f"{notebook_page}: checker outputs found: {verdicts}"
+    expected = "not attempted yet" if is_student_site() else "checks passed."
+    wrong = [v for v in verdicts if expected not in v.splitlines()[0]]
+    assert not wrong, f"{notebook_page}: checkers that do not say {expected!r}:\n" + "\n".join(wrong)

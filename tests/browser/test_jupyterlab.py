@@ -4,7 +4,8 @@ reader running them locally meets them: the MyST text rendered (no raw directive
 figure redrawn after each move, no error in the browser console.
 
 Chapters 1-3 and 5 (a trained model) run by default; the others are marked slow
-(``pytest -m browser tests/browser`` runs them all). Screenshots go to artifacts/screenshots/lab-*.png.
+(``pytest -m browser tests/browser`` runs them all). Chapter 1 also runs in Jupyter Notebook 7.
+Screenshots go to artifacts/screenshots/{lab,notebook7}-*.png.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ IGNORED_CONSOLE = (
     re.compile(r"/api/translations"),
     re.compile(r"^(Cross reference target was not found: [\w-]+\s*)+$"),
 )
+# Notebook 7 (7.6) only: its keyboard-shortcuts plugin reads the settings schema of a plugin it has
+# not loaded when another extension's settings change during page load (notebook_core, in
+# ``pluginChanged``); the page and its panels work. Not raised by JupyterLab.
+IGNORED_IN_NOTEBOOK_7 = (re.compile(r"^uncaught: Cannot read properties of undefined \(reading 'schema'\)$"),)
 
 
 def chapter_params() -> list:
@@ -40,7 +45,13 @@ def chapter_params() -> list:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    with jl.jupyterlab(tmp_path_factory.mktemp("lab"), CHAPTERS) as server:
+    with jl.jupyterlab(tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory):
+    with jl.jupyterlab(tmp_path_factory.mktemp("notebook7"), app="notebook") as server:
         yield server
 
 
@@ -60,15 +71,25 @@ def tab(browser):
     context.close()
 
 
-@pytest.fixture(autouse=True)
-def shut_down_kernels(lab):
-    """Each chapter's kernel is shut down after its test: chapters do not share a machine's cores."""
-    yield
-    jl.shut_down_kernels(lab)
-
-
 @pytest.mark.parametrize("chapter", chapter_params())
 def test_chapter_renders_and_its_live_panel_redraws_for_every_control(chapter, lab, tab, screenshot_dir):
+    walk(chapter, lab, tab, screenshot_dir / f"lab-{chapter.stem}")
+
+
+def test_the_first_chapter_renders_and_its_live_panel_redraws_in_notebook_7(notebook7, tab, screenshot_dir):
+    walk(CHAPTERS[0], notebook7, tab, screenshot_dir / f"notebook7-{CHAPTERS[0].stem}")
+
+
+def walk(chapter, server, tab, shots) -> None:
+    """Open ``chapter``, check its rendering, run it to its live panel, move every control, then
+    shut its kernel down (chapters do not share a machine's cores)."""
+    try:
+        _walk(chapter, server, tab, shots)
+    finally:
+        jl.shut_down_kernels(server)
+
+
+def _walk(chapter, lab, tab, shots) -> None:
     jl.open_notebook(tab, lab, chapter.name)
     seen = jl.rendering(tab)
     assert seen["rendered"] == seen["markdown"] > 0, seen
@@ -81,17 +102,19 @@ def test_chapter_renders_and_its_live_panel_redraws_for_every_control(chapter, l
     assert index >= 0, "no live panel in the chapter"
     errors = jl.run_through(tab, index)
     assert not errors, errors
-    tab.locator(".jp-Notebook .jp-Cell").nth(index).locator(".fmtutor-live img").scroll_into_view_if_needed()
+    jl.cell_locator(tab, index).locator(".fmtutor-live img").scroll_into_view_if_needed()
     digest = jl.wait_for_new_image(tab, index, None)
     check_fits_and_is_sharp(tab, index)
-    tab.screenshot(path=str(screenshot_dir / f"lab-{chapter.stem}.png"))
+    tab.screenshot(path=f"{shots}.png")
 
     controls = jl.controls(tab, index)
     assert {c["kind"] for c in controls} >= {"slider"}, controls
     for control in controls:
-        jl.step(tab, index, control)
+        jl.step(tab, index, control, by="mouse" if lab.app == "notebook" else "key")
         digest = jl.wait_for_new_image(tab, index, digest)
-    tab.screenshot(path=str(screenshot_dir / f"lab-{chapter.stem}-moved.png"))
+    tab.screenshot(path=f"{shots}-moved.png")
+    if lab.app == "notebook":
+        tab.errors[:] = [e for e in tab.errors if not any(p.search(e) for p in IGNORED_IN_NOTEBOOK_7)]
     assert not tab.errors, "console errors:\n" + "\n".join(e[:300] for e in tab.errors)
 
 

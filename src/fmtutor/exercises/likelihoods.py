@@ -1,5 +1,5 @@
 """Checkers for the likelihoods chapter: the divergence by autograd, one Hutchinson probe, and the
-log-likelihood by integrating from data back to noise.
+log-likelihood by integrating from data back to noise, with Euler's method and with Heun's.
 
 Each runs the learner's function on fields whose answers are known (linear fields, a nonlinear field
 with a closed-form divergence, the exact Gaussian-mixture fields, image-shaped batches), compares with
@@ -23,7 +23,7 @@ from ..solvers import time_grid
 from ..toy_data import eight_gaussians, three_clusters
 from ._checker import Checker, Report
 
-__all__ = ["check_divergence", "check_hutchinson_probe", "check_log_likelihood"]
+__all__ = ["check_divergence", "check_hutchinson_probe", "check_log_likelihood", "check_log_likelihood_heun"]
 
 F64 = torch.float64
 ROTATE = torch.tensor([[-0.4, 1.0], [-1.5, 0.3]], dtype=F64)
@@ -137,6 +137,26 @@ def check_hutchinson_probe(fn: Callable[[Callable, Tensor, Tensor, Tensor], Tens
 # -- 3. the log-likelihood by integrating back to noise -------------------------------------------------
 
 
+def _likelihood_cases() -> list[tuple[str, Callable, Tensor, int]]:
+    """(description, field, data points x, n_steps): a linear field and the exact fields of two mixtures."""
+    mix8, mix3 = eight_gaussians(), three_clusters()
+    return [
+        ("a linear field", _linear, _randn(20, 16, 2), 10),
+        (
+            "the exact eight-Gaussian field",
+            MarginalField(mix8, GaussianPath("linear")),
+            mix8.sample(64, torch.Generator().manual_seed(21)).double(),
+            20,
+        ),
+        (
+            "the exact three-cluster field",
+            MarginalField(mix3, GaussianPath("linear")),
+            mix3.sample(64, torch.Generator().manual_seed(22)).double(),
+            7,
+        ),
+    ]
+
+
 def _pieces(field: Callable, x: Tensor, n_steps: int) -> dict[str, Tensor]:
     """The reference Euler log-likelihood and the values of the usual mistakes."""
     ref = log_likelihood(field, x, time_grid(n_steps, 1.0, 0.0, dtype=F64), method="euler")
@@ -161,22 +181,7 @@ def check_log_likelihood(fn: Callable[[Callable, Tensor, int], Tensor]) -> Repor
     """``fn(field, x, n_steps)``: log p_1(x) from ``n_steps`` Euler steps of (X, l) from t = 1 to t = 0,
     dX/dt = u_t(X), dl/dt = div u_t(X), l(1) = 0, with the prior N(0, I) at t = 0: log N(X_0) + l(0)."""
     report = Checker("log-likelihood by the backward integration")
-    mix8, mix3 = eight_gaussians(), three_clusters()
-    cases = [
-        ("a linear field", _linear, _randn(20, 16, 2), 10),
-        (
-            "the exact eight-Gaussian field",
-            MarginalField(mix8, GaussianPath("linear")),
-            mix8.sample(64, torch.Generator().manual_seed(21)).double(),
-            20,
-        ),
-        (
-            "the exact three-cluster field",
-            MarginalField(mix3, GaussianPath("linear")),
-            mix3.sample(64, torch.Generator().manual_seed(22)).double(),
-            7,
-        ),
-    ]
+    cases = _likelihood_cases()
     hints = {
         "sign": "the integral enters with the wrong sign: d/dt log p_t(X_t) = -div u_t, so "
         "log p_1(x) = log p_0(X_0) - int_0^1 div dt (l(0) itself, integrated from 1 down to 0)",
@@ -192,4 +197,43 @@ def check_log_likelihood(fn: Callable[[Callable, Tensor, int], Tensor]) -> Repor
         report.close(
             value, pieces["reference"], f"log p_1(x) ({case}, {n} Euler steps)", atol=1e-6, rtol=1e-6, mistakes=mistakes
         )
+    return report.report()
+
+
+# -- 4. the same integration with Heun's method -----------------------------------------------------------
+
+
+def _heun_stale_divergence(field: Callable, x: Tensor, n_steps: int) -> Tensor:
+    """Heun on X but Euler on l: the divergence taken only at the start of each step."""
+    h, ell = 1.0 / n_steps, torch.zeros(x.shape[0], dtype=x.dtype)
+    for k in range(n_steps):
+        t, t_next = (torch.full((x.shape[0],), (n_steps - j) / n_steps, dtype=x.dtype) for j in (k, k + 1))
+        v1 = field(x, t)
+        ell = ell - h * divergence(field, x, t)
+        x = x - h / 2 * (v1 + field(x - h * v1, t_next))
+    return StandardGaussian(x.shape[1]).log_density(x) + ell
+
+
+def check_log_likelihood_heun(fn: Callable[[Callable, Tensor, int], Tensor]) -> Report:
+    """``fn(field, x, n_steps)``: log p_1(x) from ``n_steps`` Heun steps of the pair (X, l) from t = 1 to
+    t = 0 (slopes (u, div u) at the start and at the Euler predictor of the pair), prior N(0, I) at t = 0."""
+    report = Checker("log-likelihood with Heun's method")
+    for case, field, x, n in _likelihood_cases():
+        grid = time_grid(n, 1.0, 0.0, dtype=F64)
+        ref = log_likelihood(field, x, grid, method="heun")
+        mistakes = (
+            (
+                _heun_stale_divergence(field, x, n),
+                "the divergence must be averaged like the velocity: (X, l) is one ODE, so take div u at the "
+                "predicted point too, h/2 (div u(X, t) + div u(X_pred, t - h))",
+            ),
+            (log_likelihood(field, x, grid, method="euler").log_p, "this is the Euler estimate: add the corrector"),
+            (ref.log_p0 - ref.delta, "the integral enters with the wrong sign: d/dt log p_t(X_t) = -div u_t"),
+            (
+                log_likelihood(field, x, time_grid(n, 1.0, 0.0, dtype=F64), method="midpoint").log_p,
+                "this is the midpoint method; Heun averages the slopes at the start and at the Euler predictor",
+            ),
+        )
+        value = report.call(fn, field, x.clone(), n, case=f"{case}, {n} steps")
+        report.close(value, ref.log_p, f"log p_1(x) ({case}, {n} Heun steps)", atol=1e-6, rtol=1e-6, mistakes=mistakes)
     return report.report()

@@ -1,5 +1,5 @@
-"""Checkers for chapter 1 (ODEs): an Euler step, a Heun step, a convergence-order estimate and a
-full Euler solve over a time grid.
+"""Checkers for chapter 1 (ODEs): an Euler step, a Heun step, a convergence-order estimate, a
+full Euler solve over a time grid and Richardson extrapolation of two Euler solves.
 
 Each runs the learner's function on fields and grids they have not seen (a time-dependent spiral,
 a time-dependent scalar growth on image-shaped batches, t = 0 and t = 1 ends, backward and uneven
@@ -19,7 +19,7 @@ from ..odes import GrowthODE, LinearODE, convergence_order, global_error
 from ..solvers import SOLVERS, solve_ode, time_grid
 from ._checker import NOT_RUN, Checker, CountedField, Report
 
-__all__ = ["check_euler_step", "check_heun_step", "check_convergence_order", "check_euler_solve"]
+__all__ = ["check_euler_step", "check_heun_step", "check_convergence_order", "check_euler_solve", "check_richardson"]
 
 _F64 = torch.float64
 
@@ -226,6 +226,45 @@ def check_euler_solve(euler_solve: Callable) -> Report:
                     _euler_loop(field, x0, times[:-1], uniform.abs().expand(n)),
                     "your steps do not follow the grid: use h = times[i + 1] - times[i] (negative on a "
                     "decreasing grid, uneven on an uneven one)",
+                ),
+            ],
+        )
+    return report.report()
+
+
+def _halved(times: Tensor) -> Tensor:
+    """The grid with the midpoint of every interval added: 2n steps for the n of ``times``."""
+    mid = (times[:-1] + times[1:]) / 2
+    return torch.cat([torch.stack([times[:-1], mid], dim=1).reshape(-1), times[-1:]])
+
+
+def check_richardson(fn: Callable) -> Report:
+    """Check ``fn(field, x0, times) -> 2 x_fine - x_coarse``: Euler over ``times`` (x_coarse) and over the
+    grid with every interval halved (x_fine), combined so that their order-1 errors cancel; 3n NFE."""
+    report = Checker("Richardson extrapolation")
+    for case, field, x0, times in _solve_cases():
+        counted, n = CountedField(field), len(times) - 1
+        value = report.call(fn, counted, x0.clone(), times.clone(), case=case)
+        if value is not NOT_RUN:
+            report.check(
+                counted.calls == 3 * n,
+                f"{case}: your method evaluated the field {counted.calls} times; the two Euler solves take "
+                f"n + 2n = {3 * n} (n = {n} steps on the grid, 2n on the halved grid)",
+            )
+        coarse = solve_ode(field, x0, times, method="euler").final
+        fine = solve_ode(field, x0, _halved(times), method="euler").final
+        uniform = time_grid(2 * n, float(times[0]), float(times[-1]), dtype=times.dtype)
+        report.close(
+            value,
+            2 * fine - coarse,
+            f"the extrapolated x(t_end) for {case}",
+            mistakes=[
+                (fine, "this is the fine Euler solve alone; combine it with the coarse one: 2 x_fine - x_coarse"),
+                (2 * coarse - fine, "the weights are swapped: the fine solve gets 2, the coarse one -1"),
+                ((fine + coarse) / 2, "averaging the two solves keeps the order-1 error; take 2 x_fine - x_coarse"),
+                (
+                    2 * solve_ode(field, x0, uniform, method="euler").final - coarse,
+                    "your fine grid is evenly spaced; halve each interval of the given grid instead",
                 ),
             ],
         )

@@ -1,5 +1,6 @@
 """Checkers for chapter 5 (score matching and noise prediction): a score converted to a velocity,
-the denoising score matching loss, one deterministic DDIM step and the drift of the SDE family.
+the denoising score matching loss, one deterministic DDIM step, the drift of the SDE family and one
+DDIM step with noise (eta between 0 and 1).
 
 Each runs the learner's function on fresh cases (other schedules, seeds and shapes, the ends t = 0
 and t = t_max, a DDPM with another T), compares it with the kernels in ``fmtutor`` (``GaussianPath.
@@ -25,7 +26,7 @@ from ..schedules import CosineSchedule, LinearSchedule, Schedule, VPSchedule
 from ..toy_data import eight_gaussians
 from ._checker import Checker, CountedField, Report, seeded_draws
 
-__all__ = ["check_score_to_velocity", "check_dsm_loss", "check_ddim_step", "check_sde_drift"]
+__all__ = ["check_score_to_velocity", "check_dsm_loss", "check_ddim_step", "check_sde_drift", "check_ddim_eta_step"]
 
 F64 = torch.float64
 
@@ -263,4 +264,55 @@ def check_sde_drift(fn: Callable[[Callable, Callable, Tensor, Tensor, float], Te
             rtol=1e-5,
             mistakes=mistakes if sigma > 0 else mistakes[3:4],
         )
+    return report.report()
+
+
+# -- 5. DDIM with noise: from DDIM (eta = 0) to ancestral sampling (eta = 1) ------------------------------
+
+
+def _eta_variant(ddpm: DDPM, x: Tensor, n: int, n_prev: int, eta: float, noise: Tensor, **wrong) -> Tensor:
+    """The eta step with one known mistake: ``full_eps`` keeps sqrt(1 - abar_prev) on eps, ``eta_one``
+    ignores eta, ``variance`` uses s^2 as the noise's scale, ``half_root`` leaves one factor of s unrooted."""
+    a, a_prev = ddpm.alpha_bars[n].to(x), ddpm.alpha_bars[n_prev].to(x)
+    eps = _eps_model(x, torch.full((x.shape[0],), 1 - n / ddpm.T, dtype=x.dtype))
+    x0_hat = (x - (1 - a).sqrt() * eps) / a.sqrt()
+    ratio, last = (1 - a_prev) / (1 - a), 1 - a / a_prev
+    s = (1.0 if wrong.get("eta_one") else eta) * (ratio.sqrt() * (last if wrong.get("half_root") else last.sqrt()))
+    keep = 1 - a_prev if wrong.get("full_eps") else (1 - a_prev - s**2).clamp(min=0)
+    return a_prev.sqrt() * x0_hat + keep.sqrt() * eps + (s**2 if wrong.get("variance") else s) * noise
+
+
+def check_ddim_eta_step(fn: Callable[[Callable, Tensor, int, int, DDPM, float, Tensor], Tensor]) -> Report:
+    """``fn(eps_model, x, n, n_prev, ddpm, eta, noise)``: x_prev = sqrt(abar_prev) x0_hat
+    + sqrt(1 - abar_prev - s^2) eps + s noise, s = eta sqrt((1 - abar_prev) / (1 - abar_n))
+    sqrt(1 - abar_n / abar_prev), with ``noise`` a standard normal draw shaped like x."""
+    report = Checker("DDIM step with noise")
+    cases = [
+        (DDPM(), 1000, 900, 1.0, (32, 2)),
+        (DDPM(), 500, 499, 1.0, (8, 3)),
+        (DDPM(), 37, 12, 0.5, (4, 1, 3, 3)),
+        (DDPM(), 20, 0, 1.0, (8, 2)),
+        (DDPM(T=50), 50, 40, 0.0, (8, 2)),
+        (DDPM(T=50), 30, 10, 0.3, (16, 2)),
+    ]
+    for seed, (ddpm, n, n_prev, eta, shape) in enumerate(cases):
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(110 + seed), dtype=F64)
+        reference = ddpm.ddim_step(_counted(), x, n, n_prev, eta, torch.Generator().manual_seed(120 + seed))
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(120 + seed), dtype=F64)  # the same draw
+        hints = {
+            "full_eps": "the eps term's coefficient is sqrt(1 - abar_prev - s^2): the fresh noise s z takes the "
+            "place of part of the predicted noise, or x_prev gets too much variance",
+            "eta_one": "s is eta times sqrt((1 - abar_prev) / (1 - abar_n)) sqrt(1 - abar_n / abar_prev): "
+            "your step ignores eta",
+            "variance": "s is the noise's standard deviation: add s * noise, not s^2 * noise",
+            "half_root": "both factors of s are square roots: sqrt(1 - abar_n / abar_prev) as well",
+        }
+        mistakes = [(_eta_variant(ddpm, x, n, n_prev, eta, noise, **{k: True}), h) for k, h in hints.items()]
+        model, x_in = _counted(), x.clone()
+        where = f"T = {ddpm.T}, n = {n} -> {n_prev}, eta = {eta:g}"
+        value = report.call(fn, model, x_in, n, n_prev, ddpm, eta, noise.clone(), case=where)
+        report.close(value, reference, f"x at index {n_prev} ({where})", atol=1e-6, rtol=1e-5, mistakes=mistakes)
+        if isinstance(value, Tensor):
+            report.check(model.calls == 1, f"{where}: one network call per step, your step made {model.calls}")
+            report.check(torch.equal(x_in, x), f"{where}: your step changed x in place; return a new tensor")
     return report.report()
