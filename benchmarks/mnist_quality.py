@@ -78,7 +78,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, help="override the preset's steps")
     p.add_argument("--out", help="run folder (default runs/mnist-ARCH-PRESET[-epsilon])")
     p.add_argument("--n", type=int, help="samples per evaluation (default: the preset's)")
-    p.add_argument("--ws", type=float, nargs="+", default=[3.0])
+    p.add_argument(
+        "--ws", type=float, nargs="*", default=[3.0], help="guidance scales to score (none: only train and time)"
+    )
     p.add_argument("--nfe", type=int, default=50)
     p.add_argument("--solver", default="euler")
     p.add_argument("--classifier", help="a classifier file (default: the judge stored in the package)")
@@ -125,14 +127,15 @@ def main() -> None:
             f"sampling {r.seconds:.0f} s wall",
             flush=True,
         )
-    grid = run.sample(
-        torch.arange(10).repeat_interleave(10),
-        w=args.ws[0],
-        nfe=args.nfe,
-        solver=args.solver,
-        generator=torch.Generator().manual_seed(1),
-    )
-    save_grid(grid, out / f"quality_grid_w{args.ws[0]:g}.png")
+    if args.ws:
+        grid = run.sample(
+            torch.arange(10).repeat_interleave(10),
+            w=args.ws[0],
+            nfe=args.nfe,
+            solver=args.solver,
+            generator=torch.Generator().manual_seed(1),
+        )
+        save_grid(grid, out / f"quality_grid_w{args.ws[0]:g}.png")
     if len(results) > 1:
         plot(results, out / "quality_vs_w.png")
     summary = {
