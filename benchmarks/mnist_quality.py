@@ -86,6 +86,7 @@ def main() -> None:
     p.add_argument("--classifier", help="a classifier file (default: the judge stored in the package)")
     p.add_argument("--stored", help="evaluate this stored network (e.g. unet-cpu) instead of training")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-grid", action="store_true", help="skip the sample grid (100 more digits)")
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     default = f"runs/stored-{args.stored}" if args.stored else f"runs/mnist-{args.arch}-{args.preset}"
@@ -127,7 +128,7 @@ def main() -> None:
             f"sampling {r.seconds:.0f} s wall",
             flush=True,
         )
-    if args.ws:
+    if args.ws and not args.no_grid:
         grid = run.sample(
             torch.arange(10).repeat_interleave(10),
             w=args.ws[0],

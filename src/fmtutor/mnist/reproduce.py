@@ -92,10 +92,7 @@ def export(
             losses=run.losses,
         )
         judge = load_pretrained("judge", directory)
-        metrics = {
-            "accuracy_w2_200_nfe20": generator_accuracy(load_pretrained(name, directory), judge),
-            "accuracy_w2_200_nfe20_float32": generator_accuracy(run, judge),
-        }
+        metrics = {"accuracy_w2_200_nfe20": generator_accuracy(load_pretrained(name, directory), judge)}
         if quality:
             summary = json.loads(Path(quality).read_text())
             metrics["quality_float32"] = [
