@@ -187,7 +187,11 @@ def add_commands(sub, common) -> dict:
     group.add_argument("--classifier", help="a classifier file written by 'classifier' (the judge)")
     p.add_argument("--quality", help="the quality.json of benchmarks/mnist_quality.py for this run")
     p.add_argument("--commit", help="the commit that trained it (default: HEAD)")
-    p.add_argument("--command", help="the command that trained it (default: the train command of its config)")
+    p.add_argument(
+        "--command",
+        dest="trained_by",
+        help="the command that trained it (default: the train command of its config)",
+    )
     common(p)
     p = sub.add_parser("reproduce", help="retrain a stored network from scratch and compare it with the stored one")
     p.add_argument("--name", required=True)
@@ -197,7 +201,7 @@ def add_commands(sub, common) -> dict:
     def _export(args: argparse.Namespace) -> None:
         print(
             json.dumps(
-                export(args.name, args.checkpoint, args.classifier, args.quality, args.commit, command=args.command),
+                export(args.name, args.checkpoint, args.classifier, args.quality, args.commit, command=args.trained_by),
                 indent=1,
             )
         )
