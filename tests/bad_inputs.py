@@ -128,6 +128,10 @@ EXEMPT = {
     "name and folder go through verify (walked) before any work; run by tests/mnist/test_mnist_pretrained.py",
     "generator_accuracy": "measurement inside export and reproduce: samples 200 digits from a trained Run with "
     "sample (walked) and scores them with the judge",
+    "fingerprint": "known answer of a stored generator: its output on ten fixed inputs; a model that is not a "
+    "Module is refused (TypeError), and the model's forward checks (x, t, y)",
+    "train_command": "formats the train command line of a TrainConfig, whose fields were checked when the run "
+    "was trained; called by export",
     "add_commands": "argparse wiring: adds the export and reproduce subparsers to the MNIST command line; takes no "
     "values",
     **{

@@ -165,3 +165,52 @@ def test_reproduce_compares_metrics_when_the_weights_differ(tmp_path, fake_mnist
     assert not result["bitwise"] and result["largest_difference"] > 0
     assert result["within_tolerance"] == (abs(result["stored"] - result["retrained"]) <= 0.003)
     assert 0 <= result["retrained"] <= 1
+
+
+def test_a_generator_keeps_its_loss_curve_and_known_answer(tmp_path):
+    from fmtutor.mnist.pretrained import fingerprint
+
+    model, config = _generator("unet", TINY_UNET, 3)
+    losses = [1.0 / (k + 1) for k in range(7)]
+    entry = store(
+        "g", model, steps=7, command="c", commit="abc", metrics={}, config=config, directory=tmp_path, losses=losses
+    )
+    run = load_pretrained("g", tmp_path)
+    assert run.losses == [float(f"{v:.5g}") for v in losses] and run.losses[2] == 0.33333
+    assert fingerprint(run.model) == entry["fingerprint"]  # measured on the float16 weights that are read back
+    assert entry["fingerprint"] != fingerprint(_generator("unet", TINY_UNET, 4)[0])
+    with pytest.raises(TypeError, match="losses must be a list of numbers"):
+        store("h", model, steps=7, command="c", commit="abc", metrics={}, config=config, directory=tmp_path, losses="1")
+
+
+@pytest.mark.parametrize(
+    "arch, prediction, overrides, expected",
+    [
+        ("unet", "velocity", {}, "python -m fmtutor.mnist train --arch unet --preset cpu"),
+        (
+            "unet",
+            "epsilon",
+            {"steps": 625},
+            "python -m fmtutor.mnist train --arch unet --preset cpu --pred epsilon --steps 625",
+        ),
+        (
+            "dit",
+            "velocity",
+            {"lr": 1e-3, "seed": 2},
+            "python -m fmtutor.mnist train --arch dit --preset cpu --lr 0.001 --seed 2",
+        ),
+    ],
+)
+def test_train_command_names_the_options_that_differ_from_the_preset(arch, prediction, overrides, expected):
+    from fmtutor.mnist import PRESETS
+    from fmtutor.mnist.reproduce import train_command
+
+    cpu = PRESETS["cpu"]
+    config = TrainConfig(
+        arch=arch,
+        model_kwargs=cpu.models[arch],
+        prediction=prediction,
+        preset="cpu",
+        **{"steps": cpu.steps, "batch_size": cpu.batch_size, "lr": cpu.lr, **overrides},
+    )
+    assert train_command(config) == expected

@@ -3,7 +3,8 @@
 ``weights/manifest.json`` maps a name ('unet-cpu', 'judge', ...) to the file, its size and sha256,
 how the network is rebuilt (``kind`` 'generator' with a ``TrainConfig``, or 'classifier' with its
 widths), the command and commit that trained it, and the metrics measured on it. Weights are stored
-in float16 (half the bytes; ``store`` keeps integer buffers as they are) and read back as float32.
+in float16 (half the bytes; ``store`` keeps integer buffers as they are) and read back as float32; a
+generator's training loss curve travels in the file's metadata, so a loaded ``Run`` has its ``losses``.
 
 Before any weights are read, ``verify`` checks the file against the manifest: a file whose size
 differs (truncated) or whose sha256 differs (changed, replaced by another network's weights, or not
@@ -15,6 +16,7 @@ a weights file at all) is refused with a ``ValueError`` naming the file. Nothing
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -23,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -42,6 +45,7 @@ __all__ = [
     "pretrained_names",
     "half_state",
     "annotate",
+    "fingerprint",
 ]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -151,7 +155,22 @@ def load_pretrained(name: str, directory: str | Path = WEIGHTS_DIR, device: str 
     model = model.to(device).eval()
     if entry["kind"] == "classifier":
         return ClassifierResult(model, entry["metrics"].get("test_accuracy", float("nan")), entry["steps"], 0.0, path)
-    return Run(model, _config(entry), [], entry["steps"], 0.0, path)
+    with safe_open(path, "pt") as f:
+        losses = json.loads((f.metadata() or {}).get("losses", "[]"))
+    return Run(model, _config(entry), losses, entry["steps"], 0.0, path)
+
+
+@torch.no_grad()
+def fingerprint(model: nn.Module) -> list[float]:
+    """A known answer for a generator: the mean and root mean square of ``model(x, t, y)`` on ten fixed
+    inputs (x ~ N(0, I) from a generator seeded with 0, (10, 1, 28, 28); t = 0.5; y = 0..9), rounded
+    to 6 significant digits. Stored in the manifest, it checks that loading rebuilds the network."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    device = next(model.parameters()).device
+    x = torch.randn((10, 1, 28, 28), generator=torch.Generator().manual_seed(0)).to(device)
+    out = model.eval()(x, torch.full((10,), 0.5, device=device), torch.arange(10, device=device)).double()
+    return [float(f"{v:.6g}") for v in (out.mean().item(), out.pow(2).mean().sqrt().item())]
 
 
 def half_state(model: nn.Module, dtype: torch.dtype = torch.float16) -> dict:
@@ -176,17 +195,26 @@ def store(
     metrics: dict,
     config: TrainConfig | None = None,
     directory: str | Path = WEIGHTS_DIR,
+    losses: list[float] | None = None,
 ) -> dict:
     """Write ``model`` as ``NAME.safetensors`` (float16) and its manifest entry; return the entry.
 
     ``config`` is the generator's ``TrainConfig``; without it ``model`` must be a ``Classifier``.
+    ``losses`` (a generator's training loss per step) go into the file's metadata, rounded to 5 digits.
     """
     _check_store(name, model, steps, command, commit, metrics, config)
+    if losses is not None and (
+        isinstance(losses, (str, bytes)) or not all(isinstance(v, (int, float)) for v in losses)
+    ):
+        raise TypeError("losses must be a list of numbers (the training loss per step) or None")
     directory = check_writable(directory, "directory", directory=True)
     read_manifest(directory)  # a damaged manifest is refused before anything is written
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.safetensors"
-    save_file(half_state(model), str(path), metadata={"name": name, "commit": commit})
+    metadata = {"name": name, "commit": commit}
+    if losses:
+        metadata["losses"] = json.dumps([float(f"{v:.5g}") for v in losses])
+    save_file(half_state(model), str(path), metadata=metadata)
     entry = {
         "file": path.name,
         "bytes": path.stat().st_size,
@@ -200,7 +228,9 @@ def store(
     if config is None:
         entry.update(kind="classifier", widths=list(model.widths))
     else:
-        entry.update(kind="generator", config=json.loads(json.dumps(asdict(config))))
+        entry.update(
+            kind="generator", config=json.loads(json.dumps(asdict(config))), fingerprint=fingerprint(_rounded(model))
+        )
     manifest = {**read_manifest(directory), name: entry}
     total = sum(e["bytes"] for e in manifest.values())
     if total > SIZE_BUDGET:
@@ -208,6 +238,13 @@ def store(
         raise ValueError(f"{name}: the stored networks would take {total} bytes, over the budget of {SIZE_BUDGET}")
     _write_manifest(manifest, directory)
     return entry
+
+
+def _rounded(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with the weights ``store`` writes (float16) read back as ``load_pretrained`` does."""
+    rounded = copy.deepcopy(model)
+    rounded.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in half_state(model).items()})
+    return rounded
 
 
 def _check_store(

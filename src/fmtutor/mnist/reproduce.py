@@ -23,11 +23,12 @@ from safetensors.torch import load_file
 
 from .classifier import accuracy, load_classifier, train_classifier
 from .data import load_mnist
+from .presets import get_preset
 from .pretrained import WEIGHTS_DIR, annotate, half_state, load_pretrained, read_manifest, store, verify
 from .sample import class_labels
 from .train import load_run, train
 
-__all__ = ["export", "reproduce", "generator_accuracy", "add_commands", "TOLERANCE"]
+__all__ = ["export", "reproduce", "generator_accuracy", "train_command", "add_commands", "TOLERANCE"]
 
 TOLERANCE = {"test_accuracy": 0.003, "accuracy": 0.03}  # absolute, when not bitwise identical
 
@@ -52,8 +53,12 @@ def export(
     quality: str | None = None,
     commit: str | None = None,
     directory: Path = WEIGHTS_DIR,
+    command: str | None = None,
 ) -> dict:
-    """Store a run's EMA network or a classifier under ``name``, with metrics measured on the stored weights."""
+    """Store a run's EMA network or a classifier under ``name``, with metrics measured on the stored weights.
+
+    ``command`` is the command that trained it (default: ``train_command`` of a generator's config).
+    """
     commit = commit or _head()
     if classifier:
         result = load_classifier(classifier)
@@ -61,7 +66,7 @@ def export(
             name,
             result.model,
             steps=result.steps,
-            command="python -m fmtutor.mnist classifier",
+            command=command or "python -m fmtutor.mnist classifier",
             commit=commit,
             metrics={},
             directory=directory,
@@ -75,17 +80,19 @@ def export(
     else:
         run = load_run(checkpoint)
         c = run.config
-        command = f"python -m fmtutor.mnist train --arch {c.arch} --preset {c.preset}" + (
-            " --pred epsilon" if c.prediction == "epsilon" else ""
-        )
         store(
-            name, run.model, steps=run.steps, command=command, commit=commit, metrics={}, config=c, directory=directory
+            name,
+            run.model,
+            steps=run.steps,
+            command=command or train_command(c),
+            commit=commit,
+            metrics={},
+            config=c,
+            directory=directory,
+            losses=run.losses,
         )
         judge = load_pretrained("judge", directory)
-        metrics = {
-            "accuracy_w2_200_nfe20": generator_accuracy(load_pretrained(name, directory), judge),
-            "accuracy_w2_200_nfe20_float32": generator_accuracy(run, judge),
-        }
+        metrics = {"accuracy_w2_200_nfe20": generator_accuracy(load_pretrained(name, directory), judge)}
         if quality:
             summary = json.loads(Path(quality).read_text())
             metrics["quality_float32"] = [
@@ -95,6 +102,24 @@ def export(
             metrics["training_cpu_s"] = round(summary["training"]["cpu_s"], 1)
         retrain = {"arch": c.arch, "preset": c.preset, "prediction": c.prediction, "seed": c.seed, "steps": c.steps}
     return annotate(name, directory, metrics=metrics, retrain=retrain)
+
+
+def train_command(config) -> str:
+    """The ``python -m fmtutor.mnist train`` command line that trains a run of ``config`` (its preset,
+    plus the options that differ from the preset)."""
+    preset = get_preset(config.preset)
+    command = f"python -m fmtutor.mnist train --arch {config.arch} --preset {config.preset}"
+    if config.prediction == "epsilon":
+        command += " --pred epsilon"
+    for flag, value, default in (
+        ("--steps", config.steps, preset.steps),
+        ("--batch-size", config.batch_size, preset.batch_size),
+        ("--lr", config.lr, preset.lr),
+        ("--seed", config.seed, 0),
+    ):
+        if value != default:
+            command += f" {flag} {value:g}"
+    return command
 
 
 def _retrain(entry: dict, out: Path, root: str | Path | None):
@@ -162,6 +187,11 @@ def add_commands(sub, common) -> dict:
     group.add_argument("--classifier", help="a classifier file written by 'classifier' (the judge)")
     p.add_argument("--quality", help="the quality.json of benchmarks/mnist_quality.py for this run")
     p.add_argument("--commit", help="the commit that trained it (default: HEAD)")
+    p.add_argument(
+        "--command",
+        dest="trained_by",
+        help="the command that trained it (default: the train command of its config)",
+    )
     common(p)
     p = sub.add_parser("reproduce", help="retrain a stored network from scratch and compare it with the stored one")
     p.add_argument("--name", required=True)
@@ -169,7 +199,12 @@ def add_commands(sub, common) -> dict:
     common(p)
 
     def _export(args: argparse.Namespace) -> None:
-        print(json.dumps(export(args.name, args.checkpoint, args.classifier, args.quality, args.commit), indent=1))
+        print(
+            json.dumps(
+                export(args.name, args.checkpoint, args.classifier, args.quality, args.commit, command=args.trained_by),
+                indent=1,
+            )
+        )
 
     def _reproduce(args: argparse.Namespace) -> None:
         print(json.dumps(reproduce(args.name, args.out or f"runs/reproduce-{args.name}")))
