@@ -21,13 +21,13 @@ import torch
 from torch import Tensor, nn
 
 from .._validate import check_batch, check_callable, check_count, check_finite
+from ..gaussian_ot import sqrtm_psd
 from ..paths import GaussianPath
 from .classifier import Classifier
 from .data import MNIST
 from .sample import class_labels, sample
 
 __all__ = [
-    "sqrtm_psd",
     "gaussian_stats",
     "frechet_gaussians",
     "frechet_distance",
@@ -37,16 +37,6 @@ __all__ = [
     "Evaluation",
     "evaluate",
 ]
-
-
-def sqrtm_psd(a: Tensor) -> Tensor:
-    """The symmetric square root of a symmetric positive semi-definite matrix: V diag(sqrt(l)) V^T.
-
-    Eigenvalues below zero (round-off) are clamped to zero.
-    """
-    a = _statistic(a, "a", 2)
-    evals, evecs = torch.linalg.eigh((a + a.T) / 2)
-    return (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
 
 
 def _statistic(a: object, name: str, ndim: int) -> Tensor:
