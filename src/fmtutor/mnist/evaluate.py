@@ -14,15 +14,16 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .._validate import check_batch, check_callable, check_count, check_finite
 from ..gaussian_ot import sqrtm_psd
-from ..paths import GaussianPath
 from .classifier import Classifier
 from .data import MNIST
 from .sample import class_labels, sample
@@ -131,28 +132,32 @@ class Evaluation:
     seconds: float
 
 
+def _sampling_options(sampling: dict) -> dict:
+    """``sampling`` completed with the defaults of ``sample``; a keyword ``sample`` does not take is refused."""
+    params = {name: p for name, p in inspect.signature(sample).parameters.items() if name not in ("model", "labels")}
+    unknown = sorted(set(sampling) - set(params))
+    if unknown:
+        raise TypeError(
+            f"unknown sampling option(s) {', '.join(unknown)}; expected keywords of fmtutor.mnist.sample: "
+            f"{', '.join(params)}"
+        )
+    return {name: sampling.get(name, p.default) for name, p in params.items()}
+
+
 def evaluate(
     model: nn.Module,
     classifier: Classifier,
     test: MNIST,
     n: int = 1000,
-    w: float = 3.0,
-    nfe: int = 50,
-    solver: str = "euler",
-    prediction: str = "velocity",
-    path: GaussianPath | None = None,
-    t_start: float | None = None,
-    clip: bool | None = None,
     real: MNIST | None = None,
-    generator: torch.Generator | None = None,
-    batch_size: int = 500,
-    progress: bool = False,
+    **sampling: Any,
 ) -> Evaluation:
     """Generate ``n`` digits with labels 0..9 in turn, then score them against ``test`` (see module doc).
 
-    The sampling arguments are those of ``fmtutor.mnist.sample``.
-    ``real``, if given (e.g. the training set), supplies ``n`` real digits for ``reference_frechet``.
-    ``seconds`` is the wall time of the sampling alone.
+    ``sampling`` holds keyword arguments of ``fmtutor.mnist.sample`` (``w``, ``nfe``, ``solver``,
+    ``prediction``, ``path``, ``t_start``, ``clip``, ``generator``, ``batch_size``, ``progress``), with its
+    defaults for those not given. ``real``, if given (e.g. the training set), supplies ``n`` real digits
+    for ``reference_frechet``. ``seconds`` is the wall time of the sampling alone.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 10 or n % 10:
         raise ValueError(f"n must be a positive multiple of 10 (n / 10 digits of each class), got {n!r}")
@@ -160,22 +165,10 @@ def evaluate(
     for value, name, kind in ((classifier, "classifier", Classifier), (test, "test", MNIST)):
         if not isinstance(value, kind):
             raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    options = _sampling_options(sampling)
     labels = class_labels(n)
     start = time.perf_counter()
-    images = sample(
-        model,
-        labels,
-        w=w,
-        nfe=nfe,
-        solver=solver,
-        prediction=prediction,
-        path=path,
-        t_start=t_start,
-        clip=clip,
-        generator=generator,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    images = sample(model, labels, **options)
     seconds = time.perf_counter() - start
     test_feats, _ = features(classifier, test.images)
     scores = score(classifier, images, labels, test_feats)
@@ -189,8 +182,8 @@ def evaluate(
         reference_frechet=reference,
         per_class=scores.per_class,
         n=n,
-        w=float(w),
-        nfe=nfe,
-        solver=solver,
+        w=float(options["w"]),
+        nfe=options["nfe"],
+        solver=options["solver"],
         seconds=seconds,
     )
