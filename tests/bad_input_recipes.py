@@ -302,6 +302,8 @@ RECIPES: list[Recipe] = [
         y="batch_d",
         names={"y": ("x and y",)},
     ),
+    R("rms_norm", lambda: (O("rms_norm"), {"v": X()}), v="batch"),
+    R("max_relative_error", lambda: (O("max_relative_error"), {"a": X(), "b": X(seed=1)}), a="batch", b="like"),
     R(
         "noise_floor",
         lambda: (O("noise_floor"), {"data": _mixture(), "n": 8, "repeats": 2, "generator": G()}),
