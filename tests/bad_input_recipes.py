@@ -676,6 +676,13 @@ RECIPES: list[Recipe] = [
         mixture="object",
     ),
     R(
+        "TrainedModel.log_likelihood",
+        lambda: (O("exact_model")("flow-matching", _mixture()).log_likelihood, {"x": X(), "nfe": 4, "method": "heun"}),
+        x="batch_d",
+        nfe="count",
+        method="name",
+    ),
+    R(
         "nfe_to_reach",
         lambda: (O("nfe_to_reach"), {"curve": {1: 0.5, 2: 0.2}, "threshold": 0.3}),
         curve="object",
