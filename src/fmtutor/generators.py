@@ -26,7 +26,7 @@ from .marginals import MarginalField
 from .paths import GaussianPath
 from .sampling import converted_field
 from .schedules import VPSchedule
-from .solvers import Field, Solution, solve_ode, steps_for_nfe, time_grid
+from .solvers import NFE_PER_STEP, Field, Solution, solve_ode, steps_for_nfe, time_grid
 
 __all__ = ["KINDS", "SAMPLERS", "FM_PATH", "VP_PATH", "TrainedModel", "exact_model"]
 
@@ -83,7 +83,7 @@ class TrainedModel:
         probability-flow ODE): ``likelihood.log_likelihood`` of ``velocity`` from ``t_max`` back to 0 on
         an even grid that spends ``nfe`` evaluations of ``method``. ``options`` go to ``log_likelihood``
         (``estimator``, ``n_probes``, ``generator``)."""
-        x = check_batch(x, "x")
+        x, method = check_batch(x, "x"), check_choice("method", method, NFE_PER_STEP)
         times = time_grid(steps_for_nfe(method, nfe), self.t_max, 0.0, device=x.device, dtype=x.dtype)
         return log_likelihood(self.velocity, x, times, method, **options)
 
