@@ -114,3 +114,7 @@ def test_evaluate_scores_what_sample_draws_with_samples_defaults():
     message = r"^unknown sampling option\(s\) steps; expected keywords of fmtutor.mnist.sample: w, nfe, solver, "
     with pytest.raises(TypeError, match=message):
         evaluate(field, judge, test, n=20, steps=2)
+    with pytest.raises(
+        TypeError, match=r"^real must be an MNIST \(real digits for reference_frechet\) or None, got float$"
+    ):
+        evaluate(field, judge, test, 20, 3.0)  # w passed by position, where real stands

@@ -165,6 +165,8 @@ def evaluate(
     for value, name, kind in ((classifier, "classifier", Classifier), (test, "test", MNIST)):
         if not isinstance(value, kind):
             raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    if real is not None and not isinstance(real, MNIST):
+        raise TypeError(f"real must be an MNIST (real digits for reference_frechet) or None, got {type(real).__name__}")
     options = _sampling_options(sampling)
     labels = class_labels(n)
     start = time.perf_counter()
