@@ -241,14 +241,20 @@ def working_copy(book: Path = ROOT / "book", lab: Path = LAB) -> Path:
     """The reader's working copy, laid out like the repository so that the chapters' links work:
     ``lab/book/`` gets the files of ``book`` missing there (a reader's edits are kept) and
     ``lab/_static/frames/`` the static twins' pictures missing there, which the chapters show as
-    ``../_static/frames/...``. Returns ``lab/book``."""
+    ``../_static/frames/...``. The citations of the chapters copied are written out as the book
+    writes them, with a references cell (``tools/citations.py``): JupyterLab has no bibliography.
+    Returns ``lab/book``."""
     import shutil
 
     chapters = lab / "book"
     chapters.mkdir(parents=True, exist_ok=True)
+    copied = []
     for src in sorted(book.iterdir()):
         if src.is_file() and not (chapters / src.name).exists():
             shutil.copy2(src, chapters / src.name)
+            copied += [chapters / src.name] if src.suffix == ".ipynb" else []
+    if copied:
+        run(PY, ROOT / "tools" / "citations.py", *copied)
     frames = book.parent / "_static" / "frames"
     for src in sorted(frames.iterdir()) if frames.is_dir() else []:
         if src.is_dir() and not (lab / "_static" / "frames" / src.name).exists():

@@ -142,14 +142,20 @@ def test_install_cell_installs_fmtutor_in_a_fresh_kernel_and_the_chapter_imports
     assert sys.prefix not in where
 
 
+def _notebook(path: Path, markdown: str) -> str:
+    nb = {"cells": [{"cell_type": "markdown", "id": "a", "metadata": {}, "source": markdown}], "metadata": {}}
+    path.write_text(json.dumps({**nb, "nbformat": 4, "nbformat_minor": 5}))
+    return path.read_text()
+
+
 def test_the_working_copy_gets_missing_chapters_and_frames_and_keeps_the_readers_edits(tmp_path):
     sys.path.insert(0, str(ROOT))
     import tasks
 
     book, lab = tmp_path / "repo" / "book", tmp_path / "lab"
     book.mkdir(parents=True)
-    (book / "01_a.ipynb").write_text("original 1")
-    (book / "02_b.ipynb").write_text("original 2")
+    original = _notebook(book / "01_a.ipynb", "original 1")
+    second = _notebook(book / "02_b.ipynb", "original 2")
     frame = tmp_path / "repo" / "_static" / "frames" / "Panel-1" / "t-0.5.webp"
     frame.parent.mkdir(parents=True)
     frame.write_bytes(b"picture")
@@ -160,5 +166,18 @@ def test_the_working_copy_gets_missing_chapters_and_frames_and_keeps_the_readers
     (lab / "book" / "02_b.ipynb").unlink()
     tasks.working_copy(book, lab)
     assert (lab / "book" / "01_a.ipynb").read_text() == "edited by the reader"
-    assert (lab / "book" / "02_b.ipynb").read_text() == "original 2"
-    assert (book / "01_a.ipynb").read_text() == "original 1"
+    assert (lab / "book" / "02_b.ipynb").read_text() == second
+    assert (book / "01_a.ipynb").read_text() == original
+
+
+def test_the_working_copy_writes_out_citations_and_the_book_keeps_its_roles(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    import tasks
+
+    book = tmp_path / "book"
+    book.mkdir()
+    original = _notebook(book / "01_a.ipynb", "As {cite:t}`anderson1982reverse` showed.")
+    copy = json.loads((tasks.working_copy(book, tmp_path / "lab") / "01_a.ipynb").read_text())
+    assert [c["id"] for c in copy["cells"]] == ["a", "references"]
+    assert "".join(copy["cells"][0]["source"]) == "As Anderson \\[[1982](#cite-anderson1982reverse)\\] showed."
+    assert (book / "01_a.ipynb").read_text() == original
