@@ -11,17 +11,48 @@ Screenshots go to artifacts/screenshots/{lab,notebook7}-*.png.
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
 from . import lab as jl
 from .conftest import ROOT
 
+sys.path.insert(0, str(ROOT / "tools"))
+import xrefs  # noqa: E402
+
 pytestmark = pytest.mark.browser
 
 CHAPTERS = sorted((ROOT / "book").glob("[0-9]*.ipynb"))
 DEFAULT = {"01", "02", "03", "05"}  # the first three, and one whose panel shows a trained model
-RAW = re.compile(r":label:|\$\$|```\{|\{prf:[a-z]+\}|\{(?:cite|ref|numref|doc)\}`|:class: dropdown")
+RAW = re.compile(r":label:|\$\$|```\{|\{prf:[a-z]+\}|prf:ref|\{(?:cite|ref|numref|doc)(?::\w+)?\}`|:class: dropdown|%s")
+
+
+def labels() -> set[str]:
+    """Every label the book sets (chapters, sections, blocks, figures) and every citation key: on
+    screen, one means a reference or citation shown as its label instead of its text."""
+    text = "\n".join(path.read_text(encoding="utf-8") for path in CHAPTERS)
+    found = set(re.findall(r":label: *([\w-]+)", text)) | set(re.findall(r'"\(([\w-]+)\)=\\n', text))
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    return found | set(re.findall(r"^@\w+\{([\w-]+),", bib, re.M))
+
+
+LABELS = labels()
+NUMBERED = re.compile(r"\b(Theorem|Proposition|Definition|Lemma|Corollary|Exercise)\s(\d+(?:\.\d+)?)\b")
+
+
+def numbers_on_screen(text: str, chapter: int) -> set[tuple[str, str]]:
+    """The blocks of ``chapter`` that the text numbers ("Theorem 5.1"), with any unprefixed number
+    ("Theorem 1", jupyterlab-myst's own count)."""
+    return {(w, n) for w, n in NUMBERED.findall(text) if "." not in n or n.split(".")[0] == str(chapter)}
+
+
+def numbers_in_the_book(chapter: int) -> set[tuple[str, str]]:
+    """The numbered blocks the built book gives chapter ``chapter``, as ("Theorem", "5.1")."""
+    blocks = [t for t in xrefs.targets().values() if t[0] not in ("Chapter", "Section")]
+    return {(w, n) for w, n in blocks if n.split(".")[0] == str(chapter)}
+
+
 # Console messages that are not errors of the book: JupyterLab asks the server for optional
 # resources that a plain install does not have; jupyterlab-myst reports each reference to another
 # chapter, which a single notebook cannot resolve (the built book does), as an error.
@@ -95,6 +126,10 @@ def _walk(chapter, lab, tab, shots) -> None:
     assert seen["rendered"] == seen["markdown"] > 0, seen
     raw = sorted({m.group(0) for m in RAW.finditer(seen["text"])})
     assert not raw, f"raw MyST on screen: {raw}"
+    bare = sorted(set(re.findall(r"[\w-]+", seen["text"])) & LABELS)
+    assert not bare, f"references or citations shown as their labels: {bare}"
+    number = int(chapter.name[:2])
+    assert numbers_on_screen(seen["text"], number) == numbers_in_the_book(number)
     assert seen["math"] > 20, f"only {seen['math']} typeset formulas"
     assert seen["proofs"] > 0 and seen["exercises"] >= 3 and seen["dropdowns"] > 0, seen
 

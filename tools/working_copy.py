@@ -1,6 +1,7 @@
-"""Citations that read in a chapter opened alone in JupyterLab or Notebook 7.
+"""What the reader's working copy (``python3 tasks.py lab``) changes in a chapter so that it reads in
+JupyterLab and Notebook 7 (jupyterlab-myst) as in the built book: its citations and its numbers.
 
-The built book turns ``{cite}`lipman2023flow,liu2023flow``` into "[Lipman et al., 2023, Liu et
+Citations. The built book turns ``{cite}`lipman2023flow,liu2023flow``` into "[Lipman et al., 2023, Liu et
 al., 2023]" linked to its bibliography (sphinxcontrib-bibtex, ``book/references.bib``);
 jupyterlab-myst has no bibliography and shows the bare keys. The reader's working copy
 (``python3 tasks.py lab``) therefore gets its citations written out as the book writes them, each
@@ -12,7 +13,20 @@ bibliography style (pybtex's ``plain``, sorted by author, year and title):
 
 The committed chapters keep their roles, which the book needs.
 
-    .venv/bin/python tools/citations.py lab/book/01_odes.ipynb ...   # rewrite these notebooks in place
+Numbers. jupyterlab-myst numbers a notebook's theorems, exercises and figures from 1 and every
+display equation; the book numbers them within their chapter (Theorem 5.1, Exercise 5.3) and only
+labelled equations, and the chapters' references say "Theorem 5.1". So the chapter's first cell gets
+front matter (which Colab would show as text, hence the working copy only) giving jupyterlab-myst
+the chapter's prefix and turning its equation numbers off, and each proof, which the book does not
+number, gets ``:nonumber:``:
+
+    ---
+    numbering:
+      enumerator: 5.%s
+      equation: false
+    ---
+
+    .venv/bin/python tools/working_copy.py lab/book/01_odes.ipynb ...   # rewrite these notebooks in place
 """
 
 from __future__ import annotations
@@ -29,6 +43,8 @@ from pybtex.richtext import Text
 BIB = Path(__file__).resolve().parents[1] / "book" / "references.bib"
 ROLE = re.compile(r"\{cite(?::(p|t))?\}`([^`]+)`")
 CELL_ID = "references"  # the id of the appended cell
+FRONT_MATTER = "---\nnumbering:\n  enumerator: {chapter}.%s\n  equation: false\n---\n"
+PROOF = re.compile(r"^((?:`{3,}|:{3,})\{prf:proof\}[^\n]*\n)(?!:nonumber:)", re.M)  # a proof's opening line
 
 
 def anchor(key: str) -> str:
@@ -63,8 +79,10 @@ def citation(keys: list[str], narrative: bool, bib: BibliographyData) -> str:
 
 
 def rewrite(text: str, bib: BibliographyData) -> tuple[str, list[str]]:
-    """``text`` with its ``{cite}``, ``{cite:p}`` and ``{cite:t}`` roles written out, and the keys cited."""
+    """``text`` with its ``{cite}``, ``{cite:p}`` and ``{cite:t}`` roles written out and its proofs
+    unnumbered, and the keys cited."""
     cited: list[str] = []
+    text = PROOF.sub(r"\1:nonumber:\n", text)
 
     def fill(m: re.Match) -> str:
         keys = [k.strip() for k in m.group(2).split(",")]
@@ -84,20 +102,35 @@ def references(keys: list[str], bib: BibliographyData) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def number(nb: dict, chapter: int) -> bool:
+    """Give ``nb``'s first cell the front matter that numbers its blocks as chapter ``chapter``;
+    False if it has front matter already (or no cells)."""
+    first = nb["cells"][0] if nb["cells"] else None
+    source = "".join(first["source"]) if first else "---"
+    if first is None or first["cell_type"] != "markdown" or source.startswith("---"):
+        return False
+    first["source"] = (FRONT_MATTER.format(chapter=chapter) + source).splitlines(keepends=True)
+    return True
+
+
 def write(notebook: Path, bib: BibliographyData) -> bool:
-    """Write out the citations of ``notebook``'s markdown cells and append its references cell;
-    True if it cited anything. Code cells and outputs are left as they are."""
+    """Number the blocks of chapter ``notebook`` (``NN_*.ipynb``) as the book does, write out the
+    citations of its markdown cells and append its references cell; True if it changed. Code
+    cells and outputs are left as they are."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
+    changed = notebook.name[:2].isdigit() and number(nb, int(notebook.name[:2]))
     cited = []
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown" and cell.get("id") != CELL_ID:
-            new, keys = rewrite("".join(cell["source"]), bib)
-            if keys:
-                cell["source"], cited = new.splitlines(keepends=True), cited + keys
-    if not cited:
+            source = "".join(cell["source"])
+            new, keys = rewrite(source, bib)
+            if new != source:
+                cell["source"], cited, changed = new.splitlines(keepends=True), cited + keys, True
+    if not changed:
         return False
-    source = references(cited, bib).splitlines(keepends=True)
-    nb["cells"].append({"cell_type": "markdown", "id": CELL_ID, "metadata": {}, "source": source})
+    if cited:
+        source = references(cited, bib).splitlines(keepends=True)
+        nb["cells"].append({"cell_type": "markdown", "id": CELL_ID, "metadata": {}, "source": source})
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return True
 
