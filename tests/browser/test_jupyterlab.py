@@ -55,11 +55,15 @@ def numbers_in_the_book(chapter: int) -> set[tuple[str, str]]:
 
 # Console messages that are not errors of the book: JupyterLab asks the server for optional
 # resources that a plain install does not have; jupyterlab-myst reports each reference to another
-# chapter, which a single notebook cannot resolve (the built book does), as an error.
+# chapter, which a single notebook cannot resolve (the built book does), as an error, and, in
+# Notebook 7, which renders a cell only when it comes near the view, each citation whose entry in
+# the references cell at the chapter's end is not rendered yet (the link works once it is).
 IGNORED_CONSOLE = (
     re.compile(r"favicon"),
     re.compile(r"/api/translations"),
-    re.compile(r"^(Cross reference target was not found: [\w-]+\s*)+$"),
+    re.compile(
+        r'^((Cross reference target was not found: [\w-]+|No target for internal reference "#cite-[\w-]+" was found\.)\s*)+$'
+    ),
 )
 # Notebook 7 (7.6) only: its keyboard-shortcuts plugin reads the settings schema of a plugin it has
 # not loaded when another extension's settings change during page load (notebook_core, in
@@ -129,7 +133,9 @@ def _walk(chapter, lab, tab, shots) -> None:
     bare = sorted(set(re.findall(r"[\w-]+", seen["text"])) & LABELS)
     assert not bare, f"references or citations shown as their labels: {bare}"
     number = int(chapter.name[:2])
-    assert numbers_on_screen(seen["text"], number) == numbers_in_the_book(number)
+    shown, book = numbers_on_screen(seen["text"], number), numbers_in_the_book(number)
+    # Notebook 7 lays out only the cells near the view: the text of the others is empty until scrolled to
+    assert shown == book if lab.app == "lab" else shown <= book, f"numbers on screen only: {sorted(shown - book)}"
     assert seen["math"] > 20, f"only {seen['math']} typeset formulas"
     assert seen["proofs"] > 0 and seen["exercises"] >= 3 and seen["dropdowns"] > 0, seen
 
