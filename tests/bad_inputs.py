@@ -109,11 +109,6 @@ EXEMPT = {
     "ResBlock": "building block inside UNet, whose forward checks (x, t, y) once",
     "DiTBlock": "building block inside DiT, whose forward checks (x, t, y) once",
     **{
-        name: "added by the renovation while this walk was written; not walked yet"
-        for name in ("train_2d", "data_loss", "sliced_w2_vs_nfe", "solver_error_vs_nfe", "score")
-    },
-    "sliced_w2_spread": "sliced_w2_vs_nfe over seeds, not walked yet like it; its seeds are checked in tests/test_quality.py",
-    **{
         name: "chapter 8's cost/benefit driver: trains networks or formats the Row records it made; walked by "
         "tests/test_cost_benefit.py"
         for name in ("train_methods", "measure", "summarize", "format_table", "format_costs", "gaussian_field_errors")
@@ -318,6 +313,16 @@ BAD["masses"] = [  # an array of cell masses >= 0
     ("device", lambda v: v.to("meta"), MUST),
     ("type", lambda v: v.tolist(), MUST),
     ("type", lambda v: None, MUST),
+]
+BAD["counts"] = [  # a non-empty sequence of positive integers (NFEs, seeds)
+    ("zero", lambda v: [0], MUST),
+    ("negative", lambda v: [-1], MUST),
+    ("fraction", lambda v: [2.5], MUST),
+    ("nan", lambda v: [NAN], MUST),
+    ("empty batch", lambda v: [], MUST),
+    ("type", lambda v: 3, MUST),
+    ("type", lambda v: "12", MUST),
+    ("type", lambda v: [None], MUST),
 ]
 BAD["reals"] = [
     ("nan", lambda v: [NAN], MUST),

@@ -5,29 +5,52 @@ error alone against a finely solved limit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from ._validate import check_count, check_real
-from .generators import TrainedModel
+from ._validate import check_batch, check_choice, check_count, check_like, check_real
+from .generators import SAMPLERS, TrainedModel
 from .metrics import rms_norm, sliced_w2_to
 
 __all__ = ["sliced_w2_vs_nfe", "sliced_w2_spread", "nfe_to_reach", "plateau", "solver_error_vs_nfe"]
 
 
-def sliced_w2_vs_nfe(
-    model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor, seed: int = 0
-) -> dict[int, float]:
-    """Sliced W2 between ``len(reference)`` samples and ``reference`` for each NFE, with the same
-    noise and projection directions at every NFE (seeded) so the curve is not jittered by sampling."""
+def _counts(values: object, name: str, minimum: int = 1) -> tuple[int, ...]:
+    """``values`` as a non-empty tuple of integers >= ``minimum``; each entry is checked by name."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a non-empty sequence of integers >= {minimum}, got {values!r}")
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty sequence of integers >= {minimum}, got ()")
+    return tuple(check_count(v, f"{name}[{i}]", minimum=minimum) for i, v in enumerate(values))
+
+
+def _check_sampling(model: object, sampler: object, nfes: object) -> tuple[int, ...]:
+    """Refuse a model that is not a ``TrainedModel``, a sampler it lacks, and NFEs that are not counts."""
+    if not isinstance(model, TrainedModel):
+        raise TypeError(f"model must be a fmtutor TrainedModel (e.g. from train_2d), got {type(model).__name__}")
+    check_choice(f"sampler for {model.kind}", sampler, SAMPLERS[model.kind])
+    return _counts(nfes, "nfes")
+
+
+def _w2_curve(model: TrainedModel, sampler: str, nfes: tuple[int, ...], reference: Tensor, seed: int) -> dict:
     distance, out = sliced_w2_to(reference, seed=seed + 1), {}
     for nfe in nfes:
         g = torch.Generator().manual_seed(seed)
-        x0 = torch.randn(reference.shape, generator=g)
+        x0 = torch.randn(reference.shape, generator=g, dtype=reference.dtype).to(reference.device)
         out[nfe] = distance(model.sample(x0, nfe, sampler, generator=g).final)
     return out
+
+
+def sliced_w2_vs_nfe(
+    model: TrainedModel, sampler: str, nfes: Sequence[int], reference: Tensor, seed: int = 0
+) -> dict[int, float]:
+    """Sliced W2 between ``len(reference)`` samples and ``reference`` ``(N, D)`` for each NFE, with the
+    same noise and projection directions at every NFE (seeded) so the curve is not jittered by sampling."""
+    nfes, reference = _check_sampling(model, sampler, nfes), check_batch(reference, "reference")
+    return _w2_curve(model, sampler, nfes, reference, check_count(seed, "seed", minimum=0))
 
 
 def sliced_w2_spread(
@@ -35,9 +58,11 @@ def sliced_w2_spread(
 ) -> dict[int, float]:
     """The standard deviation over ``seeds`` (fresh noise, sampler noise and projections) of
     ``sliced_w2_vs_nfe`` at each NFE: the error bar of a quality curve, to tell a ranking from noise."""
+    nfes, reference = _check_sampling(model, sampler, nfes), check_batch(reference, "reference")
+    seeds = _counts(seeds, "seeds", minimum=0)
     if len(seeds) < 2:
         raise ValueError(f"seeds: need at least 2 seeds for a spread, got {list(seeds)}")
-    runs = [sliced_w2_vs_nfe(model, sampler, nfes, reference, seed=2 * s) for s in seeds]
+    runs = [_w2_curve(model, sampler, nfes, reference, seed=2 * s) for s in seeds]
     return {n: float(torch.tensor([run[n] for run in runs]).std()) for n in nfes}
 
 
@@ -77,8 +102,9 @@ def solver_error_vs_nfe(
     """RMS over particles of |x_nfe - limit| for a deterministic sampler started at the noise ``x0``
     ``(B, D)``: the error of the discretisation alone, measured against ``limit`` (the same noise
     carried by a very fine solver). Unlike a distance between sample sets, it has no noise floor."""
+    nfes = _check_sampling(model, sampler, nfes)
     if sampler == "ancestral":
         raise ValueError("solver_error_vs_nfe needs a deterministic sampler; ancestral sampling draws fresh noise")
-    if limit.shape != x0.shape:
-        raise ValueError(f"limit must have the shape of x0 {tuple(x0.shape)}, got {tuple(limit.shape)}")
+    x0 = check_batch(x0, "x0")
+    limit = check_like(limit, x0, "limit", "x0")
     return {nfe: float(rms_norm(model.sample(x0, nfe, sampler).final - limit)) for nfe in nfes}

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from ._validate import check_batch, check_choice, check_count
+from ._validate import check_batch, check_callable, check_choice, check_count
 from .ddpm import DDPM
 from .distributions import Sampleable
 from .generators import FM_PATH, KINDS, TrainedModel
@@ -32,18 +32,37 @@ Objective = Callable[[nn.Module, Tensor, torch.Generator], Tensor]
 """``objective(model, x1, generator) -> scalar``: a loss on a batch of data ``x1``."""
 
 
+def _check_data(data: object) -> Sampleable | Tensor:
+    """Refuse data that is neither a ``Sampleable`` nor a finite floating tensor of points ``(N, D)``."""
+    if isinstance(data, Tensor):
+        return check_batch(data, "data")
+    if not isinstance(data, Sampleable):
+        raise TypeError(
+            f"data must be a Sampleable (with sample(n, generator) and dim) or a tensor of points (N, D), "
+            f"got {type(data).__name__}"
+        )
+    return data
+
+
+def _check_objective(objective: object) -> Objective:
+    return check_callable(objective, "objective", "objective(model, x1, generator) -> scalar loss")
+
+
 def data_loss(
     data: Sampleable | Tensor, batch_size: int, objective: Objective
 ) -> Callable[[nn.Module, torch.Generator], Tensor]:
     """The ``Trainer`` loss: draw ``batch_size`` points of ``data`` from the trainer's generator (fresh
     samples of a ``Sampleable``, or rows of a tensor drawn with replacement), then
     ``objective(model, x1, generator)`` (which draws t and the noise from the same generator)."""
-    check_count(batch_size, "batch_size")
+    data, objective = _check_data(data), _check_objective(objective)
+    return _loss(data, check_count(batch_size, "batch_size"), objective)
+
+
+def _loss(data: Sampleable | Tensor, batch_size: int, objective: Objective) -> Callable:
     if isinstance(data, Tensor):
-        points = check_batch(data, "data")
 
         def draw(generator: torch.Generator) -> Tensor:
-            return points[torch.randint(len(points), (batch_size,), generator=generator, device=points.device)]
+            return data[torch.randint(len(data), (batch_size,), generator=generator, device=data.device)]
     else:
 
         def draw(generator: torch.Generator) -> Tensor:
@@ -88,20 +107,23 @@ def train_2d(
     returned model is the EMA copy (or the trained model itself when ``ema_decay`` is None), in eval
     mode; ``losses`` are the per-step training losses and ``seconds`` the wall time of training.
     """
-    check_choice("kind", kind, KINDS)
+    data, kind = _check_data(data), check_choice("kind", kind, KINDS)
     check_count(train_steps, "train_steps")
+    check_count(batch_size, "batch_size")
     if objective is not None and path is not None:
         raise ValueError("give either path (for cfm_loss) or objective, not both")
+    if path is not None and not isinstance(path, GaussianPath):
+        raise TypeError(f"path must be a GaussianPath or None, got {type(path).__name__}")
     ddpm = DDPM()
-    objective = _objective(kind, path, ddpm) if objective is None else objective
+    objective = _objective(kind, path, ddpm) if objective is None else _check_objective(objective)
     dim = data.shape[1] if isinstance(data, Tensor) else data.dim
     with seeded(seed):
         model = MLPField(dim, hidden=hidden, depth=depth)
     if isinstance(data, Tensor):
-        model = model.to(data.device)
+        model = model.to(device=data.device, dtype=data.dtype)
     trainer = Trainer(
         model,
-        data_loss(data, batch_size, objective),
+        _loss(data, batch_size, objective),
         lr=lr,
         seed=seed,
         ema_decay=ema_decay,

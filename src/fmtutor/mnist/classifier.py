@@ -88,18 +88,24 @@ class ClassifierResult:
     path: Path | None
 
 
+def check_digit_labels(labels: object, n: int) -> Tensor:
+    """Refuse ``labels`` unless it is a long tensor ``(n,)`` of digits 0..9, one per image."""
+    if not isinstance(labels, Tensor) or labels.dtype != torch.long or labels.shape != (n,):
+        raise ValueError(
+            f"labels must be a long tensor of shape ({n},), one digit per image, "
+            f"got {getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}"
+        )
+    if ((labels < 0) | (labels > 9)).any():
+        raise ValueError(f"labels must be digits 0..9, got {labels.min().item()}..{labels.max().item()}")
+    return labels
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000) -> float:
     """Fraction of ``images`` whose predicted class (argmax of the logits) equals ``labels``."""
     images = check_batch(images, "images")
     check_count(batch_size, "batch_size")
-    if not isinstance(labels, Tensor) or labels.dtype != torch.long or labels.shape != (len(images),):
-        raise ValueError(
-            f"labels must be a long tensor of shape ({len(images)},), one digit per image, "
-            f"got {getattr(labels, 'dtype', type(labels).__name__)} {tuple(getattr(labels, 'shape', ()))}"
-        )
-    if ((labels < 0) | (labels > 9)).any():
-        raise ValueError(f"labels must be digits 0..9, got {labels.min().item()}..{labels.max().item()}")
+    check_digit_labels(labels, len(images))
     model.eval()
     device = next(model.parameters()).device
     hits = sum(

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from .._validate import check_batch, check_callable, check_count, check_finite
 from ..gaussian_ot import sqrtm_psd
-from .classifier import Classifier
+from .classifier import Classifier, check_digit_labels
 from .data import MNIST
 from .sample import class_labels, sample
 
@@ -107,7 +107,9 @@ class Scores:
 def score(classifier: Classifier, images: Tensor, labels: Tensor, test_features: Tensor) -> Scores:
     """Score generated ``images`` (N, 1, 28, 28), asked for the digits ``labels`` (N,), against the
     classifier's ``test_features`` of the test set (``features(classifier, test.images)[0]``)."""
+    check_digit_labels(labels, len(check_batch(images, "images")))
     feats, predicted = features(classifier, images)
+    test_features = check_batch(test_features, "test_features", dim=feats.shape[1])
     hits = (predicted == labels.to(predicted.device)).double()
     per_class = tuple(hits[labels.to(predicted.device) == k].mean().item() for k in range(10))
     return Scores(hits.mean().item(), per_class, frechet_distance(feats, test_features).item())
