@@ -63,3 +63,17 @@ def test_the_spread_over_seeds_is_the_sd_of_the_seeded_curves_and_about_the_nois
 def test_the_spread_needs_two_seeds(mixture, reference):
     with pytest.raises(ValueError, match=r"seeds: need at least 2 seeds for a spread, got \[3\]"):
         sliced_w2_spread(exact_model("flow-matching", mixture), "euler", [4], reference, seeds=(3,))
+
+
+def test_refusals_name_the_argument(mixture):
+    model, x0 = exact_model("flow-matching", mixture), torch.zeros(3, 2)
+    with pytest.raises(TypeError, match=r"^model must be a fmtutor TrainedModel \(e.g. from train_2d\), got str$"):
+        sliced_w2_vs_nfe("model", "euler", [4], x0)
+    with pytest.raises(ValueError, match=r"^nfes must be a non-empty sequence of integers >= 1, got \(\)$"):
+        sliced_w2_vs_nfe(model, "euler", [], x0)
+    with pytest.raises(ValueError, match=r"^nfes\[1\] must be a positive integer, got 0$"):
+        solver_error_vs_nfe(model, "euler", [4, 0], x0, x0)
+    with pytest.raises(TypeError, match=r"^seeds must be a non-empty sequence of integers >= 0, got 3$"):
+        sliced_w2_spread(model, "euler", [4], x0, seeds=3)
+    with pytest.raises(ValueError, match=r"^limit must have the shape of x0 \(3, 2\), got \(2, 2\)$"):
+        solver_error_vs_nfe(model, "euler", [4], x0, x0[:2])

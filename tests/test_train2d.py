@@ -40,6 +40,23 @@ def test_refusals():
         train_2d(data, 0)
     with pytest.raises(ValueError, match="path is for flow matching"):
         train_2d(data, 1, kind="diffusion", path=GaussianPath("linear"))
+    with pytest.raises(
+        TypeError, match=r"^data must be a Sampleable \(with sample\(n, generator\) and dim\) or a tensor"
+    ):
+        train_2d([[0.0, 1.0]], 1)
+    with pytest.raises(
+        TypeError, match=r"^objective must be a callable objective\(model, x1, generator\) -> scalar loss, got int$"
+    ):
+        data_loss(data, 4, 3)
+    with pytest.raises(TypeError, match=r"^path must be a GaussianPath or None, got str$"):
+        train_2d(data, 1, path="linear")
+
+
+def test_a_point_set_trains_a_network_in_its_dtype():
+    points = torch.randn(16, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    model = train_2d(points, train_steps=2, batch_size=4, hidden=8, depth=1, progress=False).model
+    assert next(model.parameters()).dtype == torch.float64
+    assert model(points[:3], torch.full((3,), 0.5, dtype=torch.float64)).dtype == torch.float64
 
 
 def test_the_objective_hook_sees_every_batch_and_the_trainers_generator():

@@ -89,6 +89,19 @@ def test_bad_shapes():
         sqrtm_psd(torch.zeros(2, 3))
 
 
+def test_score_refuses_labels_and_features_that_do_not_fit():
+    classifier, images = Classifier((4, 4, 4)).eval(), torch.zeros(3, 1, 28, 28)
+    test_features = features(classifier, images)[0]
+    with pytest.raises(ValueError, match=r"^labels must be a long tensor of shape \(3,\), one digit per image, got"):
+        score(classifier, images, torch.zeros(2, dtype=torch.long), test_features)
+    with pytest.raises(ValueError, match=r"^labels must be digits 0..9, got 0..10$"):
+        score(classifier, images, torch.tensor([0, 1, 10]), test_features)
+    with pytest.raises(
+        ValueError, match=rf"^test_features must have shape \(B, {test_features.shape[1]}\), got \(3, 5\)$"
+    ):
+        score(classifier, images, torch.tensor([0, 1, 2]), torch.zeros(3, 5))
+
+
 def test_classifier_interface_and_accuracy():
     model = Classifier().eval()
     x = torch.randn(5, 1, 28, 28)
