@@ -13,7 +13,7 @@ import ipywidgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from fmtutor.live_panel import MAX_CSS, Latest, LiveView  # noqa: E402
+from fmtutor.live_panel import MAX_CSS, Latest, LiveView, fast_png  # noqa: E402
 from fmtutor.viz import live  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -70,9 +70,42 @@ def test_the_live_picture_has_the_pixels_savefig_would_write():
     live = np.asarray(Image.open(io.BytesIO(view.png())))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=view.dpi)
-    assert live.shape == (320, 480, 4)
-    np.testing.assert_array_equal(live, np.asarray(Image.open(buffer)))
+    assert live.shape == (320, 480, 3)  # an opaque figure is sent without its alpha channel
+    saved = np.asarray(Image.open(buffer))
+    assert (saved[:, :, 3] == 255).all()
+    np.testing.assert_array_equal(live, saved[:, :, :3])
     plt.close(fig)
+
+
+def _decode(data: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("opaque", [True, False])
+def test_fast_png_is_lossless_and_drops_alpha_only_when_every_pixel_is_opaque(opaque):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(7, 5, 4), dtype=np.uint8)
+    rgba[:, :, 3] = 255
+    if not opaque:
+        rgba[3, 2, 3] = 254  # one pixel not quite opaque: alpha must be kept
+    decoded = _decode(fast_png(rgba))
+    np.testing.assert_array_equal(decoded, rgba[:, :, :3] if opaque else rgba)
+
+
+def test_fast_png_names_the_shape_it_expected():
+    import numpy as np
+
+    with pytest.raises(ValueError, match=r"rgba must be an \(H, W, 4\) uint8 array, got shape \(4, 4, 3\)"):
+        fast_png(np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="dtype float64"):
+        fast_png(np.zeros((4, 4, 4)))
 
 
 @pytest.mark.parametrize("inches", [(12, 3), (4, 10)])
