@@ -167,3 +167,41 @@ def test_latest_waits_for_slow_work_and_then_goes_idle():
     assert latest.wait(10) and done == ["a"]
     latest.submit("b")
     assert latest.wait(10) and done == ["a", "b"]
+
+
+def _chapter_panels() -> list:
+    from fmtutor.panels import diffusion_vs_flow, flow_matching, gaussian_paths, odes, score_matching, sdes
+
+    return [
+        odes.SolverFlowPanel,
+        sdes.SDEPanel,
+        gaussian_paths.MarginalPathPanel,
+        flow_matching.FlowMatchingPanel,
+        score_matching.MarginalPreservingSDEPanel,
+        diffusion_vs_flow.DiffusionVsFlowPanel,
+    ]
+
+
+@pytest.mark.parametrize("cls", _chapter_panels(), ids=lambda c: c.__name__)
+def test_every_title_sits_above_its_axes_and_its_ticks_and_inside_the_picture(cls):
+    """The panels pin their titles at y = 1 (matplotlib no longer places them on each draw): on
+    every setting each title must still clear its axes and anything on top of them, and fit."""
+    import numpy as np
+
+    panel = cls.demo()
+    view = LiveView(panel.update, panel.fig)
+    titled = 0
+    for values in [panel.defaults(), *panel.extremes()]:
+        view.png(**values)
+        renderer = panel.fig.canvas.get_renderer()
+        for ax in panel.fig.axes:
+            if not (ax.title.get_visible() and ax.title.get_text()):
+                continue
+            box = ax.title.get_window_extent(renderer)
+            ticks = ax.xaxis.get_tightbbox(renderer)  # None without ticks
+            below = max(ax.get_window_extent(renderer).y1, ticks.y1 if ticks is not None else -np.inf)
+            assert box.y0 >= below - 0.5, (values, ax.title.get_text(), box.y0, below)
+            assert box.y1 <= panel.fig.bbox.y1 + 0.5 and box.x0 >= -0.5 and box.x1 <= panel.fig.bbox.x1 + 0.5
+            titled += 1
+    plt.close(panel.fig)
+    assert titled > 0 or cls.__name__ == "FlowMatchingPanel"  # chapter 4 labels its figure, not its axes
