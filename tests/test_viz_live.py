@@ -13,7 +13,7 @@ import ipywidgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from fmtutor.live_panel import MAX_CSS, Latest, LiveView, fast_png  # noqa: E402
+from fmtutor.live_panel import MAX_CSS, SPLIT_BYTES, Latest, LiveView, fast_png, zlib_stream  # noqa: E402
 from fmtutor.viz import live  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -97,6 +97,27 @@ def test_fast_png_is_lossless_and_drops_alpha_only_when_every_pixel_is_opaque(op
         rgba[3, 2, 3] = 254  # one pixel not quite opaque: alpha must be kept
     decoded = _decode(fast_png(rgba))
     np.testing.assert_array_equal(decoded, rgba[:, :, :3] if opaque else rgba)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 1000, 100_003])
+def test_a_stream_deflated_in_two_halves_inflates_to_the_data(size):
+    import zlib
+
+    import numpy as np
+
+    data = np.random.default_rng(size).integers(0, 4, size=size, dtype=np.uint8).tobytes()  # compressible
+    split = zlib_stream(memoryview(data), 1, split=True)
+    assert zlib.decompress(split) == data == zlib.decompress(zlib_stream(memoryview(data), 1))
+
+
+def test_a_picture_larger_than_the_split_size_is_still_lossless():
+    import numpy as np
+
+    side = int((SPLIT_BYTES / 3) ** 0.5) + 20  # RGB rows just over the split size
+    rgba = np.full((side, side, 4), 255, np.uint8)
+    rgba[:, :, :3] = np.random.default_rng(1).integers(0, 256, size=(side, side, 3), dtype=np.uint8)
+    rgba[side // 2 :, : side // 3, :3] = (31, 119, 180)  # a flat block across the cut
+    np.testing.assert_array_equal(_decode(fast_png(rgba)), rgba[:, :, :3])
 
 
 def test_fast_png_names_the_shape_it_expected():
