@@ -241,14 +241,20 @@ def working_copy(book: Path = ROOT / "book", lab: Path = LAB) -> Path:
     """The reader's working copy, laid out like the repository so that the chapters' links work:
     ``lab/book/`` gets the files of ``book`` missing there (a reader's edits are kept) and
     ``lab/_static/frames/`` the static twins' pictures missing there, which the chapters show as
-    ``../_static/frames/...``. Returns ``lab/book``."""
+    ``../_static/frames/...``. The chapters copied get their citations written out and their
+    blocks numbered as the book does (``tools/working_copy.py``): jupyterlab-myst cannot.
+    Returns ``lab/book``."""
     import shutil
 
     chapters = lab / "book"
     chapters.mkdir(parents=True, exist_ok=True)
+    copied = []
     for src in sorted(book.iterdir()):
         if src.is_file() and not (chapters / src.name).exists():
             shutil.copy2(src, chapters / src.name)
+            copied += [chapters / src.name] if src.suffix == ".ipynb" else []
+    if copied:
+        run(PY, ROOT / "tools" / "working_copy.py", *copied)
     frames = book.parent / "_static" / "frames"
     for src in sorted(frames.iterdir()) if frames.is_dir() else []:
         if src.is_dir() and not (lab / "_static" / "frames" / src.name).exists():

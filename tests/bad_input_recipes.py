@@ -302,6 +302,8 @@ RECIPES: list[Recipe] = [
         y="batch_d",
         names={"y": ("x and y",)},
     ),
+    R("rms_norm", lambda: (O("rms_norm"), {"v": X()}), v="batch"),
+    R("max_relative_error", lambda: (O("max_relative_error"), {"a": X(), "b": X(seed=1)}), a="batch", b="like"),
     R(
         "noise_floor",
         lambda: (O("noise_floor"), {"data": _mixture(), "n": 8, "repeats": 2, "generator": G()}),
@@ -672,6 +674,13 @@ RECIPES: list[Recipe] = [
         lambda: (O("exact_model"), {"kind": "diffusion", "mixture": _mixture()}),
         kind="name",
         mixture="object",
+    ),
+    R(
+        "TrainedModel.log_likelihood",
+        lambda: (O("exact_model")("flow-matching", _mixture()).log_likelihood, {"x": X(), "nfe": 4, "method": "heun"}),
+        x="batch_d",
+        nfe="count",
+        method="name",
     ),
     R(
         "nfe_to_reach",

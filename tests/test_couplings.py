@@ -24,7 +24,7 @@ from fmtutor.couplings import (
     squared_distances,
 )
 from fmtutor.distributions import StandardGaussian
-from fmtutor.gaussian_ot import GaussianCouplingField, _sqrtm_psd
+from fmtutor.gaussian_ot import GaussianCouplingField, sqrtm_psd
 from fmtutor.toy_data import eight_gaussians
 
 F64 = torch.float64
@@ -184,7 +184,7 @@ def test_split_pairs_refuses_other_shapes():
 def _exact_pairs(field: GaussianCouplingField, n: int, generator: torch.Generator) -> torch.Tensor:
     """n draws of (x0, x1) from the jointly Gaussian coupling of ``field`` ``(n, 2, D)``."""
     joint = torch.cat([torch.cat([field.cov0, field.cross], 1), torch.cat([field.cross.T, field.cov1], 1)])
-    z = torch.randn(n, joint.shape[0], generator=generator, dtype=joint.dtype) @ _sqrtm_psd(
+    z = torch.randn(n, joint.shape[0], generator=generator, dtype=joint.dtype) @ sqrtm_psd(
         joint
     )  # OT (sigma = 0) is degenerate
     return (z + torch.cat([field.mean0, field.mean1])).reshape(n, 2, -1)

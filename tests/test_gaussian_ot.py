@@ -15,7 +15,7 @@ from fmtutor.distributions import GaussianMixture
 from fmtutor.gaussian_ot import (
     Gaussian,
     GaussianCouplingField,
-    _sqrtm_psd,
+    sqrtm_psd,
     bridge_cross_covariance,
     field_distance,
     gaussian_ot_map,
@@ -34,10 +34,34 @@ S0_FULL = torch.tensor([[1.0, -0.3], [-0.3, 0.5]], dtype=F64)
 
 
 def test_sqrtm_psd_squares_back():
-    root = _sqrtm_psd(S1)
+    root = sqrtm_psd(S1)
     assert torch.allclose(root @ root, S1, atol=1e-12) and torch.allclose(root, root.T)
     with pytest.raises(ValueError, match="positive semi-definite"):
-        _sqrtm_psd(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
+        sqrtm_psd(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_sqrtm_psd_is_the_rotated_root_of_the_eigenvalues_in_the_input_dtype(dtype):
+    # a = Q diag(4, 9, 0) Q^T has the root Q diag(2, 3, 0) Q^T (a zero eigenvalue: semi-definite)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(1), dtype=F64))
+    a = (q @ torch.diag(torch.tensor([4.0, 9.0, 0.0], dtype=F64)) @ q.T).to(dtype)
+    root = sqrtm_psd(a)
+    expected = (q @ torch.diag(torch.tensor([2.0, 3.0, 0.0], dtype=F64)) @ q.T).to(dtype)
+    assert root.dtype == dtype
+    torch.testing.assert_close(root, expected, atol=1e-3 if dtype == torch.float32 else 1e-7, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "a, kind, message",
+    [
+        (torch.zeros(2, 3), ValueError, r"^a must be a non-empty square matrix \(D, D\), got shape \(2, 3\)$"),
+        (torch.eye(2, dtype=torch.long), TypeError, r"^a must be a floating-point tensor, got torch.int64$"),
+        (torch.tensor([[1.0, 2.0], [0.0, 1.0]]), ValueError, r"^a must be symmetric$"),
+    ],
+)
+def test_sqrtm_psd_refuses_what_has_no_symmetric_root(a, kind, message):
+    with pytest.raises(kind, match=message):
+        sqrtm_psd(a)
 
 
 def test_ot_map_between_diagonal_gaussians_scales_each_axis():

@@ -142,23 +142,45 @@ def test_install_cell_installs_fmtutor_in_a_fresh_kernel_and_the_chapter_imports
     assert sys.prefix not in where
 
 
+def _notebook(path: Path, markdown: str) -> str:
+    nb = {"cells": [{"cell_type": "markdown", "id": "a", "metadata": {}, "source": markdown}], "metadata": {}}
+    path.write_text(json.dumps({**nb, "nbformat": 4, "nbformat_minor": 5}))
+    return path.read_text()
+
+
 def test_the_working_copy_gets_missing_chapters_and_frames_and_keeps_the_readers_edits(tmp_path):
     sys.path.insert(0, str(ROOT))
     import tasks
 
-    book, lab = tmp_path / "repo" / "book", tmp_path / "lab"
+    book, lab = tmp_path / "repo" / "book", tmp_path / "lab"  # pages that are not chapters: copied as they are
     book.mkdir(parents=True)
-    (book / "01_a.ipynb").write_text("original 1")
-    (book / "02_b.ipynb").write_text("original 2")
+    original = _notebook(book / "a.ipynb", "original 1")
+    second = _notebook(book / "b.ipynb", "original 2")
     frame = tmp_path / "repo" / "_static" / "frames" / "Panel-1" / "t-0.5.webp"
     frame.parent.mkdir(parents=True)
     frame.write_bytes(b"picture")
     assert tasks.working_copy(book, lab) == lab / "book"
     # the chapters' ../_static/frames/... links resolve inside the working copy, as in the repository
     assert (lab / "book" / ".." / "_static" / "frames" / "Panel-1" / "t-0.5.webp").read_bytes() == b"picture"
-    (lab / "book" / "01_a.ipynb").write_text("edited by the reader")
-    (lab / "book" / "02_b.ipynb").unlink()
+    (lab / "book" / "a.ipynb").write_text("edited by the reader")
+    (lab / "book" / "b.ipynb").unlink()
     tasks.working_copy(book, lab)
-    assert (lab / "book" / "01_a.ipynb").read_text() == "edited by the reader"
-    assert (lab / "book" / "02_b.ipynb").read_text() == "original 2"
-    assert (book / "01_a.ipynb").read_text() == "original 1"
+    assert (lab / "book" / "a.ipynb").read_text() == "edited by the reader"
+    assert (lab / "book" / "b.ipynb").read_text() == second
+    assert (book / "a.ipynb").read_text() == original
+
+
+def test_the_working_copy_numbers_a_chapter_and_writes_out_its_citations_and_the_book_keeps_its_roles(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    import tasks
+
+    book = tmp_path / "book"
+    book.mkdir()
+    original = _notebook(book / "07_a.ipynb", "As {cite:t}`anderson1982reverse` showed.")
+    copy = json.loads((tasks.working_copy(book, tmp_path / "lab") / "07_a.ipynb").read_text())
+    assert [c["id"] for c in copy["cells"]] == ["a", "references"]
+    assert "".join(copy["cells"][0]["source"]) == (
+        "---\nnumbering:\n  enumerator: 7.%s\n  equation: false\n---\n"
+        "As Anderson \\[[1982](#cite-anderson1982reverse)\\] showed."
+    )
+    assert (book / "07_a.ipynb").read_text() == original

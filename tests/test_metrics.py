@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from fmtutor.distributions import GaussianMixture, StandardGaussian
-from fmtutor.metrics import _mean_distance, energy_distance, noise_floor, sliced_wasserstein
+from fmtutor.metrics import (
+    _mean_distance,
+    energy_distance,
+    max_relative_error,
+    noise_floor,
+    rms_norm,
+    sliced_wasserstein,
+)
 
 F64 = torch.float64
 
@@ -112,3 +119,24 @@ def test_unequal_sizes_use_linear_quantiles(gen):
     expected = ((px - py) ** 2).mean().sqrt()
     got = sliced_wasserstein(x, y, n_projections=16, generator=torch.Generator().manual_seed(4))
     assert got.item() == pytest.approx(expected.item(), rel=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(4, 2), (4, 3, 2, 2)])
+def test_rms_norm_and_max_relative_error_of_rows_with_known_lengths(shape):
+    # rows of lengths 1, 2, 3, 4 (a scaled unit vector each): RMS = sqrt((1 + 4 + 9 + 16) / 4)
+    unit = torch.ones(shape, dtype=F64) / math.sqrt(math.prod(shape[1:]))
+    lengths = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=F64).reshape(-1, *[1] * (len(shape) - 1))
+    v = lengths * unit
+    assert rms_norm(v).item() == pytest.approx(math.sqrt(7.5), rel=1e-12)
+    # a = v with row 1 off by 0.5 (length 2 -> 2.5): the largest error 0.5 over the largest row 4
+    a = v.clone()
+    a[1] = 2.5 * unit[1]
+    assert max_relative_error(a, v).item() == pytest.approx(0.5 / 4, rel=1e-12)
+    assert max_relative_error(v, v).item() == 0.0
+
+
+def test_max_relative_error_refuses_a_zero_reference():
+    with pytest.raises(
+        ValueError, match=r"^b must have a row that is not zero: the error is relative to the largest row of b$"
+    ):
+        max_relative_error(torch.ones(3, 2), torch.zeros(3, 2))

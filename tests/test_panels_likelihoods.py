@@ -67,3 +67,15 @@ def test_refusals(panel):
         panel.update(t=1.0, nfe=8, probes=5)
     with pytest.raises(ValueError, match="must be a Gaussian mixture"):
         LikelihoodPanel(data="moons")
+
+
+def test_the_nfe_slider_offers_whole_steps_and_the_solver_layer_counts_them():
+    heun = LikelihoodPanel(method="heun", n_grid=8, max_nfe=9, max_probes=1)
+    slider = heun.controls()["nfe"]
+    assert (slider.min, slider.max, slider.step) == (2, 8, 2)
+    heun.update(t=1.0, nfe=6, probes=0)
+    assert heun.axes[1].get_title().startswith("heun x 3 (NFE 6), exact div")
+    with pytest.raises(ValueError, match=r"^nfe must be a positive multiple of 2 for solver 'heun', got 5$"):
+        heun.update(t=1.0, nfe=5, probes=0)
+    with pytest.raises(ValueError, match=r"^unknown method 'rk5'; expected one of 'euler', 'midpoint', 'heun', 'rk4'$"):
+        LikelihoodPanel(method="rk5")

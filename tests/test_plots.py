@@ -7,10 +7,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from fmtutor.plots import plot_fields, plot_quality  # noqa: E402
+from fmtutor.marginals import MarginalField  # noqa: E402
+from fmtutor.paths import GaussianPath  # noqa: E402
+from fmtutor.plots import draw_marginal, plot_fields, plot_quality  # noqa: E402
+from fmtutor.toy_data import get_dataset  # noqa: E402
 from fmtutor.viz import field_grid  # noqa: E402
 
 
@@ -47,4 +51,23 @@ def test_plot_quality_draws_error_bars_only_where_a_spread_is_given():
     assert bars["FM euler"].has_yerr and not bars["FM euler, exact"].has_yerr
     segments = bars["FM euler"].lines[2][0].get_segments()
     assert [s[1, 1] - s[0, 1] for s in segments] == pytest.approx([0.2, 0.1])  # +- one sd
+    plt.close(fig)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("schedule, kind", [("linear", "velocity"), ("vp", "score")])
+def test_draw_marginal_shows_p_t_under_the_fields_arrows_at_the_clamped_time(schedule, kind):
+    field = MarginalField(get_dataset("eight-gaussians"), GaussianPath(schedule))
+    fig, ax = plt.subplots()
+    shown = draw_marginal(ax, field, 1.0, kind, vmax=6.0, lim=5.0, n_density=20)
+    assert shown == field.t_max  # 1 for linear, below 1 for VP
+    image = ax.get_images()[0]
+    expected = field.density(field_grid(5.0, 20), shown).reshape(20, 20).numpy()
+    assert (image.get_array() == expected).all() and image.get_clim()[1] == pytest.approx(1.4 * expected.max())
+    (quiver,) = [c for c in ax.collections if hasattr(c, "set_UVC")]
+    speed = getattr(field, kind)(field_grid(4.6, 10), shown).norm(dim=1).numpy()
+    assert quiver.get_clim() == (0.0, 6.0)
+    np.testing.assert_allclose(quiver.get_array(), speed, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"^unknown kind 'x1'; expected one of 'velocity', 'score'$"):
+        draw_marginal(ax, field, 0.5, "x1")
     plt.close(fig)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from fmtutor._validate import (
     all_finite,
+    as_device,
     as_time,
     broadcast_time,
     check_batch,
@@ -138,3 +139,45 @@ def test_fast_paths_agree_with_the_exact_tests():
     assert torch.equal(as_time(t32, 1, torch.zeros(1, 2), high=0.999), t32)
     x = torch.ones(3, 2, requires_grad=True)
     assert check_batch(x) is x and as_time(torch.full((3,), 0.5, requires_grad=True), 3, x).requires_grad
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """A machine where torch sees no CUDA and no MPS device (the same answer on every machine)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.fixture
+def two_gpus(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize(
+    "value,error,message",
+    [
+        ("cuda", ValueError, r"^device 'cuda' is not available on this machine; available here: 'cpu'$"),
+        (
+            torch.device("cuda", 1),
+            ValueError,
+            r"^device 'cuda:1' is not available on this machine; available here: 'cpu'$",
+        ),
+        ("mps", ValueError, r"^device 'mps' is not available on this machine; available here: 'cpu'$"),
+        ("gpu", ValueError, r"^device 'gpu' is not a torch device; available here: 'cpu'$"),
+        (0, TypeError, r"^device must be a device name \(str\) or a torch.device, got int$"),
+    ],
+)
+def test_as_device_refuses_a_device_the_machine_lacks_and_lists_what_it_has(no_gpu, value, error, message):
+    with pytest.raises(error, match=message):
+        as_device(value)
+    assert as_device("cpu") == torch.device("cpu") and as_device(torch.device("cpu")).type == "cpu"
+
+
+def test_as_device_counts_the_gpus_there_are(two_gpus):
+    assert as_device("cuda:1") == torch.device("cuda", 1) and as_device("cuda") == torch.device("cuda")
+    message = r"^device 'cuda:2' is not available on this machine; available here: 'cpu', 'cuda:0', 'cuda:1'$"
+    with pytest.raises(ValueError, match=message):
+        as_device("cuda:2", "device")

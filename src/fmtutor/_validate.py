@@ -38,6 +38,8 @@ __all__ = [
     "check_writable",
     "check_callable",
     "as_path",
+    "as_device",
+    "available_devices",
 ]
 
 
@@ -161,6 +163,31 @@ def as_path(value: object, name: str) -> Path:
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{name} must be a file system path (str or Path), got {type(value).__name__}")
     return Path(value)
+
+
+def available_devices() -> list[str]:
+    """The devices torch can use on this machine: ``'cpu'``, then ``'cuda:0'``, ... and ``'mps'`` where present."""
+    found = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return found + (["mps"] if torch.backends.mps.is_available() else [])
+
+
+def as_device(value: object, name: str = "device") -> torch.device:
+    """``value`` (a name such as ``'cpu'``, ``'cuda'``, ``'cuda:1'``, or a ``torch.device``) as a device
+    this machine has; a device torch does not know or this machine lacks is refused, listing those it has."""
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be a device name (str) or a torch.device, got {type(value).__name__}")
+    have = ", ".join(map(repr, available_devices()))
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{name} {value!r} is not a torch device; available here: {have}") from None
+    if device.type == "cpu":
+        return device
+    backend = getattr(torch, device.type, None)  # torch.cuda, torch.mps, ...
+    present = backend is not None and getattr(backend, "is_available", lambda: False)()
+    if not present or (device.index is not None and device.index >= getattr(backend, "device_count", lambda: 1)()):
+        raise ValueError(f"{name} {str(device)!r} is not available on this machine; available here: {have}")
+    return device
 
 
 def check_writable(path: str | Path, name: str, directory: bool = False) -> Path:

@@ -53,6 +53,7 @@ from ._validate import (
 from .solvers import Field
 
 __all__ = [
+    "sqrtm_psd",
     "Gaussian",
     "AffineMap",
     "gaussian_ot_map",
@@ -63,15 +64,21 @@ __all__ = [
 ]
 
 
-def _sqrtm_psd(cov: Tensor) -> Tensor:
-    """The symmetric square root of a symmetric positive semi-definite ``(D, D)`` matrix (eigh)."""
-    if not isinstance(cov, Tensor) or cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
-        raise ValueError(f"cov must be a square (D, D) tensor, got {type(cov).__name__}")
-    if not torch.allclose(cov, cov.T, atol=1e-6 * max(1.0, cov.abs().max().item())):
-        raise ValueError("cov must be symmetric")
-    vals, vecs = torch.linalg.eigh(cov)
+def sqrtm_psd(a: Tensor) -> Tensor:
+    """The symmetric square root of a symmetric positive semi-definite ``(D, D)`` matrix, in its dtype:
+
+        a^{1/2} = V diag(sqrt(l)) V^T,    a = V diag(l) V^T  (eigendecomposition, ``torch.linalg.eigh``),
+
+    with eigenvalues that round-off pushed below zero clamped to zero. A non-square, non-symmetric or
+    indefinite matrix (an eigenvalue below -1e-6 times the largest in size) is refused.
+    """
+    if not isinstance(a, Tensor) or not a.is_floating_point():
+        raise TypeError(f"a must be a floating-point tensor, got {getattr(a, 'dtype', type(a).__name__)}")
+    if a.ndim != 2 or a.numel() == 0 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"a must be a non-empty square matrix (D, D), got shape {tuple(a.shape)}")
+    vals, vecs = torch.linalg.eigh(_symmetric(check_finite(a, "a"), "a"))
     if vals.min() < -1e-6 * max(1.0, vals.abs().max().item()):
-        raise ValueError(f"cov must be positive semi-definite, its smallest eigenvalue is {vals.min().item():.3g}")
+        raise ValueError(f"a must be positive semi-definite, its smallest eigenvalue is {vals.min().item():.3g}")
     return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
 
 
@@ -141,17 +148,17 @@ class AffineMap:
 def gaussian_ot_map(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> AffineMap:
     """The optimal transport map T(x) = m1 + A (x - m0) from N(m0, S0) to N(m1, S1) (S0 invertible)."""
     mean0, cov0, mean1, cov1 = _two_gaussians(mean0, cov0, mean1, cov1)
-    root0 = _sqrtm_psd(cov0)
+    root0 = sqrtm_psd(cov0)
     inv_root0 = torch.linalg.inv(root0)
-    a = inv_root0 @ _sqrtm_psd(root0 @ cov1 @ root0) @ inv_root0
+    a = inv_root0 @ sqrtm_psd(root0 @ cov1 @ root0) @ inv_root0
     return AffineMap(matrix=0.5 * (a + a.T), center=mean0, shift=mean1)
 
 
 def gaussian_w2(mean0: Tensor, cov0: Tensor, mean1: Tensor, cov1: Tensor) -> Tensor:
     """W2 between N(m0, S0) and N(m1, S1): sqrt(|m1 - m0|^2 + tr(S0 + S1 - 2 (S0^1/2 S1 S0^1/2)^1/2))."""
     mean0, cov0, mean1, cov1 = _two_gaussians(mean0, cov0, mean1, cov1)
-    root0 = _sqrtm_psd(cov0)
-    w2 = (mean1 - mean0).pow(2).sum() + torch.trace(cov0 + cov1 - 2 * _sqrtm_psd(root0 @ cov1 @ root0))
+    root0 = sqrtm_psd(cov0)
+    w2 = (mean1 - mean0).pow(2).sum() + torch.trace(cov0 + cov1 - 2 * sqrtm_psd(root0 @ cov1 @ root0))
     return w2.clamp(min=0).sqrt()
 
 
@@ -165,9 +172,9 @@ def bridge_cross_covariance(cov0: Tensor, cov1: Tensor, sigma: float) -> Tensor:
     """
     cov0, cov1 = _covariances(cov0, cov1)
     sigma = check_positive(sigma, "sigma", allow_zero=True)
-    root0 = _sqrtm_psd(cov0)
+    root0 = sqrtm_psd(cov0)
     eye = torch.eye(cov0.shape[0], dtype=cov0.dtype, device=cov0.device)
-    d = _sqrtm_psd(4 * root0 @ cov1 @ root0 + sigma**4 * eye)
+    d = sqrtm_psd(4 * root0 @ cov1 @ root0 + sigma**4 * eye)
     return 0.5 * (root0 @ d @ torch.linalg.inv(root0) - sigma**2 * eye)
 
 
@@ -220,7 +227,7 @@ class GaussianCouplingField:
         """n draws of x_t ~ N(m_t, Cov(x_t)) ``(n, D)``: where the field matters."""
         mean, cov = self.moments(t)
         z = torch.randn(check_count(n, "n"), mean.shape[0], generator=generator, dtype=mean.dtype)
-        return mean + z @ _sqrtm_psd(cov).T
+        return mean + z @ sqrtm_psd(cov).T
 
     def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
         x = check_batch(x, "x", self.mean0.shape[0])

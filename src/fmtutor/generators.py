@@ -8,6 +8,7 @@ path (the continuous limit of DDPM's schedule, alpha_t = sqrt(abar)).
 
     fm = train_2d(data, train_steps=1500)                       # fmtutor.train2d
     x = fm.sample(torch.randn(1000, 2), nfe=32, sampler="heun").final
+    log_p = fm.log_likelihood(x, nfe=32, method="rk4").log_p      # its density at x, fmtutor.likelihood
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from torch import Tensor
 from ._validate import check_batch, check_choice
 from .ddpm import DDPM
 from .distributions import GaussianMixture
+from .likelihood import LogLikelihood, log_likelihood
 from .marginals import MarginalField
 from .paths import GaussianPath
 from .sampling import converted_field
 from .schedules import VPSchedule
-from .solvers import Field, Solution, solve_ode, steps_for_nfe, time_grid
+from .solvers import NFE_PER_STEP, Field, Solution, solve_ode, steps_for_nfe, time_grid
 
 __all__ = ["KINDS", "SAMPLERS", "FM_PATH", "VP_PATH", "TrainedModel", "exact_model"]
 
@@ -75,6 +77,15 @@ class TrainedModel:
         method = sampler.removeprefix("pf-")
         times = time_grid(steps_for_nfe(method, nfe), 0.0, self.t_max, device=x0.device, dtype=x0.dtype)
         return solve_ode(self.velocity, x0, times, method=method, keep_path=keep_path)
+
+    def log_likelihood(self, x: Tensor, nfe: int, method: str = "rk4", **options) -> LogLikelihood:
+        """log p_theta(x) ``(B,)`` of points ``x`` ``(B, D)`` under the model's ODE (for diffusion its
+        probability-flow ODE): ``likelihood.log_likelihood`` of ``velocity`` from ``t_max`` back to 0 on
+        an even grid that spends ``nfe`` evaluations of ``method``. ``options`` go to ``log_likelihood``
+        (``estimator``, ``n_probes``, ``generator``)."""
+        x, method = check_batch(x, "x"), check_choice("method", method, NFE_PER_STEP)
+        times = time_grid(steps_for_nfe(method, nfe), self.t_max, 0.0, device=x.device, dtype=x.dtype)
+        return log_likelihood(self.velocity, x, times, method, **options)
 
 
 def exact_model(kind: str, mixture: GaussianMixture) -> TrainedModel:

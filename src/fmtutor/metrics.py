@@ -1,4 +1,5 @@
-"""Distances between two sample sets ``(N, D)`` and ``(M, D)``: sliced Wasserstein-2 and energy distance.
+"""Distances between two sample sets ``(N, D)`` and ``(M, D)``: sliced Wasserstein-2 and energy distance;
+and sizes of one batch of vectors ``(B, *D)`` against another of the same shape (RMS, relative error).
 
 Both are estimated from finite samples, so even two draws of the *same* distribution give a
 positive value: the **noise floor**. ``noise_floor`` measures it (data against fresh data of the same
@@ -15,10 +16,10 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from ._validate import check_batch, check_count, check_same_kind
+from ._validate import check_batch, check_count, check_like, check_same_kind
 from .distributions import Sampleable
 
-__all__ = ["sliced_wasserstein", "sliced_w2_to", "energy_distance", "noise_floor"]
+__all__ = ["sliced_wasserstein", "sliced_w2_to", "energy_distance", "noise_floor", "rms_norm", "max_relative_error"]
 
 
 def _pair(x: Tensor, y: Tensor, names: tuple[str, str] = ("x", "y")) -> tuple[Tensor, Tensor]:
@@ -113,3 +114,21 @@ def noise_floor(
         metric = partial(sliced_wasserstein, generator=generator)
     values = [metric(data.sample(n, generator), data.sample(n, generator)) for _ in range(repeats)]
     return torch.stack(values).mean()
+
+
+def rms_norm(v: Tensor) -> Tensor:
+    """The root mean square length of a batch of vectors ``v`` ``(B, *D)``: sqrt(mean_i |v_i|^2), a 0-d tensor
+    (|.| the Euclidean norm over all of a row's coordinates). The RMS error of ``a`` is ``rms_norm(a - b)``."""
+    v = check_batch(v, "v")
+    return v.flatten(1).pow(2).sum(dim=1).mean().sqrt()
+
+
+def max_relative_error(a: Tensor, b: Tensor) -> Tensor:
+    """The largest error of ``a`` against the reference ``b`` (both ``(B, *D)``) relative to the largest row
+    of ``b``: max_i |a_i - b_i| / max_i |b_i|, a 0-d tensor (|.| the Euclidean norm of a row)."""
+    a = check_batch(a, "a")
+    b = check_like(b, a, "b", "a")
+    scale = b.flatten(1).norm(dim=1).max()
+    if scale.item() == 0:
+        raise ValueError("b must have a row that is not zero: the error is relative to the largest row of b")
+    return (a - b).flatten(1).norm(dim=1).max() / scale

@@ -1,4 +1,5 @@
-"""Figures for the side-by-side comparison of diffusion and flow matching (numpy starts here).
+"""Figures for the side-by-side comparison of diffusion and flow matching (numpy starts here), and
+the picture of a marginal path (its density under its field) that chapter 3 draws for every schedule.
 
 Every function takes already computed tensors (samples, solver paths ``(S + 1, B, 2)``, fields) and
 returns a matplotlib figure, so the chapter and the command line draw the very same pictures.
@@ -15,6 +16,8 @@ import torch
 from matplotlib import animation, ticker
 from torch import Tensor
 
+from ._validate import check_choice
+from .marginals import MarginalField
 from .viz import field_grid, quiver_by_speed, scatter, speed_colorbar, to_numpy
 
 __all__ = [
@@ -22,6 +25,8 @@ __all__ = [
     "plot_trajectories",
     "plot_snapshots",
     "plot_fields",
+    "draw_density",
+    "draw_marginal",
     "plot_quality",
     "generation_animation",
     "write_gif",
@@ -104,7 +109,7 @@ def plot_fields(
     for row, name in zip(axes, fields):
         for ax, t in zip(row, ts):
             if density is not None:
-                _density_image(ax, density, t, lim + 0.4)
+                draw_density(ax, density, t, lim + 0.4)
             quiver_by_speed(ax, grid, vectors[name, t], vmax=top, scale=1.3 * n_grid, width=0.006, antialiased=False)
             ax.set(
                 xticks=[],
@@ -118,10 +123,34 @@ def plot_fields(
     return fig
 
 
-def _density_image(ax: plt.Axes, density: Callable[[Tensor, float], Tensor], t: float, lim: float, n: int = 64) -> None:
-    """The density ``density(x, t)`` on an ``n x n`` grid over [-lim, lim]^2, in greys."""
+def draw_density(ax: plt.Axes, density: Callable[[Tensor, float], Tensor], t: float, lim: float, n: int = 64) -> None:
+    """The density ``density(x, t)`` (e.g. ``MarginalField.density``) on an ``n x n`` grid over [-lim, lim]^2,
+    in greys (the densest cell at 1 / 1.4 of black)."""
     p = to_numpy(density(field_grid(lim, n), t)).reshape(n, n)
     ax.imshow(p, origin="lower", extent=(-lim, lim, -lim, lim), cmap="Greys", vmax=1.4 * p.max())
+
+
+def draw_marginal(
+    ax: plt.Axes,
+    field: MarginalField,
+    t: float,
+    kind: str = "velocity",
+    vmax: float = 8.0,
+    lim: float = 5.5,
+    n_density: int = 72,
+    arrows: Tensor | None = None,
+) -> float:
+    """One time of a marginal path on ``ax``: p_t in grey (``draw_density`` over [-lim, lim]^2) under unit
+    arrows of the field's ``velocity`` u_t or ``score`` grad log p_t at ``arrows`` ``(N, 2)`` (default a
+    10 x 10 grid over [-4.6, 4.6]^2), coloured by length on [0, ``vmax``] (``quiver_by_speed``; no arrow
+    where the length is below 1e-6). ``t`` is clamped to ``field.t_max``; returns the time drawn."""
+    check_choice("kind", kind, ("velocity", "score"))
+    t = min(float(t), field.t_max)
+    draw_density(ax, field.density, t, lim, n_density)
+    points = field_grid(4.6, 10) if arrows is None else arrows
+    quiver_by_speed(ax, points, getattr(field, kind)(points, t), zero_below=1e-6, vmax=vmax, scale=15, width=0.006)
+    ax.set(xticks=[], yticks=[])
+    return t
 
 
 def plot_quality(

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ._validate import check_count, check_real
 from .generators import TrainedModel
-from .metrics import sliced_w2_to
+from .metrics import rms_norm, sliced_w2_to
 
 __all__ = ["sliced_w2_vs_nfe", "sliced_w2_spread", "nfe_to_reach", "plateau", "solver_error_vs_nfe"]
 
@@ -81,6 +81,4 @@ def solver_error_vs_nfe(
         raise ValueError("solver_error_vs_nfe needs a deterministic sampler; ancestral sampling draws fresh noise")
     if limit.shape != x0.shape:
         raise ValueError(f"limit must have the shape of x0 {tuple(x0.shape)}, got {tuple(limit.shape)}")
-    return {
-        nfe: float((model.sample(x0, nfe, sampler).final - limit).norm(dim=-1).pow(2).mean().sqrt()) for nfe in nfes
-    }
+    return {nfe: float(rms_norm(model.sample(x0, nfe, sampler).final - limit)) for nfe in nfes}

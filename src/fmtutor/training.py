@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ._validate import as_path, check_count, check_positive, check_real, check_writable
+from ._validate import as_device, as_path, check_count, check_positive, check_real, check_writable
 
 __all__ = [
     "EMA",
@@ -134,9 +134,9 @@ def load_checkpoint(path: str | Path, keys: Sequence[str] = (), device: str | to
     """Read a checkpoint saved by ``save_atomic`` (tensors and plain values only, never pickled code).
 
     Raises ``ValueError`` naming the file when it is missing, unreadable, corrupt, or not a dict
-    holding every one of ``keys``.
+    holding every one of ``keys``, and naming ``device`` when this machine does not have it.
     """
-    path = as_path(path, "checkpoint")
+    path, device = as_path(path, "checkpoint"), as_device(device)
     if not path.is_file():
         raise ValueError(f"checkpoint {str(path)!r} does not exist or is not a file")
     try:

@@ -7,7 +7,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fmtutor.mnist import Classifier, accuracy, frechet_distance, frechet_gaussians, gaussian_stats, sqrtm_psd
+from fmtutor.mnist import (
+    MNIST,
+    Classifier,
+    accuracy,
+    class_labels,
+    evaluate,
+    features,
+    frechet_distance,
+    frechet_gaussians,
+    gaussian_stats,
+    sample,
+    score,
+    sqrtm_psd,
+)
+from fmtutor.mnist.glyphs import GlyphField
 
 
 def _spd(d: int, seed: int) -> torch.Tensor:
@@ -85,3 +99,22 @@ def test_classifier_interface_and_accuracy():
     assert accuracy(model, x, labels, batch_size=2) == pytest.approx(3 / 5)
     with pytest.raises(ValueError, match=r"x must have shape \(B, 1, 28, 28\)"):
         model.features(torch.randn(5, 784))
+
+
+def test_evaluate_scores_what_sample_draws_with_samples_defaults():
+    torch.manual_seed(0)
+    judge, field = Classifier((4, 4, 4)).eval(), GlyphField(std=0.1)
+    test = MNIST(field.templates.repeat(2, 1, 1, 1), torch.arange(10).repeat(2))
+    result = evaluate(field, judge, test, n=20, nfe=2, generator=torch.Generator().manual_seed(5))
+    images = sample(field, class_labels(20), nfe=2, generator=torch.Generator().manual_seed(5))
+    expected = score(judge, images, class_labels(20), features(judge, test.images)[0])
+    assert (result.w, result.nfe, result.solver, result.n) == (3.0, 2, "euler", 20)  # w and solver: sample's defaults
+    assert (result.accuracy, result.per_class) == (expected.accuracy, expected.per_class)
+    assert result.frechet == pytest.approx(expected.frechet, rel=1e-12)
+    message = r"^unknown sampling option\(s\) steps; expected keywords of fmtutor.mnist.sample: w, nfe, solver, "
+    with pytest.raises(TypeError, match=message):
+        evaluate(field, judge, test, n=20, steps=2)
+    with pytest.raises(
+        TypeError, match=r"^real must be an MNIST \(real digits for reference_frechet\) or None, got float$"
+    ):
+        evaluate(field, judge, test, 20, 3.0)  # w passed by position, where real stands

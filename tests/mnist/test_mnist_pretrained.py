@@ -115,6 +115,16 @@ def test_a_foreign_file_is_refused(tmp_path):
         load_pretrained("tiny-judge", tmp_path)
 
 
+def test_a_device_this_machine_lacks_is_refused_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    _store_two(tmp_path)
+    with pytest.raises(ValueError, match=r"^device 'cuda' is not available on this machine; available here: 'cpu'$"):
+        load_pretrained("tiny-unet", tmp_path, device="cuda")
+    assert load_pretrained("tiny-unet", tmp_path, device="cpu").model.training is False
+
+
 def test_a_generator_needs_its_config(tmp_path):
     model, _ = _generator("unet", TINY_UNET, 0)
     with pytest.raises(TypeError, match="a generator needs its TrainConfig"):

@@ -22,7 +22,8 @@ from ..distributions import GaussianMixture
 from ..guidance import LabelledMixture, two_class_mixture
 from ..mnist.conditioning import NULL_LABEL, check_labels
 from ..mnist.dit import DiT
-from ..mnist.evaluate import frechet_gaussians, sqrtm_psd
+from ..gaussian_ot import sqrtm_psd
+from ..mnist.evaluate import frechet_gaussians
 from ..mnist.sample import guided_field
 from ..training import seeded
 from ._checker import Checker, Report

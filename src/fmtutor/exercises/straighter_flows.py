@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ..couplings import exact_assignment, ot_pair, squared_distances
-from ..gaussian_ot import _sqrtm_psd, bridge_cross_covariance
+from ..gaussian_ot import bridge_cross_covariance, sqrtm_psd
 from ..marginals import MarginalField
 from ..paths import GaussianPath
 from ..solvers import solve_ode, time_grid
@@ -221,7 +221,7 @@ def check_bridge_cross(fn: Callable[[Tensor, float], Tensor]) -> Report:
     for what, cov1, sigma in _bridge_cases():
         eye = torch.eye(cov1.shape[0], dtype=F64)
         reference = bridge_cross_covariance(eye, cov1, sigma)
-        root = _sqrtm_psd(4 * cov1 + sigma**4 * eye)
+        root = sqrtm_psd(4 * cov1 + sigma**4 * eye)
         mistakes = (
             (bridge_cross_covariance(eye, cov1, 0.0), "that is the OT coupling's (sigma = 0); the noise must enter"),
             (

@@ -13,6 +13,7 @@ Networks are velocity fields ``model(x, t, y)`` (x (B, 1, 28, 28), t (B,) in [0,
 ``python -m fmtutor.mnist --help``.
 """
 
+from ..gaussian_ot import sqrtm_psd  # the chapter's Fréchet exercise uses it beside the scores
 from .classifier import (
     CLASSIFIER_PATH,
     CLASSIFIER_PRESETS,
@@ -34,7 +35,6 @@ from .evaluate import (
     frechet_gaussians,
     gaussian_stats,
     score,
-    sqrtm_psd,
 )
 from .models import ARCHS, build_model, count_parameters
 from .presets import PRESETS, Preset, default_preset, get_preset

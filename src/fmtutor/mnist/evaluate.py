@@ -14,20 +14,21 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .._validate import check_batch, check_callable, check_count, check_finite
-from ..paths import GaussianPath
+from ..gaussian_ot import sqrtm_psd
 from .classifier import Classifier
 from .data import MNIST
 from .sample import class_labels, sample
 
 __all__ = [
-    "sqrtm_psd",
     "gaussian_stats",
     "frechet_gaussians",
     "frechet_distance",
@@ -37,16 +38,6 @@ __all__ = [
     "Evaluation",
     "evaluate",
 ]
-
-
-def sqrtm_psd(a: Tensor) -> Tensor:
-    """The symmetric square root of a symmetric positive semi-definite matrix: V diag(sqrt(l)) V^T.
-
-    Eigenvalues below zero (round-off) are clamped to zero.
-    """
-    a = _statistic(a, "a", 2)
-    evals, evecs = torch.linalg.eigh((a + a.T) / 2)
-    return (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
 
 
 def _statistic(a: object, name: str, ndim: int) -> Tensor:
@@ -141,28 +132,32 @@ class Evaluation:
     seconds: float
 
 
+def _sampling_options(sampling: dict) -> dict:
+    """``sampling`` completed with the defaults of ``sample``; a keyword ``sample`` does not take is refused."""
+    params = {name: p for name, p in inspect.signature(sample).parameters.items() if name not in ("model", "labels")}
+    unknown = sorted(set(sampling) - set(params))
+    if unknown:
+        raise TypeError(
+            f"unknown sampling option(s) {', '.join(unknown)}; expected keywords of fmtutor.mnist.sample: "
+            f"{', '.join(params)}"
+        )
+    return {name: sampling.get(name, p.default) for name, p in params.items()}
+
+
 def evaluate(
     model: nn.Module,
     classifier: Classifier,
     test: MNIST,
     n: int = 1000,
-    w: float = 3.0,
-    nfe: int = 50,
-    solver: str = "euler",
-    prediction: str = "velocity",
-    path: GaussianPath | None = None,
-    t_start: float | None = None,
-    clip: bool | None = None,
     real: MNIST | None = None,
-    generator: torch.Generator | None = None,
-    batch_size: int = 500,
-    progress: bool = False,
+    **sampling: Any,
 ) -> Evaluation:
     """Generate ``n`` digits with labels 0..9 in turn, then score them against ``test`` (see module doc).
 
-    The sampling arguments are those of ``fmtutor.mnist.sample``.
-    ``real``, if given (e.g. the training set), supplies ``n`` real digits for ``reference_frechet``.
-    ``seconds`` is the wall time of the sampling alone.
+    ``sampling`` holds keyword arguments of ``fmtutor.mnist.sample`` (``w``, ``nfe``, ``solver``,
+    ``prediction``, ``path``, ``t_start``, ``clip``, ``generator``, ``batch_size``, ``progress``), with its
+    defaults for those not given. ``real``, if given (e.g. the training set), supplies ``n`` real digits
+    for ``reference_frechet``. ``seconds`` is the wall time of the sampling alone.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 10 or n % 10:
         raise ValueError(f"n must be a positive multiple of 10 (n / 10 digits of each class), got {n!r}")
@@ -170,22 +165,12 @@ def evaluate(
     for value, name, kind in ((classifier, "classifier", Classifier), (test, "test", MNIST)):
         if not isinstance(value, kind):
             raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+    if real is not None and not isinstance(real, MNIST):
+        raise TypeError(f"real must be an MNIST (real digits for reference_frechet) or None, got {type(real).__name__}")
+    options = _sampling_options(sampling)
     labels = class_labels(n)
     start = time.perf_counter()
-    images = sample(
-        model,
-        labels,
-        w=w,
-        nfe=nfe,
-        solver=solver,
-        prediction=prediction,
-        path=path,
-        t_start=t_start,
-        clip=clip,
-        generator=generator,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    images = sample(model, labels, **options)
     seconds = time.perf_counter() - start
     test_feats, _ = features(classifier, test.images)
     scores = score(classifier, images, labels, test_feats)
@@ -199,8 +184,8 @@ def evaluate(
         reference_frechet=reference,
         per_class=scores.per_class,
         n=n,
-        w=float(w),
-        nfe=nfe,
-        solver=solver,
+        w=float(options["w"]),
+        nfe=options["nfe"],
+        solver=options["solver"],
         seconds=seconds,
     )

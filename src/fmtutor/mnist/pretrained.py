@@ -29,7 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .._validate import as_path, check_count, check_writable
+from .._validate import as_device, as_path, check_count, check_writable
 from .classifier import Classifier, ClassifierResult
 from .models import build_model
 from .train import Run, TrainConfig
@@ -142,13 +142,12 @@ def _build(entry: dict) -> nn.Module:
 
 def load_pretrained(name: str, directory: str | Path = WEIGHTS_DIR, device: str | torch.device = "cpu"):
     """``name``'s network, verified, in float32 and eval mode: a ``Run`` (generators, EMA weights) or a
-    ``ClassifierResult`` (the judge), like ``load_run`` and ``load_classifier`` return."""
+    ``ClassifierResult`` (the judge), like ``load_run`` and ``load_classifier`` return, on ``device``
+    (one this machine has, e.g. ``'cpu'``, or ``'cuda'`` where torch sees a GPU; another is refused
+    with a ValueError that lists the devices there are)."""
+    device = as_device(device)
     path = verify(name, directory)
     entry = _entry(name, Path(directory))
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device {device!r} is not a torch device; expected e.g. 'cpu' or 'cuda'") from None
     model = _build(entry)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()}
     model.load_state_dict(state)

@@ -22,7 +22,8 @@ from ..distributions import GaussianMixture
 from ..likelihood import log_likelihood
 from ..marginals import MarginalField
 from ..paths import GaussianPath
-from ..solvers import NFE_PER_STEP, time_grid
+from .._validate import check_choice
+from ..solvers import NFE_PER_STEP, steps_for_nfe, time_grid
 from ..toy_data import get_dataset
 from ..viz import field_grid, to_numpy
 from . import Panel
@@ -35,8 +36,9 @@ FLOOR = -14.0  # log-densities below this are drawn as the colour map's bottom
 class LikelihoodPanel(Panel):
     """Exact and estimated log p_t of ``data`` on an ``n_grid`` x ``n_grid`` grid, and the error.
 
-    Sliders: ``t`` in (0, 1], ``nfe`` (1 .. ``max_nfe``; a whole number of ``method`` steps, rounded
-    down) and ``probes`` (0 = exact divergence, else Hutchinson with that many Rademacher probes).
+    Sliders: ``t`` in (0, 1], ``nfe`` (a whole number of ``method`` steps up to ``max_nfe``: Euler
+    1, 2, 3, ..., Heun and midpoint 2, 4, ..., RK4 4, 8, ...) and ``probes`` (0 = exact divergence,
+    else Hutchinson with that many Rademacher probes).
     """
 
     def __init__(
@@ -53,8 +55,7 @@ class LikelihoodPanel(Panel):
         mixture = get_dataset(data)
         if not isinstance(mixture, GaussianMixture):
             raise ValueError(f"data must be a Gaussian mixture ('eight-gaussians' or 'three-clusters'), got {data!r}")
-        if method not in NFE_PER_STEP:
-            raise ValueError(f"unknown method {method!r}; expected one of {', '.join(map(repr, NFE_PER_STEP))}")
+        check_choice("method", method, NFE_PER_STEP)
         self.field, self.method, self.seed = MarginalField(mixture, GaussianPath("linear")), method, seed
         self.max_nfe, self.max_probes, self.n = max_nfe, max_probes, n_grid
         self.points = field_grid(lim, n_grid)
@@ -80,15 +81,18 @@ class LikelihoodPanel(Panel):
     def controls(self) -> dict:
         import ipywidgets as w
 
+        per_step = NFE_PER_STEP[self.method]
         return {
             "t": w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="t"),
-            "nfe": w.IntSlider(value=8, min=1, max=self.max_nfe, description="NFE"),
+            "nfe": w.IntSlider(
+                value=8,
+                min=per_step,
+                max=max(per_step, self.max_nfe - self.max_nfe % per_step),
+                step=per_step,
+                description="NFE",
+            ),
             "probes": w.IntSlider(value=0, min=0, max=self.max_probes, description="probes"),
         }
-
-    def steps(self, nfe: int) -> int:
-        """The number of solver steps that ``nfe`` evaluations buy (at least one)."""
-        return max(1, int(nfe) // NFE_PER_STEP[self.method])
 
     def estimate(self, t: float, nfe: int, probes: int) -> Tensor:
         """log p_t on the grid by the backward integration from t to 0 (cached): ``(n_grid ** 2,)``."""
@@ -96,7 +100,7 @@ class LikelihoodPanel(Panel):
             raise ValueError(f"t must lie in (0, 1], got {t!r}")
         if not 0 <= int(probes) <= self.max_probes:
             raise ValueError(f"probes must lie in 0..{self.max_probes}, got {probes!r}")
-        key = (round(float(t), 6), self.steps(nfe), int(probes))
+        key = (round(float(t), 6), steps_for_nfe(self.method, int(nfe)), int(probes))
         if key not in self._cache:
             estimator = "exact" if key[2] == 0 else "rademacher"
             result = log_likelihood(
@@ -121,9 +125,9 @@ class LikelihoodPanel(Panel):
         for image, values in zip(self.images, (exact, estimate, shown_error)):
             image.set_data(to_numpy(values).reshape(self.n, self.n))
         how = "exact div" if int(probes) == 0 else f"{int(probes)} probe{'s' if int(probes) > 1 else ''}"
-        steps = self.steps(nfe)
+        steps = steps_for_nfe(self.method, int(nfe))
         self.axes[0].set_title(f"exact log p_t, t = {float(t):.2f}", fontsize=8)
-        self.axes[1].set_title(f"{self.method} x {steps} (NFE {steps * NFE_PER_STEP[self.method]}), {how}", fontsize=8)
+        self.axes[1].set_title(f"{self.method} x {steps} (NFE {int(nfe)}), {how}", fontsize=8)
         self.axes[2].set_title(f"error (nats), E_p|err| = {mean_error:.3f}", fontsize=8)
 
     @classmethod
