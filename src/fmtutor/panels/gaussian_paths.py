@@ -111,7 +111,7 @@ class MarginalPathPanel(Panel):
             # a field that vanishes (cosine at t = 0: u_0 = (pi / 2) E[x1] = 0) must not show rounding noise
             self.view.set_vectors(field(self.view.grid, shown), zero_below=1e-6)
             self.view.set_particles(self.particles_at(shown, schedule, solver, steps))
-        self.ax.set_title(title, fontsize=8)
+        self.ax.set_title(title, fontsize=8, y=1.0)  # a fixed place: see FieldPanel.update
 
     @classmethod
     def demo(cls) -> MarginalPathPanel:
