@@ -5,7 +5,9 @@ import torch
 
 from fmtutor.generators import exact_model
 from fmtutor.metrics import noise_floor
+from fmtutor.metrics import sliced_w2_to
 from fmtutor.quality import nfe_to_reach, plateau, sliced_w2_spread, sliced_w2_vs_nfe, solver_error_vs_nfe
+from fmtutor.time_grids import GridSampler
 
 
 @pytest.mark.parametrize(
@@ -67,7 +69,11 @@ def test_the_spread_needs_two_seeds(mixture, reference):
 
 def test_refusals_name_the_argument(mixture):
     model, x0 = exact_model("flow-matching", mixture), torch.zeros(3, 2)
-    with pytest.raises(TypeError, match=r"^model must be a fmtutor TrainedModel \(e.g. from train_2d\), got str$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^model must be a fmtutor TrainedModel \(e.g. from train_2d\) or another model with "
+        r"sample\(x0, nfe, sampler, generator=\), got str$",
+    ):
         sliced_w2_vs_nfe("model", "euler", [4], x0)
     with pytest.raises(ValueError, match=r"^nfes must be a non-empty sequence of integers >= 1, got \(\)$"):
         sliced_w2_vs_nfe(model, "euler", [], x0)
@@ -77,3 +83,18 @@ def test_refusals_name_the_argument(mixture):
         sliced_w2_spread(model, "euler", [4], x0, seeds=3)
     with pytest.raises(ValueError, match=r"^limit must have the shape of x0 \(3, 2\), got \(2, 2\)$"):
         solver_error_vs_nfe(model, "euler", [4], x0, x0[:2])
+
+
+def test_a_grid_sampler_is_measured_like_a_trained_model(mixture, reference):
+    """Chapter 8's fitted-grid sampler has the TrainedModel's sampling call: its curve is the sliced W2
+    of its own samples from the curve's seeded noise, and it refuses a sampler it lacks itself."""
+    exact = exact_model("flow-matching", mixture)
+    grids = GridSampler.fit(exact.velocity, torch.randn(256, 2, generator=torch.Generator().manual_seed(0)))
+    curve = sliced_w2_vs_nfe(grids, "euler", [4, 8], reference, seed=3)
+    for nfe in (4, 8):
+        x0 = torch.randn(reference.shape, generator=torch.Generator().manual_seed(3))
+        assert curve[nfe] == pytest.approx(sliced_w2_to(reference, seed=4)(grids.sample(x0, nfe).final))
+    with pytest.raises(ValueError, match=r"GridSampler fits grids for Euler's method, got sampler 'heun'"):
+        sliced_w2_vs_nfe(grids, "heun", [4], reference)
+    with pytest.raises(TypeError, match=r"^sampler must be the str name of a sampler, got int$"):
+        sliced_w2_vs_nfe(grids, 3, [4], reference)

@@ -28,10 +28,18 @@ def _counts(values: object, name: str, minimum: int = 1) -> tuple[int, ...]:
 
 
 def _check_sampling(model: object, sampler: object, nfes: object) -> tuple[int, ...]:
-    """Refuse a model that is not a ``TrainedModel``, a sampler it lacks, and NFEs that are not counts."""
-    if not isinstance(model, TrainedModel):
-        raise TypeError(f"model must be a fmtutor TrainedModel (e.g. from train_2d), got {type(model).__name__}")
-    check_choice(f"sampler for {model.kind}", sampler, SAMPLERS[model.kind])
+    """Refuse a model without the sampling call ``model.sample(x0, nfe, sampler, generator=)`` of a
+    ``TrainedModel`` (``time_grids.GridSampler`` has it too), a sampler a ``TrainedModel`` lacks (other
+    models check their own), and NFEs that are not counts."""
+    if not callable(getattr(model, "sample", None)):
+        raise TypeError(
+            "model must be a fmtutor TrainedModel (e.g. from train_2d) or another model with "
+            f"sample(x0, nfe, sampler, generator=), got {type(model).__name__}"
+        )
+    if isinstance(model, TrainedModel):
+        check_choice(f"sampler for {model.kind}", sampler, SAMPLERS[model.kind])
+    elif not isinstance(sampler, str):
+        raise TypeError(f"sampler must be the str name of a sampler, got {type(sampler).__name__}")
     return _counts(nfes, "nfes")
 
 
