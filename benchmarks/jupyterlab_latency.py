@@ -9,7 +9,7 @@ Starts JupyterLab on 127.0.0.1 over a copy of the chapters, opens each in headle
   (``repeats`` steps per slider, each to a position not shown before, 150 ms after the previous
   picture arrived); median and 90th percentile over all, and the first step on its own: the live
   panel draws the positions next to the one a reader moved to ahead, so the first step, which
-  follows no move, waits for its picture to be drawn;
+  follows no move, is the one that waits for its picture to be drawn;
 - **end of drag**: the handle dragged across the slider for 1 s with the mouse; the time from the
   mouse release to the last picture (the one for the final position).
 
@@ -49,14 +49,17 @@ def p90(values: list[float]) -> float:
 
 
 def single_steps(tab, index: int, control: dict, repeats: int) -> list[float]:
-    """``repeats`` arrow keys the same way (away from the nearer end of the slider), each pressed
-    150 ms after the previous picture arrived; ms from each key press to its picture."""
+    """Up to ``repeats`` arrow keys the same way (away from the nearer end of the slider, stopping at
+    the far end), each pressed 150 ms after the previous picture arrived; ms from each key press to
+    its picture."""
     handle = jl.control_locator(tab, index, control)
     handle.focus()
     now, low, high = (float(control[k]) for k in ("now", "min", "max"))
-    key = "ArrowLeft" if high - now < now - low else "ArrowRight"
+    key, end = ("ArrowLeft", low) if high - now < now - low else ("ArrowRight", high)
     times = []
     for _ in range(repeats):
+        if float(handle.get_attribute("aria-valuenow")) == end:
+            break
         tab.evaluate(WATCH, index)
         start = tab.evaluate("() => performance.now()")
         tab.keyboard.press(key)
@@ -130,12 +133,12 @@ def main(argv: list[str]) -> None:
                     continue
                 times = single_steps(tab, index, control, repeats=7)
                 drag = end_of_drag(tab, index, control)
-                steps += times[1:]
+                steps += times
                 firsts.append(times[0])
                 drags.append(drag)
                 print(
-                    f"{chapter.stem:22s} {control['label'][:10]:10s} {statistics.median(times[1:]):11.0f} "
-                    f"{p90(times[1:]):9.0f} {times[0]:10.0f} {drag:9.0f}",
+                    f"{chapter.stem:22s} {control['label'][:10]:10s} {statistics.median(times):11.0f} "
+                    f"{p90(times):9.0f} {times[0]:10.0f} {drag:9.0f}",
                     flush=True,
                 )
             print(

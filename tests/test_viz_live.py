@@ -46,9 +46,9 @@ def test_live_shows_controls_beside_the_image_and_redraws_on_each_change(capsys)
     assert panel.wait(10)
     menu.value = "y"
     assert panel.wait(10)
-    # each move also draws the step back (1.1 is past the slider's end, "y" is the last option, and
-    # (1.0, "x") is cached already)
-    assert seen == [(0.5, "x"), (1.0, "x"), (0.9, "x"), (1.0, "y")]
+    # the jump from 0.5 to 1.0 draws nothing ahead; after the menu's step, "y" is its last option and
+    # (1.0, "x"), the step back, is cached already
+    assert seen == [(0.5, "x"), (1.0, "x"), (1.0, "y")]
     assert bytes(image.value) != first and png_size(image.value) == png_size(first)
 
 
@@ -70,6 +70,8 @@ def test_a_step_to_a_neighbouring_position_shows_its_picture_drawn_ahead_without
     shown = bytes(image.value)
     assert panel.wait(10) and seen == [1, 2, 3, 4]  # 3 was not drawn again; 4 is drawn ahead
     assert shown == reference.png(a=3)
+    slider.value = 0  # a jump, as in a drag: nothing is drawn ahead
+    assert panel.wait(10) and seen == [1, 2, 3, 4, 3, 0]
 
 
 def test_the_picture_is_shown_at_figure_size_with_two_pixels_per_css_pixel():
@@ -241,12 +243,23 @@ def test_pictures_draw_the_next_settings_ahead_and_show_only_what_was_asked_for(
     assert r.pictures.wait(10) and "ValueError: a must not be 7" in r.failed[0] and r.shown[-1] == b"3"
 
 
-def test_after_a_jump_drawing_ahead_waits_until_no_request_has_come_for_the_delay():
+def test_a_setting_asked_for_while_it_is_drawn_ahead_is_shown_when_done_and_not_drawn_again():
+    r = Recorder(block=2)
+    r.pictures.request({"a": 1}, [{"a": 2}])
+    assert r.started.wait(10)  # 2 is being drawn ahead
+    r.pictures.request({"a": 2}, [{"a": 3}])
+    assert r.shown == [b"1"]
+    r.release.set()
+    assert r.pictures.wait(10)
+    assert r.drawn == [1, 2, 3] and r.shown == [b"1", b"2"]
+
+
+def test_drawing_ahead_waits_until_no_request_has_come_for_the_delay():
     times = []
     pictures = Pictures(lambda v: times.append((v["a"], time.monotonic())) or b"", lambda p: None, lambda e: None)
     pictures.request({"a": 1}, [{"a": 2}], delay=0.3)
     time.sleep(0.15)
-    pictures.request({"a": 5}, [{"a": 6}], delay=0.3)  # the drag goes on: 2 is no longer ahead
+    pictures.request({"a": 5}, [{"a": 6}], delay=0.3)  # the reader moves on: 2 is no longer ahead
     last = time.monotonic()
     assert pictures.wait(10)
     assert [a for a, _ in times] == [1, 5, 6] and times[2][1] - last >= 0.3

@@ -18,6 +18,7 @@ Notebook 7:
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -33,7 +34,9 @@ from .png import fast_png
 __all__ = ["MAX_CSS", "LiveView", "Pictures", "ahead", "along", "live", "setting_key"]
 
 SETTLE = 0.08  # s after a picture is shown before the worker draws ahead
-QUIET = 0.25  # s without a request before drawing ahead after a jump (a drag, a click on the track)
+STEP_QUIET = 0.1  # s without a move before drawing ahead after a step (the arrow keys)
+SWITCH = 0.0005  # s: the interpreter's switch interval while drawing (Python's default is 0.005), so that
+# the kernel reads the next control value while a picture is drawn instead of after it
 MAX_CSS = (560, 480)  # the largest picture (width, height) in CSS pixels: beside ~300 px of controls
 
 
@@ -120,10 +123,10 @@ class Pictures:
     a picture is being drawn replace each other, so a drag draws the latest position only, and a
     finished picture is shown unless a newer one is on screen already. While nothing is requested the
     worker draws ``next_values`` (the neighbouring positions, see ``ahead``) into the cache, so that a
-    step to one of them shows its picture without waiting for a draw. Drawing ahead starts ``SETTLE``
-    s after the last picture was shown and ``delay`` s after the last request: give a longer one after
-    a jump, which is likely part of a drag, whose next position is not a neighbour and should not
-    wait behind a picture drawn ahead. ``wait`` blocks until idle.
+    step to one of them shows its picture without waiting for a draw (or for the rest of its draw, if
+    it is being drawn ahead when it is asked for). Drawing ahead starts ``SETTLE``
+    s after the last picture was shown and ``delay`` s after the last request (a reader still moving a
+    control would otherwise wait behind a picture drawn ahead). ``wait`` blocks until idle.
     """
 
     def __init__(
@@ -183,6 +186,8 @@ class Pictures:
                     self._idle.set()
                     return
             number, values = job
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, SWITCH))
             try:
                 picture = self._draw(values)
             except Exception:  # shown to the reader: a worker thread's traceback would go nowhere
@@ -190,8 +195,12 @@ class Pictures:
                     if number > self._shown:
                         self._fail(traceback.format_exc(limit=3))
                 continue
+            finally:
+                sys.setswitchinterval(interval)
             with self._lock:
                 self.remember(values, picture)
+                if number == 0 and self._wanted is not None and setting_key(self._wanted[1]) == setting_key(values):
+                    (number, _), self._wanted = self._wanted, None  # asked for while drawn ahead
                 if number > self._shown:
                     self._shown, self._since = number, time.monotonic()
                     self._show(picture)
@@ -228,8 +237,10 @@ def live(update: Callable[..., None], fig: plt.Figure, **controls):
     a PNG in an ``ipywidgets.Image`` (a figure inside an ``Output`` widget can stall notebook
     executors until the cell's timeout). The first picture is drawn before this returns; later ones
     on a worker thread (see ``Pictures``): the latest setting first, then, after a reader moves a
-    control, the positions one step away along it (at once after a step, after ``QUIET`` s without
-    a move after a jump), so that the next step shows at once. An error in
+    control by one step (as the arrow keys do), the positions one step further and one step back,
+    once no move has come for ``STEP_QUIET`` s, so that the next step shows at once. After a jump (a
+    drag, a click on the track) nothing is drawn ahead: on two cores it would slow the picture of
+    the last position on its way to the page, and the next position is no neighbour anyway. An error in
     ``update`` is shown under the controls. Returns the ``HBox`` (controls column, picture) after
     displaying it, with ``wait()`` to block until nothing is being drawn; in a notebook write
     ``_ = live(...)``.
@@ -259,7 +270,7 @@ def live(update: Callable[..., None], fig: plt.Figure, **controls):
         values = {name: w.value for name, w in controls.items()}
         moved = next(name for name, w in controls.items() if w is change["owner"])
         step = values[moved] in (along(change["owner"], change["old"], d) for d in (1, -1))
-        pictures.request(values, ahead(controls, values, moved, change["old"]), delay=0.0 if step else QUIET)
+        pictures.request(values, ahead(controls, values, moved, change["old"]) if step else [], delay=STEP_QUIET)
 
     first = {name: w.value for name, w in controls.items()}
     image.value = view.png(**first)
