@@ -109,15 +109,15 @@ def _link(text: str, label: str, ch: Chapter) -> str:
     return f"[{text}]({where}#{label})"
 
 
-def _inline(line: str, ch: Chapter) -> str:
-    """A line of text: a target becomes an anchor, a reference a link, a substitution its value."""
-    if m := TARGET.match(line.strip()):
-        return anchor(m.group(1))
-    line = REF.sub(lambda m: _link(m.group(1), m.group(2), ch), line)
-    line = SUBSTITUTION.sub(lambda m: ch.substitutions[m.group(1)], line)
-    if role := ROLE.search(line):
+def _text(text: str, ch: Chapter) -> str:
+    """Running text: a target becomes an anchor, a reference a link (one by bare label first gets the
+    words the book shows, ``xrefs.rewrite``), a substitution its value."""
+    text = "\n".join(anchor(m.group(1)) if (m := TARGET.match(line.strip())) else line for line in text.split("\n"))
+    text = REF.sub(lambda m: _link(m.group(1), m.group(2), ch), xrefs.rewrite(text, ch.targets))
+    text = SUBSTITUTION.sub(lambda m: ch.substitutions[m.group(1)], text)
+    if role := ROLE.search(text):
         raise ValueError(f"{role.group(0)}: Colab cannot show this role; write its text (tools/xrefs.py)")
-    return line
+    return text
 
 
 def _blocks(lines: list[str]) -> list[tuple]:
@@ -127,7 +127,9 @@ def _blocks(lines: list[str]) -> list[tuple]:
     while i < len(lines):
         stripped = lines[i].strip()
         if not (opening := _opening(stripped)):
-            out.append(("text", [lines[i]]))
+            if not out or out[-1][0] != "text":
+                out.append(("text", []))
+            out[-1][1].append(lines[i])
             i += 1
             continue
         fence, directive = opening
@@ -215,21 +217,20 @@ def _directive(name: str, arg: str, options: dict, body: list[str], ch: Chapter)
         return [f"<details><summary>{solution_title(arg, ch)}</summary>", "", *body, "", "</details>"]
     if name in ("admonition", *ADMONITIONS):
         title = arg if name == "admonition" else {"seealso": "See also"}.get(name, name.title())
-        return [f"> {line}".rstrip() for line in [f"**{_inline(title, ch)}**", "", *body]]
+        return [f"> {line}".rstrip() for line in [f"**{_text(title, ch)}**", "", *body]]
     raise ValueError(f"{{{name}}}: the Colab edition has no plain-markdown form for this directive")
 
 
 def convert(text: str, ch: Chapter) -> str:
-    """MyST ``text`` (citations already written out) as CommonMark + HTML + $-math; a reference by
-    bare label first gets the words the book shows (``xrefs.rewrite``)."""
+    """MyST ``text`` (citations already written out) as CommonMark + HTML + $-math."""
     out = []
-    for kind, *rest in _blocks(xrefs.rewrite(text, ch.targets).splitlines()):
+    for kind, *rest in _blocks(text.splitlines()):
         if kind == "directive":
             out += _directive(*rest, ch)
         elif kind == "verbatim":
             out += rest[0]
         else:
-            out += [_inline(line, ch) for line in rest[0]]
+            out += _text("\n".join(rest[0]), ch).split("\n")
     return "\n".join(out)
 
 
