@@ -1,6 +1,6 @@
-"""tools/colab_edition.py: the Colab edition (colab/) is the chapters with their MyST written as the
-CommonMark + HTML + $-math that Colab renders, numbered as the book numbers them, and is what the tool
-writes from the committed chapters."""
+"""tools/colab_edition.py and tools/colab_markdown.py: the Colab edition (colab/) is the chapters
+with their MyST written as the CommonMark + HTML + $-math that Colab renders, numbered as the book
+numbers them, and is what the tool writes from the committed chapters."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from markdown_it import MarkdownIt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import colab_edition as ce  # noqa: E402
+import colab_markdown as cm  # noqa: E402
 import xrefs  # noqa: E402
 from pybtex.database import parse_file  # noqa: E402
 
@@ -130,7 +131,7 @@ def test_a_gated_solution_is_a_folded_heading_over_its_code_closed_by_a_heading_
         assert any("solution" in c["metadata"].get("tags", []) for c in cells[i + 1 : end])  # the code it folds
 
 
-CONTEXT = ce.Chapter(
+CONTEXT = cm.Chapter(
     number=2,
     targets={"thm-a": ("Theorem", "2.1"), "ex-a": ("Exercise", "2.3"), "sec-b": ("Section", "1.4")},
     titles={"ex-a": "Warm-up ★"},
@@ -142,30 +143,30 @@ CONTEXT = ce.Chapter(
 
 def test_a_theorem_and_its_proof_read_as_in_a_printed_book():
     text = "```{prf:theorem} Big\n:label: thm-a\n\nAll is well.\n```\n\n```{prf:proof}\nClear.\n\n$$\nx = 1\n$$\n```"
-    assert ce.convert(text, CONTEXT) == (
+    assert cm.convert(text, CONTEXT) == (
         '<a id="thm-a" name="thm-a"></a> **Theorem 2.1 (Big).** All is well.\n\n*Proof.* Clear.\n\n$$\nx = 1\n$$\n\n∎'
     )
-    assert ce.convert("```{prf:proof}\nShort.\n```", CONTEXT) == "*Proof.* Short. ∎"
+    assert cm.convert("```{prf:proof}\nShort.\n```", CONTEXT) == "*Proof.* Short. ∎"
 
 
 def test_an_exercise_its_solution_and_an_admonition():
     text = "```{exercise} Warm-up ★\n:label: ex-a\n\nDo it.\n```\n```{solution} ex-a\n:class: dropdown\n\nDone.\n```"
-    assert ce.convert(text, CONTEXT) == (
+    assert cm.convert(text, CONTEXT) == (
         '<a id="ex-a" name="ex-a"></a> **Exercise 2.3** (Warm-up ★)\n\nDo it.\n'
         "<details><summary>Solution to Exercise 2.3 (Warm-up ★)</summary>\n\nDone.\n\n</details>"
     )
-    assert ce.convert("```{tip}\nLine one\n\n- item\n```", CONTEXT) == "> **Tip**\n>\n> Line one\n>\n> - item"
-    assert ce.convert("```{admonition} Goals\n:class: tip\nRead.\n```", CONTEXT) == "> **Goals**\n>\n> Read."
+    assert cm.convert("```{tip}\nLine one\n\n- item\n```", CONTEXT) == "> **Tip**\n>\n> Line one\n>\n> - item"
+    assert cm.convert("```{admonition} Goals\n:class: tip\nRead.\n```", CONTEXT) == "> **Goals**\n>\n> Read."
 
 
 def test_references_link_here_or_to_the_other_chapters_edition_and_targets_become_anchors():
     text = "(sec-x)=\nSee {prf:ref}`Theorem 2.1 <thm-a>` and {ref}`Section 1.4 <sec-b>` at {{ repository_url }}."
-    assert ce.convert(text, CONTEXT) == (
+    assert cm.convert(text, CONTEXT) == (
         '<a id="sec-x" name="sec-x"></a>\nSee [Theorem 2.1](#thm-a) and '
         "[Section 1.4](https://colab.example/github/o/r/blob/main/colab/01_one.ipynb#sec-b) at https://example.org/r."
     )
-    assert ce.convert("```python\n{ref}`x` (a)=\n```", CONTEXT) == "```python\n{ref}`x` (a)=\n```"  # code as written
-    assert ce.convert("{prf:ref}`thm-a`", CONTEXT) == "[Theorem 2.1](#thm-a)"  # a bare label gets the book's words
+    assert cm.convert("```python\n{ref}`x` (a)=\n```", CONTEXT) == "```python\n{ref}`x` (a)=\n```"  # code as written
+    assert cm.convert("{prf:ref}`thm-a`", CONTEXT) == "[Theorem 2.1](#thm-a)"  # a bare label gets the book's words
 
 
 @pytest.mark.parametrize(
@@ -179,7 +180,7 @@ def test_references_link_here_or_to_the_other_chapters_edition_and_targets_becom
 )
 def test_what_colab_could_not_show_is_refused_by_name(text, message):
     with pytest.raises((ValueError, KeyError), match=message):
-        ce.convert(text, CONTEXT)
+        cm.convert(text, CONTEXT)
 
 
 def test_a_chapter_with_a_gated_solution_and_a_citation(tmp_path):
