@@ -74,3 +74,34 @@ def test_every_chapter_has_a_colab_edition_for_its_button():
     for chapter in sorted((root / "book").glob("[0-9][0-9]_*.ipynb")):
         url = colab_launch_url(f"{COLAB}/book/{chapter.name}", f"book/{chapter.stem}", root)
         assert url == f"{COLAB}/colab/{chapter.name}"
+
+
+def test_the_colab_button_that_the_installed_theme_builds_is_the_one_rewritten_after_it(tmp_path):
+    from types import SimpleNamespace
+
+    import fmtutor_book
+
+    launch = pytest.importorskip("sphinx_book_theme.header_buttons.launch")
+    for folder in ("book", "colab"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "01_odes.ipynb").write_text("{}")
+    buttons = {"colab_url": "https://colab.research.google.com", "binderhub_url": "https://mybinder.org"}
+    options = {"launch_buttons": {**buttons, "notebook_interface": "jupyterlab"}, "repository_branch": "dev"}
+    env = SimpleNamespace(
+        doc2path=lambda name: str(tmp_path / f"{name}.ipynb"), metadata={"book/01_odes": {"kernelspec": {}}}
+    )
+    app = SimpleNamespace(env=env, config={"html_theme_options": options}, srcdir=str(tmp_path))
+    repo = {"github_url": "https://github.com", "github_user": "o", "github_repo": "r"}
+    context = {"pagename": "book/01_odes", "sourcename": "book/01_odes.ipynb", "header_buttons": [], **repo}
+    launch.add_launch_buttons(app, "book/01_odes", "page.html", context, None)
+    _colab_button(app, "book/01_odes", "page.html", context, None)
+    urls = {b["text"]: b["url"] for b in context["header_buttons"][0]["buttons"]}
+    assert urls["Colab"] == "https://colab.research.google.com/github/o/r/blob/dev/colab/01_odes.ipynb"
+    assert urls["Binder"] == "https://mybinder.org/v2/gh/o/r/dev?urlpath=lab/tree/book/01_odes.ipynb"
+    connected = []
+    ignore = lambda *a, **k: None
+    fmtutor_book.setup(
+        SimpleNamespace(add_role=ignore, add_css_file=ignore, connect=lambda *a, **k: connected.append((a, k)))
+    )
+    event, priority = next((a[0], k.get("priority", 500)) for a, k in connected if a[1] is _colab_button)
+    assert event == "html-page-context" and priority > 501  # the theme adds its launch buttons at 501
