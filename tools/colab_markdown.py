@@ -23,8 +23,7 @@ __all__ = ["Chapter", "anchor", "blocks", "closes", "convert", "solution_title"]
 
 FENCE = re.compile(r"^(`{3,}|:{3,})\{([\w:-]+)\}[ \t]*(.*?)\s*$")
 CODE_FENCE = re.compile(r"^(`{3,}|~{3,})")
-OPTION = re.compile(r"^:([\w-]+):[ \t]*(.*?)\s*$")
-TARGET = re.compile(r"^\(([\w-]+)\)=\s*$")
+OPTION, TARGET = xrefs.OPTION, xrefs.LABEL  # a directive's option line, a target "(label)="
 REF = re.compile(r"\{(?:prf:)?ref\}`([^`<]*?)\s*<([\w-]+)>`")
 ROLE = re.compile(r"\{[\w:-]+\}`[^`]*`")
 SUBSTITUTION = re.compile(r"\{\{\s*(\w+)\s*\}\}")
