@@ -13,7 +13,8 @@ import ipywidgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from fmtutor.live_panel import MAX_CSS, SPLIT_BYTES, Latest, LiveView, fast_png, zlib_stream  # noqa: E402
+from fmtutor.live_panel import MAX_CSS, LiveView, Pictures, ahead, along, setting_key  # noqa: E402
+from fmtutor.png import SPLIT_BYTES, fast_png, zlib_stream  # noqa: E402
 from fmtutor.viz import live  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -45,8 +46,30 @@ def test_live_shows_controls_beside_the_image_and_redraws_on_each_change(capsys)
     assert panel.wait(10)
     menu.value = "y"
     assert panel.wait(10)
-    assert seen == [(0.5, "x"), (1.0, "x"), (1.0, "y")]
+    # each move also draws the step back (1.1 is past the slider's end, "y" is the last option, and
+    # (1.0, "x") is cached already)
+    assert seen == [(0.5, "x"), (1.0, "x"), (0.9, "x"), (1.0, "y")]
     assert bytes(image.value) != first and png_size(image.value) == png_size(first)
+
+
+def test_a_step_to_a_neighbouring_position_shows_its_picture_drawn_ahead_without_drawing_again():
+    fig, ax = plt.subplots(figsize=(2, 2), dpi=50)
+    seen = []
+
+    def update(a: int) -> None:
+        seen.append(a)
+        ax.set_title(str(a))
+
+    slider = ipywidgets.IntSlider(value=1, min=0, max=5)
+    reference = LiveView(update, fig)  # made before live() sets the figure's dpi to its rendering dpi
+    panel = live(update, fig, a=slider)
+    image = panel.children[1]
+    slider.value = 2
+    assert panel.wait(10) and seen == [1, 2, 3]  # 3 is drawn ahead; 1, the step back, is cached
+    slider.value = 3  # shown at once, by the change itself
+    shown = bytes(image.value)
+    assert panel.wait(10) and seen == [1, 2, 3, 4]  # 3 was not drawn again; 4 is drawn ahead
+    assert shown == reference.png(a=3)
 
 
 def test_the_picture_is_shown_at_figure_size_with_two_pixels_per_css_pixel():
@@ -161,33 +184,112 @@ def test_an_error_in_update_is_shown_under_the_controls_and_the_last_image_kept(
     assert error.value == "" and bytes(image.value) != before
 
 
-def test_latest_skips_values_submitted_while_working_and_ends_on_the_last():
-    started, release, done = threading.Event(), threading.Event(), []
+class Recorder:
+    """A ``Pictures`` whose pictures are the values' own text; what it draws and shows is recorded.
+    Drawing the value ``block`` waits for ``release``."""
 
-    def work(value: int) -> None:
-        if value == 0:
-            started.set()
-            release.wait(10)
-        done.append(value)
+    def __init__(self, block: int | None = None, bad: int | None = None):
+        self.drawn, self.shown, self.failed = [], [], []
+        self.started, self.release, self.block, self.bad = threading.Event(), threading.Event(), block, bad
+        self.pictures = Pictures(self.draw, self.shown.append, self.failed.append)
 
-    latest = Latest(work)
-    latest.submit(0)
-    assert started.wait(10)
-    for value in range(1, 20):  # a drag: all arrive while the first draw is running
-        latest.submit(value)
-    assert not latest.wait(0.05)
-    release.set()
-    assert latest.wait(10)
-    assert done == [0, 19]
+    def draw(self, values: dict) -> bytes:
+        if values["a"] == self.block:
+            self.started.set()
+            assert self.release.wait(10)
+        if values["a"] == self.bad:
+            raise ValueError(f"a must not be {self.bad}")
+        self.drawn.append(values["a"])
+        return str(values["a"]).encode()
 
 
-def test_latest_waits_for_slow_work_and_then_goes_idle():
-    done = []
-    latest = Latest(lambda v: (time.sleep(0.05), done.append(v)))
-    latest.submit("a")
-    assert latest.wait(10) and done == ["a"]
-    latest.submit("b")
-    assert latest.wait(10) and done == ["a", "b"]
+def test_pictures_skip_settings_asked_for_while_drawing_and_end_on_the_last():
+    r = Recorder(block=0)
+    r.pictures.request({"a": 0})
+    assert r.started.wait(10)
+    for value in range(1, 20):  # a drag: all arrive while the first picture is drawn
+        r.pictures.request({"a": value})
+    assert not r.pictures.wait(0.05)
+    r.release.set()
+    assert r.pictures.wait(10)
+    assert r.drawn == [0, 19] and r.shown == [b"0", b"19"]
+
+
+def test_a_cached_picture_is_shown_at_once_and_a_late_older_one_is_not_shown_over_it():
+    r = Recorder(block=5)
+    r.pictures.request({"a": 1})
+    assert r.pictures.wait(10) and r.shown == [b"1"]
+    r.pictures.request({"a": 5})
+    assert r.started.wait(10)
+    r.pictures.request({"a": 1})  # back to a cached picture while 5 is still being drawn
+    assert r.shown == [b"1", b"1"]
+    r.release.set()
+    assert r.pictures.wait(10)
+    assert r.drawn == [1, 5] and r.shown == [b"1", b"1"]  # 5 is kept, not shown over the newer 1
+    r.pictures.request({"a": 5})
+    assert r.shown[-1] == b"5" and r.drawn == [1, 5]
+
+
+def test_pictures_draw_the_next_settings_ahead_and_show_only_what_was_asked_for():
+    r = Recorder(bad=7)
+    r.pictures.request({"a": 2}, [{"a": 3}, {"a": 7}, {"a": 1}])
+    assert r.pictures.wait(10)
+    assert r.drawn == [2, 3, 1] and r.shown == [b"2"] and r.failed == []  # 7's error is not shown
+    r.pictures.request({"a": 3})
+    assert r.shown == [b"2", b"3"] and r.drawn == [2, 3, 1]
+    r.pictures.request({"a": 7})
+    assert r.pictures.wait(10) and "ValueError: a must not be 7" in r.failed[0] and r.shown[-1] == b"3"
+
+
+def test_after_a_jump_drawing_ahead_waits_until_no_request_has_come_for_the_delay():
+    times = []
+    pictures = Pictures(lambda v: times.append((v["a"], time.monotonic())) or b"", lambda p: None, lambda e: None)
+    pictures.request({"a": 1}, [{"a": 2}], delay=0.3)
+    time.sleep(0.15)
+    pictures.request({"a": 5}, [{"a": 6}], delay=0.3)  # the drag goes on: 2 is no longer ahead
+    last = time.monotonic()
+    assert pictures.wait(10)
+    assert [a for a, _ in times] == [1, 5, 6] and times[2][1] - last >= 0.3
+
+
+def test_the_cache_keeps_the_most_recently_used_pictures():
+    drawn = []
+    pictures = Pictures(lambda v: drawn.append(v["a"]) or b"", lambda p: None, lambda e: None, size=2)
+    for a in (1, 2, 1, 3):  # 1 was used after 2, so 2 is the one that goes
+        pictures.request({"a": a})
+        assert pictures.wait(10)
+    pictures.request({"a": 1})
+    pictures.request({"a": 2})
+    assert pictures.wait(10) and drawn == [1, 2, 3, 2]
+
+
+def test_a_setting_s_key_rounds_floats_and_refuses_nothing_hashable():
+    assert setting_key({"t": 0.1 + 0.05, "s": "x"}) == setting_key({"s": "x", "t": 0.15})
+    assert setting_key({"t": 0.15}) != setting_key({"t": 0.2})
+    assert setting_key({"x": [1, 2]}) is None
+
+
+@pytest.mark.parametrize(
+    ("widget", "value", "expected"),
+    [
+        (ipywidgets.IntSlider(min=1, max=64), 8, (9, 7)),
+        (ipywidgets.IntSlider(min=1, max=64), 64, (None, 63)),
+        (ipywidgets.FloatSlider(min=0.0, max=1.0, step=0.05), 0.1, (0.15, 0.05)),
+        (ipywidgets.FloatSlider(min=0.0, max=1.0, step=0.05), 0.0, (0.05, None)),
+        (ipywidgets.SelectionSlider(options=[("one", 1), ("two", 2), ("four", 4)]), 2, (4, 1)),
+        (ipywidgets.Dropdown(options=["euler", "heun"]), "euler", ("heun", None)),
+        (ipywidgets.Checkbox(), True, (None, None)),
+    ],
+)
+def test_one_step_along_a_control_stays_on_it(widget, value, expected):
+    assert (along(widget, value, 1), along(widget, value, -1)) == expected
+
+
+def test_the_settings_ahead_continue_the_way_the_control_moved_then_step_back():
+    controls = {"t": ipywidgets.FloatSlider(min=0.0, max=1.0, step=0.05), "n": ipywidgets.IntSlider(min=1, max=9)}
+    assert ahead(controls, {"t": 0.5, "n": 3}, "t", 0.55) == [{"t": 0.45, "n": 3}, {"t": 0.55, "n": 3}]
+    assert ahead(controls, {"t": 0.5, "n": 3}, "n", 2) == [{"t": 0.5, "n": 4}, {"t": 0.5, "n": 2}]
+    assert ahead(controls, {"t": 0.5, "n": 9}, "n", 8) == [{"t": 0.5, "n": 8}]
 
 
 def _chapter_panels() -> list:

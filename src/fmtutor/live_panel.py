@@ -11,28 +11,30 @@ Notebook 7:
 - **Coalescing**: a drag sends many values; the picture is drawn on a worker thread for the most
   recent setting only, so the figure for the last position arrives one or two draws after the drag
   ends instead of after a replay of every intermediate position.
+- **Drawing ahead**: while the reader looks, the pictures one step further along the control they
+  moved (and one step back) are drawn into a small cache, so stepping with the arrow keys shows the
+  next picture without waiting for matplotlib.
 """
 
 from __future__ import annotations
 
-import os
-import struct
 import threading
+import time
 import traceback
-import zlib
+from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-__all__ = ["MAX_CSS", "LiveView", "Latest", "live", "fast_png", "zlib_stream"]
+from .png import fast_png
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+__all__ = ["MAX_CSS", "LiveView", "Pictures", "ahead", "along", "live", "setting_key"]
+
+SETTLE = 0.08  # s after a picture is shown before the worker draws ahead
+QUIET = 0.25  # s without a request before drawing ahead after a jump (a drag, a click on the track)
 MAX_CSS = (560, 480)  # the largest picture (width, height) in CSS pixels: beside ~300 px of controls
-SPLIT_BYTES = 1 << 18  # pictures larger than this (256 KiB of rows) are deflated in two halves at once
 
 
 class LiveView:
@@ -66,89 +68,156 @@ class LiveView:
         return fast_png(np.asarray(canvas.buffer_rgba()))
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def setting_key(values: dict) -> tuple | None:
+    """A hashable key for a panel's setting, or None if a value cannot be hashed. Floats are rounded to
+    9 decimals: a slider's value and the same position computed here (value + step) can differ in the
+    last bit."""
+    key = tuple((name, round(v, 9) if isinstance(v, float) else v) for name, v in sorted(values.items()))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
-@lru_cache(maxsize=1)
-def _helper() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmtutor-png")
+def along(widget: object, value: object, direction: int) -> object | None:
+    """The value one step from ``value`` on a control (``direction`` +1 or -1): the next option of a
+    dropdown or selection slider, ``value +- step`` on a number slider; None past either end or for a
+    control without steps."""
+    options = getattr(widget, "_options_values", None)
+    if options is not None:
+        index = options.index(value) + direction if value in options else -1
+        return options[index] if 0 <= index < len(options) else None
+    step, low, high = (getattr(widget, name, None) for name in ("step", "min", "max"))
+    if type(widget).__name__ == "FloatLogSlider" or not all(
+        isinstance(v, (int, float)) for v in (value, step, low, high)
+    ):
+        return None
+    moved = value + direction * step
+    moved = round(moved, 9) if isinstance(moved, float) else moved
+    return moved if low <= moved <= high and moved != value else None
 
 
-def _deflate(data: memoryview, level: int, last: bool) -> bytes:
-    """Raw deflate of ``data``; a segment that is not ``last`` ends on a full flush (byte-aligned, not
-    final), so that the next segment's blocks can follow it in the same stream."""
-    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return packer.compress(data) + packer.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH)
+def ahead(controls: dict, values: dict, moved: str, old: object) -> list[dict]:
+    """The settings a reader is likely to ask for next after moving control ``moved`` from ``old`` to
+    ``values[moved]``: one step further the same way, then one step back."""
+    widget, new = controls[moved], values[moved]
+    options = getattr(widget, "_options_values", None)
+    try:
+        forward = options.index(new) >= options.index(old) if options is not None else new >= old
+    except (TypeError, ValueError):
+        forward = True
+    steps = (along(widget, new, d) for d in ((1, -1) if forward else (-1, 1)))
+    return [{**values, moved: value} for value in steps if value is not None]
 
 
-def zlib_stream(data: memoryview, level: int = 1, split: bool = False) -> bytes:
-    """The zlib stream of ``data`` (what ``zlib.compress`` returns, up to the choice of blocks). With
-    ``split`` the two halves are deflated at the same time, the second on a helper thread (zlib
-    releases the GIL), and joined into one stream: header, both segments, the Adler-32 of all."""
-    if not split:
-        return zlib.compress(data, level)
-    cut = len(data) // 2
-    second = _helper().submit(_deflate, data[cut:], level, True)
-    first = _deflate(data[:cut], level, False)
-    return b"\x78\x01" + first + second.result() + struct.pack(">I", zlib.adler32(data))
+class Pictures:
+    """A live panel's pictures, drawn on a worker thread: ``draw(values)`` returns a picture, ``show``
+    puts it on screen, ``fail(text)`` shows an error in its place.
 
-
-def fast_png(rgba: np.ndarray, level: int = 1) -> bytes:
-    """A lossless PNG of the picture ``rgba`` ``(H, W, 4)`` (uint8), written for speed.
-
-    The rows are stored unfiltered (PNG filter 0) and deflated at zlib ``level``; the picture is
-    stored as RGB when every pixel is opaque (a figure's usual white background), else as RGBA.
-    Pillow's PNG encoder, which filters every row, took two to three times as long at the same
-    level on the live panels' pictures; their flat colours and thin lines compress as well unfiltered.
-    On a machine with two cores or more a large picture's halves are deflated at once (``zlib_stream``).
+    ``request(values, next_values)`` asks for the picture of ``values``. If it is in the cache (the
+    ``size`` most recent pictures), it is shown at once; otherwise it is drawn next. Requests made while
+    a picture is being drawn replace each other, so a drag draws the latest position only, and a
+    finished picture is shown unless a newer one is on screen already. While nothing is requested the
+    worker draws ``next_values`` (the neighbouring positions, see ``ahead``) into the cache, so that a
+    step to one of them shows its picture without waiting for a draw. Drawing ahead starts ``SETTLE``
+    s after the last picture was shown and ``delay`` s after the last request: give a longer one after
+    a jump, which is likely part of a drag, whose next position is not a neighbour and should not
+    wait behind a picture drawn ahead. ``wait`` blocks until idle.
     """
-    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
-        raise ValueError(f"rgba must be an (H, W, 4) uint8 array, got shape {rgba.shape} and dtype {rgba.dtype}")
-    height, width, _ = rgba.shape
-    opaque = bool((rgba[:, :, 3] == 255).all())
-    channels = 3 if opaque else 4
-    rows = np.zeros((height, 1 + width * channels), np.uint8)  # each row: filter type 0, then its pixels
-    rows[:, 1:] = rgba[:, :, :channels].reshape(height, width * channels)
-    split = rows.nbytes > SPLIT_BYTES and (os.cpu_count() or 1) > 1
-    pixels = zlib_stream(memoryview(rows.reshape(-1)), level, split)
-    header = _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0))
-    return PNG_SIGNATURE + header + _chunk(b"IDAT", pixels) + _chunk(b"IEND", b"")
 
-
-class Latest:
-    """Run ``work(value)`` on a worker thread for the most recent ``submit``-ted value only.
-
-    Values submitted while ``work`` runs replace each other; when it returns, the last of them is
-    worked on next. ``wait`` blocks until nothing is pending or running.
-    """
-
-    def __init__(self, work: Callable[[object], None]):
-        self._work, self._lock, self._pending, self._busy = work, threading.Lock(), None, False
-        self._idle = threading.Event()
+    def __init__(
+        self,
+        draw: Callable[[dict], bytes],
+        show: Callable[[bytes], None],
+        fail: Callable[[str], None],
+        size: int = 32,
+    ):
+        self._draw, self._show, self._fail, self._size = draw, show, fail, size
+        self._cache: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock, self._idle = threading.Lock(), threading.Event()
+        self._wanted: tuple[int, dict] | None = None  # (request number, values) not yet drawn
+        self._next: list[dict] = []
+        self._asked = self._shown = 0  # numbers of the latest request and of the one on screen
+        self._busy, self._since, self._ahead_at, self._wake = False, 0.0, 0.0, threading.Event()
         self._idle.set()
 
-    def submit(self, value: object) -> None:
+    def request(self, values: dict, next_values: list[dict] = (), delay: float = 0.0) -> None:
+        key = setting_key(values)
         with self._lock:
-            self._pending = (value,)
-            if self._busy:
+            self._asked += 1
+            self._next, self._ahead_at = list(next_values), time.monotonic() + delay
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                self._wanted, self._shown, self._since = None, self._asked, time.monotonic()
+                self._show(self._cache[key])
+            else:
+                self._wanted = (self._asked, values)
+            self._wake.set()
+            if self._busy or (self._wanted is None and not self._next):
                 return
             self._busy = True
             self._idle.clear()
         threading.Thread(target=self._run, daemon=True, name="fmtutor-live").start()
 
+    def _job(self) -> tuple[int, dict] | None:
+        """The next picture to draw (under the lock): the request waiting, else a neighbour not cached
+        (numbered 0: it is not shown)."""
+        if self._wanted is not None:
+            job, self._wanted = self._wanted, None
+            return job
+        while self._next:
+            values = self._next.pop(0)
+            if setting_key(values) not in self._cache:
+                return 0, values
+        return None
+
     def _run(self) -> None:
         while True:
+            while self._wanted is None and self._next and self._settle():  # only drawing ahead is left
+                pass
             with self._lock:
-                if self._pending is None:
+                job = self._job()
+                if job is None:
                     self._busy = False
                     self._idle.set()
                     return
-                (value,), self._pending = self._pending, None
-            self._work(value)
+            number, values = job
+            try:
+                picture = self._draw(values)
+            except Exception:  # shown to the reader: a worker thread's traceback would go nowhere
+                with self._lock:
+                    if number > self._shown:
+                        self._fail(traceback.format_exc(limit=3))
+                continue
+            with self._lock:
+                self.remember(values, picture)
+                if number > self._shown:
+                    self._shown, self._since = number, time.monotonic()
+                    self._show(picture)
+
+    def _settle(self) -> bool:
+        """Wait (or until a new request) until ``SETTLE`` s after the last picture was shown (drawing at
+        once would hold the interpreter while that picture is on its way to the page) and until the
+        last request's ``delay`` has passed."""
+        self._wake.clear()
+        wait = max(self._since + SETTLE, self._ahead_at) - time.monotonic()
+        if wait > 0 and self._wanted is None:
+            return self._wake.wait(wait)  # True: woken by a request, whose delay starts again
+        return False
+
+    def remember(self, values: dict, picture: bytes) -> None:
+        """Keep ``picture`` as the picture of ``values`` (the least recently used beyond ``size`` go)."""
+        key = setting_key(values)
+        if key is None:
+            return
+        self._cache[key] = picture
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._size:
+            self._cache.popitem(last=False)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """True once no value is pending or being worked on (False if ``timeout`` passed first)."""
+        """True once nothing is requested or being drawn (False if ``timeout`` passed first)."""
         return self._idle.wait(timeout)
 
 
@@ -158,9 +227,12 @@ def live(update: Callable[..., None], fig: plt.Figure, **controls):
     ``controls`` maps the keyword names of ``update`` to ipywidgets controls. The figure is shown as
     a PNG in an ``ipywidgets.Image`` (a figure inside an ``Output`` widget can stall notebook
     executors until the cell's timeout). The first picture is drawn before this returns; later ones
-    on a worker thread for the latest setting (see ``Latest``); an error in ``update`` is shown
-    under the controls. Returns the ``HBox`` (controls column, picture) after displaying it, with
-    ``wait()`` to block until the latest setting is drawn; in a notebook write ``_ = live(...)``.
+    on a worker thread (see ``Pictures``): the latest setting first, then, after a reader moves a
+    control, the positions one step away along it (at once after a step, after ``QUIET`` s without
+    a move after a jump), so that the next step shows at once. An error in
+    ``update`` is shown under the controls. Returns the ``HBox`` (controls column, picture) after
+    displaying it, with ``wait()`` to block until nothing is being drawn; in a notebook write
+    ``_ = live(...)``.
     """
     import ipywidgets
     from IPython.display import display
@@ -175,25 +247,29 @@ def live(update: Callable[..., None], fig: plt.Figure, **controls):
     )
     error = ipywidgets.HTML(layout=ipywidgets.Layout(max_width="320px"))
 
-    def draw(values: dict) -> None:
-        try:
-            image.value = view.png(**values)
-            error.value = ""
-        except Exception:  # shown to the reader: a worker thread's traceback would go nowhere
-            error.value = f"<pre style='color:#b00;white-space:pre-wrap'>{traceback.format_exc(limit=3)}</pre>"
+    def show(picture: bytes) -> None:
+        image.value, error.value = picture, ""
 
-    latest = Latest(draw)
+    def fail(text: str) -> None:
+        error.value = f"<pre style='color:#b00;white-space:pre-wrap'>{text}</pre>"
 
-    def changed(change: object = None) -> None:
-        latest.submit({name: w.value for name, w in controls.items()})
+    pictures = Pictures(lambda values: view.png(**values), show, fail)
 
-    image.value = view.png(**{name: w.value for name, w in controls.items()})
+    def changed(change: dict) -> None:
+        values = {name: w.value for name, w in controls.items()}
+        moved = next(name for name, w in controls.items() if w is change["owner"])
+        step = values[moved] in (along(change["owner"], change["old"], d) for d in (1, -1))
+        pictures.request(values, ahead(controls, values, moved, change["old"]), delay=0.0 if step else QUIET)
+
+    first = {name: w.value for name, w in controls.items()}
+    image.value = view.png(**first)
+    pictures.remember(first, image.value)
     for control in controls.values():
         control.observe(changed, names="value")
     plt.close(fig)
     column = ipywidgets.VBox([*controls.values(), error], layout=ipywidgets.Layout(flex="0 1 auto"))
     panel = ipywidgets.HBox([column, image], layout=ipywidgets.Layout(flex_flow="row wrap", align_items="flex-start"))
     panel.add_class("fmtutor-live")
-    panel.wait = latest.wait
+    panel.wait = pictures.wait
     display(panel)
     return panel

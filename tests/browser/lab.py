@@ -233,6 +233,7 @@ def controls(tab, index: int) -> list[dict]:
         return {i, kind: handle ? 'slider' : 'dropdown',
                 label: (el.querySelector('.widget-label') || {}).textContent || '',
                 now: handle ? handle.getAttribute('aria-valuenow') : select.value,
+                min: handle ? handle.getAttribute('aria-valuemin') : null,
                 max: handle ? handle.getAttribute('aria-valuemax') : null,
                 options: select ? [...select.options].map(o => o.value) : null};
       });
