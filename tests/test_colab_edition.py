@@ -77,6 +77,14 @@ def test_code_cells_are_the_chapters_own_in_order_without_outputs(chapter):
     assert "install-fmtutor" in colab[0]["metadata"]["tags"]  # the cell that makes the chapter run in Colab
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_each_edition_notebook_is_valid_nbformat_with_unique_cell_ids(chapter):
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(ROOT / "colab" / chapter.name, as_version=4)
+    nbformat.validate(nb)
+    assert len({c.id for c in nb.cells}) == len(nb.cells)
+
+
 @functools.cache
 def anchors(path: Path) -> set[str]:
     return {i for html in rendered(path) for i in re.findall(r'<a id="([\w-]+)"', html)}
