@@ -217,3 +217,19 @@ def test_a_chapter_with_a_gated_solution_and_a_citation(tmp_path):
     ]
     assert sources[0].endswith("**Exercise 1.1** (Warm-up)\n\nAs Ann \\[[2020](#cite-a2020)\\] did.")
     assert nb["metadata"]["colab"]["collapsed_sections"] == ["m0-1"] and nb["cells"][2]["outputs"] == []
+
+
+def test_a_notebook_whose_chapter_is_gone_is_removed_and_an_unopened_solution_end_refused(tmp_path):
+    book, out = tmp_path / "book", tmp_path / "colab"
+    book.mkdir()
+    out.mkdir()
+    (book / "references.bib").write_text("")
+    (out / "02_gone.ipynb").write_text("{}")
+    cells = [{"cell_type": "markdown", "id": "m", "metadata": {}, "source": "# One\n\n````{solution-end}\n````\n"}]
+    (book / "01_one.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    with pytest.raises(ValueError, match=r"m: a \{solution-end\} of no open exercise"):
+        ce.write(book, out)
+    assert not (out / "02_gone.ipynb").exists()
+    cells[0]["source"] = "# One\n"
+    (book / "01_one.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    assert ce.write(book, out) == [out / "01_one.ipynb"] and ce.write(book, out) == []  # rewritten only when changed

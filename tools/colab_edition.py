@@ -89,7 +89,7 @@ def _pieces(text: str) -> list[tuple[str, str]]:
 
 def _cell(kind: str, cell_id: str, source: str, **metadata) -> dict:
     cell = {"cell_type": kind, "id": cell_id, "metadata": metadata, "source": source.splitlines(keepends=True)}
-    return cell if kind == "markdown" else {**cell, "execution_count": None, "outputs": []}
+    return {**cell, "execution_count": None, "outputs": []} if kind == "code" else cell
 
 
 def _markdown_cells(cell: dict, ch: Chapter, state: dict, bib: BibliographyData) -> list[dict]:
@@ -106,6 +106,8 @@ def _markdown_cells(cell: dict, ch: Chapter, state: dict, bib: BibliographyData)
             state["level"] = levels[-1] if levels else state["level"]
         else:
             label = part or state["open"]
+            if label not in ch.targets:
+                raise ValueError(f"{cell['id']}: a {{solution-{kind}}} of no open exercise ({label!r})")
             state["open"] = label if kind == "start" else ""
             words = solution_title(label, ch) if kind == "start" else "Checking " + " ".join(ch.targets[label])
             source = "#" * min(state["level"] + 1, 6) + " " + words
@@ -145,12 +147,14 @@ def text(nb: dict) -> str:
 
 
 def write(book: Path = ROOT / "book", out: Path = OUT, root: Path = ROOT) -> list[Path]:
-    """Write the Colab edition of every chapter of ``book`` into ``out``; returns the files written
-    (those whose text changed)."""
+    """Write the Colab edition of every chapter of ``book`` into ``out`` and remove any notebook there
+    whose chapter is gone; returns the files written (those whose text changed)."""
     conf, bib = config(root), parse_file(str(book / "references.bib"))
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for notebook in sorted(book.glob("[0-9][0-9]_*.ipynb")):
+    chapters, written = sorted(book.glob("[0-9][0-9]_*.ipynb")), []
+    for stale in sorted(set(out.glob("*.ipynb")) - {out / c.name for c in chapters}):
+        stale.unlink()
+    for notebook in chapters:
         new = text(edition(notebook, chapter_context(notebook, book, conf), bib))
         path = out / notebook.name
         if not path.exists() or path.read_text(encoding="utf-8") != new:
