@@ -177,6 +177,12 @@ def test_references_link_here_or_to_the_other_chapters_edition_and_targets_becom
     assert cm.convert("{prf:ref}`thm-a`", CONTEXT) == "[Theorem 2.1](#thm-a)"  # a bare label gets the book's words
 
 
+def test_a_citation_s_brackets_are_entities_and_math_keeps_its_backslashes():
+    """Colab could read a citation's escaped brackets as the display-math delimiters \\[ and \\]."""
+    text = r"flows \[[Lipman *et al.*, 2023](#cite-l)\] and $a \\[2pt] b$"
+    assert cm.convert(text, CONTEXT) == r"flows &#91;[Lipman *et al.*, 2023](#cite-l)&#93; and $a \\[2pt] b$"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -45,6 +45,9 @@ class Chapter:
     files: dict[int, str]
 
 
+BRACKET = re.compile(r"(?<!\\)\\[\[\]]")  # \[ or \] not after a backslash (math's \\[2pt] stays)
+
+
 def anchor(label: str) -> str:
     return f'<a id="{label}" name="{label}"></a>'
 
@@ -59,10 +62,12 @@ def _link(text: str, label: str, ch: Chapter) -> str:
 
 def _text(text: str, ch: Chapter) -> str:
     """Running text: a target becomes an anchor, a reference a link (one by bare label first gets the
-    words the book shows, ``xrefs.rewrite``), a substitution its value."""
+    words the book shows, ``xrefs.rewrite``), a substitution its value, and a citation's escaped
+    bracket ``\\[`` an HTML entity: Colab could take ``\\[ ... \\]`` for display math."""
     text = "\n".join(anchor(m.group(1)) if (m := TARGET.match(line.strip())) else line for line in text.split("\n"))
     text = REF.sub(lambda m: _link(m.group(1), m.group(2), ch), xrefs.rewrite(text, ch.targets))
     text = SUBSTITUTION.sub(lambda m: ch.substitutions[m.group(1)], text)
+    text = BRACKET.sub(lambda m: "&#91;" if m.group(0) == "\\[" else "&#93;", text)
     if role := ROLE.search(text):
         raise ValueError(f"{role.group(0)}: Colab cannot show this role; write its text (tools/xrefs.py)")
     return text
