@@ -15,7 +15,10 @@ pinned ``requirements.txt`` and the package (skipped when nothing changed since 
     student-site  build the rendered student site (solutions removed, checkers kept, the other outputs
               as stored) into _build/student/_build/html, warnings as errors like the main book
     execute   re-run chapters in place (all, or the notebooks named after it) and strip the live
-              widgets' stored state; commit the result, whose outputs nbval then checks
+              widgets' stored state, then rewrite the Colab edition; commit the result, whose outputs
+              nbval then checks
+    colab     write the Colab edition, colab/NN_slug.ipynb: the chapters with their MyST written as
+              the plain markdown Colab renders (tools/colab_edition.py); the Colab button opens it
     reproduce retrain a stored network (judge, unet-cpu, ...) from scratch under the pinned kernels
               and compare it with the stored weights (bitwise, else its metric within a tolerance)
     diff      the chapters' changes against a revision (default HEAD) as readable text: sources and
@@ -229,6 +232,12 @@ def execute(*notebooks: str) -> None:
             env=env,
         )
         run(PY, ROOT / "tools" / "edition.py", "--strip-widgets", path, env=env)
+    colab()  # a chapter's numbers and labels feed the other chapters' links: the whole edition
+
+
+def colab() -> None:
+    """Write the Colab edition (``colab/``) from the chapters in ``book/``."""
+    run(PY, ROOT / "tools" / "colab_edition.py", env=environment())
 
 
 def diff(revision: str = "HEAD") -> None:
@@ -285,6 +294,7 @@ def main(argv: list[str]) -> None:
         "student": student,
         "student-site": student_site,
         "execute": execute,
+        "colab": colab,
         "diff": diff,
         "reproduce": reproduce,
         "lab": lambda *a: jupyter("lab", *a),

@@ -1,6 +1,8 @@
 """Sphinx extension of the book (``sphinx.local_extensions`` in _config.yml): the book's own CSS,
-each page's scripts without duplicates, and the role ``{repo}`benchmarks/x.py``` that links a file
-of the book's repository (its address built from ``repository`` in _config.yml, written there once).
+each page's scripts without duplicates, the role ``{repo}`benchmarks/x.py``` that links a file
+of the book's repository (its address built from ``repository`` in _config.yml, written there once),
+and a chapter's Colab launch button pointed at the chapter's Colab edition, ``colab/NN_slug.ipynb``
+(written for plain markdown by ``tools/colab_edition.py``: Colab renders no MyST).
 
 Jupyter Book 1.0.4 registers sphinx-thebe's inline configuration script twice, so every page
 declared ``const THEBE_JS_URL`` twice and the browser logged "Identifier 'THEBE_JS_URL' has already
@@ -80,10 +82,34 @@ def _repo_role(name, rawtext, text, lineno, inliner, options=None, content=None)
     return [nodes.reference(rawtext, "", nodes.literal(text, text), refuri=url)], []
 
 
+COLAB_EDITION = "colab"  # the folder of the Colab edition, beside book/
+
+
+def colab_launch_url(url: str, pagename: str, srcdir: str | Path) -> str:
+    """The theme's Colab launch ``url`` of page ``pagename`` (``.../blob/<branch>/book/01_odes.ipynb``)
+    pointed at the page's Colab edition (``.../blob/<branch>/colab/01_odes.ipynb``) when ``srcdir``
+    holds one; otherwise ``url`` unchanged."""
+    name = f"{Path(pagename).name}.ipynb"
+    suffix = f"/{pagename}.ipynb"
+    if not url.endswith(suffix) or not (Path(srcdir) / COLAB_EDITION / name).is_file():
+        return url
+    return f"{url.removesuffix(suffix)}/{COLAB_EDITION}/{name}"
+
+
+def _colab_button(app, pagename, templatename, context, doctree) -> None:
+    for group in context.get("header_buttons") or []:
+        if group.get("label") != "launch-buttons":
+            continue
+        for button in group.get("buttons", []):
+            if button.get("text") == "Colab" and button.get("url"):
+                button["url"] = colab_launch_url(button["url"], pagename, app.srcdir)
+
+
 def setup(app):
     app.add_role("repo", _repo_role)
     app.connect("builder-inited", _static_path)
     app.connect("html-page-context", _unique_scripts, priority=990)   # after every extension added its own
+    app.connect("html-page-context", _colab_button, priority=990)  # after the theme's launch buttons (501)
     app.connect("build-finished", _dedupe_written_pages)
     app.add_css_file("fmtutor.css")
     return {"parallel_read_safe": True, "parallel_write_safe": True}

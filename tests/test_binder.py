@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,3 +56,25 @@ def test_a_version_differing_from_requirements_is_caught(tmp_path):
     (tmp_path / "binder.txt").write_text(f"--extra-index-url {CPU_INDEX}\ntorch==2.12.0+cpu\n-r requirements.txt\n")
     pins, _ = read_requirements(tmp_path / "binder.txt")
     assert {v.split("+", 1)[0] for v in pins["torch"]} == {"2.12.0", "2.13.0"}
+
+
+def test_binder_numbers_the_chapters_and_writes_their_citations_out_as_the_working_copy_does(tmp_path):
+    """postBuild run on a copy of the checkout (pip stubbed): each chapter gets the front matter
+    that numbers its blocks as the book does, and no citation role is left."""
+    for name in ("tools", "book", ".binder"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("runs", "*.png", "__pycache__"))
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    for name, script in (("pip", "exit 0"), ("python", f'exec "{sys.executable}" "$@"')):
+        (stub / name).write_text(f"#!/bin/sh\n{script}\n")
+        (stub / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{stub}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["bash", ".binder/postBuild"], cwd=tmp_path, env=env, check=True)
+    chapters = sorted((tmp_path / "book").glob("[0-9][0-9]_*.ipynb"))
+    assert len(chapters) == len(list((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))) > 0
+    for chapter in chapters:
+        cells = json.loads(chapter.read_text())["cells"]
+        assert "".join(cells[0]["source"]).startswith(f"---\nnumbering:\n  enumerator: {int(chapter.name[:2])}.%s"), (
+            chapter
+        )
+        assert not any("{cite" in "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"), chapter

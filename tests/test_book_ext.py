@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
-from fmtutor_book import repository_link, unique_head_scripts  # noqa: E402
+from fmtutor_book import _colab_button, colab_launch_url, repository_link, unique_head_scripts  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -38,3 +38,70 @@ def test_repository_links_name_the_branch_and_tell_files_from_folders():
     assert repository_link({"repository_url": "https://h/o/r"}, "a.py") == "https://h/o/r/blob/main/a.py"
     with pytest.raises(ValueError, match="repository.url"):
         repository_link({}, "a.py")
+
+
+COLAB = "https://colab.research.google.com/github/o/r/blob/dev"
+
+
+def test_the_colab_button_opens_the_chapters_colab_edition_where_there_is_one(tmp_path):
+    (tmp_path / "colab").mkdir()
+    (tmp_path / "colab" / "01_odes.ipynb").write_text("{}")
+    url = f"{COLAB}/book/01_odes.ipynb"
+    assert colab_launch_url(url, "book/01_odes", tmp_path) == f"{COLAB}/colab/01_odes.ipynb"
+    assert colab_launch_url(f"{COLAB}/book/02_sdes.ipynb", "book/02_sdes", tmp_path).endswith("/book/02_sdes.ipynb")
+    assert colab_launch_url("https://other/x.ipynb", "book/01_odes", tmp_path) == "https://other/x.ipynb"
+
+
+def test_the_page_handler_rewrites_the_colab_button_only(tmp_path):
+    (tmp_path / "colab").mkdir()
+    (tmp_path / "colab" / "01_odes.ipynb").write_text("{}")
+    binder = "https://mybinder.org/v2/gh/o/r/dev?urlpath=lab/tree/book/01_odes.ipynb"
+    buttons = [{"text": "Binder", "url": binder}, {"text": "Colab", "url": f"{COLAB}/book/01_odes.ipynb"}]
+    context = {
+        "header_buttons": [
+            {"label": "download-buttons", "buttons": []},
+            {"label": "launch-buttons", "buttons": buttons},
+        ]
+    }
+    app = type("App", (), {"srcdir": str(tmp_path)})()
+    _colab_button(app, "book/01_odes", "page.html", context, None)
+    assert [b["url"] for b in buttons] == [binder, f"{COLAB}/colab/01_odes.ipynb"]
+    _colab_button(app, "intro", "page.html", {}, None)  # a page without launch buttons: nothing to do
+
+
+def test_every_chapter_has_a_colab_edition_for_its_button():
+    root = Path(__file__).resolve().parents[1]
+    for chapter in sorted((root / "book").glob("[0-9][0-9]_*.ipynb")):
+        url = colab_launch_url(f"{COLAB}/book/{chapter.name}", f"book/{chapter.stem}", root)
+        assert url == f"{COLAB}/colab/{chapter.name}"
+
+
+def test_the_colab_button_that_the_installed_theme_builds_is_the_one_rewritten_after_it(tmp_path):
+    from types import SimpleNamespace
+
+    import fmtutor_book
+
+    launch = pytest.importorskip("sphinx_book_theme.header_buttons.launch")
+    for folder in ("book", "colab"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "01_odes.ipynb").write_text("{}")
+    buttons = {"colab_url": "https://colab.research.google.com", "binderhub_url": "https://mybinder.org"}
+    options = {"launch_buttons": {**buttons, "notebook_interface": "jupyterlab"}, "repository_branch": "dev"}
+    env = SimpleNamespace(
+        doc2path=lambda name: str(tmp_path / f"{name}.ipynb"), metadata={"book/01_odes": {"kernelspec": {}}}
+    )
+    app = SimpleNamespace(env=env, config={"html_theme_options": options}, srcdir=str(tmp_path))
+    repo = {"github_url": "https://github.com", "github_user": "o", "github_repo": "r"}
+    context = {"pagename": "book/01_odes", "sourcename": "book/01_odes.ipynb", "header_buttons": [], **repo}
+    launch.add_launch_buttons(app, "book/01_odes", "page.html", context, None)
+    _colab_button(app, "book/01_odes", "page.html", context, None)
+    urls = {b["text"]: b["url"] for b in context["header_buttons"][0]["buttons"]}
+    assert urls["Colab"] == "https://colab.research.google.com/github/o/r/blob/dev/colab/01_odes.ipynb"
+    assert urls["Binder"] == "https://mybinder.org/v2/gh/o/r/dev?urlpath=lab/tree/book/01_odes.ipynb"
+    connected = []
+    ignore = lambda *a, **k: None
+    fmtutor_book.setup(
+        SimpleNamespace(add_role=ignore, add_css_file=ignore, connect=lambda *a, **k: connected.append((a, k)))
+    )
+    event, priority = next((a[0], k.get("priority", 500)) for a, k in connected if a[1] is _colab_button)
+    assert event == "html-page-context" and priority > 501  # the theme adds its launch buttons at 501

@@ -83,6 +83,18 @@ def targets(book: Path = BOOK) -> dict[str, tuple[str, str]]:
     return found
 
 
+def figures(notebook: Path) -> list[tuple[str, str | None, str]]:
+    """(cell id, name, number) of each figure of chapter ``notebook`` (``NN_*.ipynb``), in order: a
+    code cell whose ``mystnb.figure`` metadata gives its output a caption is the book's figure N.k
+    ("Fig. 1.2"), the k-th such cell of chapter N; ``name`` is the label it is referenced by."""
+    chapter, found = int(notebook.name[:2]), []
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        figure = cell.get("metadata", {}).get("mystnb", {}).get("figure", {})
+        if cell["cell_type"] == "code" and figure.get("caption"):
+            found.append((cell.get("id", ""), figure.get("name"), f"{chapter}.{len(found) + 1}"))
+    return found
+
+
 def numbers(book: Path = BOOK) -> dict[str, str]:
     """Label -> the number the book gives its target ("4", "3.6", "1.2"); see ``targets``."""
     return {label: number for label, (_, number) in targets(book).items()}

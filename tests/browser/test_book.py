@@ -312,12 +312,22 @@ def configured_hub() -> str:
     return match.group(1).rstrip("/") if match else ""
 
 
+def configured_branch() -> str:
+    """``repository.branch`` of _config.yml."""
+    return re.search(r"^\s+branch:\s*(\S+)", (ROOT / "_config.yml").read_text(), flags=re.M).group(1)
+
+
 def test_chapter_has_launch_and_download_buttons(notebook_page, visit):
     launch = visit.facts["launch"]
     if hub := configured_hub():
         assert any(u.startswith(f"{hub}/hub/user-redirect/git-pull?") for u in launch), launch
     assert any("mybinder.org/v2/gh/" in u and notebook_page.replace(".html", ".ipynb") in u for u in launch), launch
-    assert any("colab.research.google.com/github/" in u for u in launch), launch
+    colab = [u for u in launch if "colab.research.google.com/github/" in u]
+    assert colab, launch
+    if not is_student_site():  # the main site's Colab button opens the chapter's Colab edition
+        edition = f"/blob/{configured_branch()}/colab/{Path(notebook_page).stem}.ipynb"
+        assert all(u.endswith(edition) for u in colab), (colab, edition)
+        assert (ROOT / "colab" / f"{Path(notebook_page).stem}.ipynb").is_file()
     assert any(d.endswith(Path(notebook_page).stem + ".ipynb") for d in visit.facts["downloads"]), (
         f"{notebook_page}: no .ipynb download button"
     )
