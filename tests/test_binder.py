@@ -60,9 +60,10 @@ def test_a_version_differing_from_requirements_is_caught(tmp_path):
 
 def test_binder_numbers_the_chapters_and_writes_their_citations_out_as_the_working_copy_does(tmp_path):
     """postBuild run on a copy of the checkout (pip stubbed): each chapter gets the front matter
-    that numbers its blocks as the book does, and no citation role is left."""
-    for name in ("tools", "book", ".binder"):
+    that numbers its blocks as the book does, and no citation or {repo} role is left."""
+    for name in ("tools", "book", ".binder", "_ext"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("runs", "*.png", "__pycache__"))
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     stub = tmp_path / "bin"
     stub.mkdir()
     for name, script in (("pip", "exit 0"), ("python", f'exec "{sys.executable}" "$@"')):
@@ -77,4 +78,5 @@ def test_binder_numbers_the_chapters_and_writes_their_citations_out_as_the_worki
         assert "".join(cells[0]["source"]).startswith(f"---\nnumbering:\n  enumerator: {int(chapter.name[:2])}.%s"), (
             chapter
         )
-        assert not any("{cite" in "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"), chapter
+        markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+        assert not any("{cite" in text or "{repo}" in text for text in markdown), chapter

@@ -221,7 +221,7 @@ def test_a_chapter_with_a_gated_solution_and_a_citation(tmp_path):
         "### Checking Exercise 1.1",
         '## References\n\n<a id="cite-a2020" name="cite-a2020"></a>\nAl Ann\\. T\\. *J*, 2020\\.',
     ]
-    assert sources[0].endswith("**Exercise 1.1** (Warm-up)\n\nAs Ann \\[[2020](#cite-a2020)\\] did.")
+    assert sources[0].endswith("**Exercise 1.1** (Warm-up)\n\nAs Ann &#91;[2020](#cite-a2020)&#93; did.")
     assert nb["metadata"]["colab"]["collapsed_sections"] == ["m0-1"] and nb["cells"][2]["outputs"] == []
 
 

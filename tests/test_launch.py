@@ -62,6 +62,18 @@ def test_the_repository_url_is_written_only_in_config():
     assert holders == ["_config.yml"], holders
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.name)
+def test_a_chapter_holds_the_repository_url_only_in_its_install_cell(chapter):
+    """Links to the repository's files go through the book's {repo} role; the Colab edition, written
+    from the chapters and _config.yml by tools/colab_edition.py, is checked by test_colab_edition.py."""
+    url = repository_url()
+    cells = nbformat.read(chapter, as_version=4).cells
+    holders = [
+        i for i, cell in enumerate(cells) if url in cell.source and INSTALL_TAG not in cell.metadata.get("tags", [])
+    ]
+    assert holders == [], f"{chapter.name}: cells {holders} write {url} out; use {{repo}}`path`"
+
+
 def test_set_install_cells_inserts_once_then_replaces(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("x = 1")])
     nbformat.write(nb, tmp_path / "01_x.ipynb")

@@ -102,3 +102,15 @@ def test_every_work_the_book_cites_is_in_its_bibliography_and_the_working_copy_s
         ]
         linked = set(re.findall(r"\]\(#cite-([\w]+)\)", text))
         assert linked == set(re.findall(r"^\(cite-([\w]+)\)=$", text, re.M)) != set(), path.name
+
+
+def test_a_link_to_a_file_of_the_repository_is_written_as_the_book_links_it():
+    from fmtutor.launch import repository_url
+
+    text, cited = wc.rewrite("The script {repo}`benchmarks/cfm_quality.py` and {repo}`tests/`.", wc.parse_file(wc.BIB))
+    url = repository_url()
+    assert cited == []
+    assert text == (
+        f"The script [`benchmarks/cfm_quality.py`]({url}/blob/main/benchmarks/cfm_quality.py) and "
+        f"[`tests/`]({url}/tree/main/tests)."
+    )

@@ -1,5 +1,7 @@
 """What the reader's working copy (``python3 tasks.py lab``) changes in a chapter so that it reads in
-JupyterLab and Notebook 7 (jupyterlab-myst) as in the built book: its citations and its numbers.
+JupyterLab and Notebook 7 (jupyterlab-myst) as in the built book: its citations, its numbers and its
+links to files of the book's repository (the book's own role ``{repo}`benchmarks/x.py```, which
+jupyterlab-myst does not know, becomes a markdown link to the address the book gives it).
 
 Citations. The built book turns ``{cite}`lipman2023flow,liu2023flow``` into "[Lipman et al., 2023, Liu et
 al., 2023]" linked to its bibliography (sphinxcontrib-bibtex, ``book/references.bib``);
@@ -36,12 +38,15 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
 from pybtex.database import BibliographyData, Entry, parse_file
 from pybtex.plugin import find_plugin
 from pybtex.richtext import Text
 
-BIB = Path(__file__).resolve().parents[1] / "book" / "references.bib"
+ROOT = Path(__file__).resolve().parents[1]
+BIB = ROOT / "book" / "references.bib"
 ROLE = re.compile(r"\{cite(?::(p|t))?\}`([^`]+)`")
+REPO = re.compile(r"\{repo\}`([^`]+)`")  # the book's role for a file of its repository (_ext/fmtutor_book.py)
 CELL_ID = "references"  # the id of the appended cell
 FRONT_MATTER = "---\nnumbering:\n  enumerator: {chapter}.%s\n  equation: false\n---\n"
 PROOF = re.compile(r"^((?:`{3,}|:{3,})\{prf:proof\}[^\n]*\n)(?!:nonumber:)", re.M)  # a proof's opening line
@@ -78,11 +83,21 @@ def citation(keys: list[str], narrative: bool, bib: BibliographyData) -> str:
     return ", ".join(parts) if narrative else f"\\[{', '.join(parts)}\\]"
 
 
+def repository_links(text: str) -> str:
+    """``text`` with each ``{repo}`path``` written as the book's link to that file of its repository."""
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from fmtutor_book import repository_link
+
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    options = {"repository_url": repository["url"], "repository_branch": repository.get("branch")}
+    return REPO.sub(lambda m: f"[`{m.group(1)}`]({repository_link(options, m.group(1))})", text)
+
+
 def rewrite(text: str, bib: BibliographyData) -> tuple[str, list[str]]:
-    """``text`` with its ``{cite}``, ``{cite:p}`` and ``{cite:t}`` roles written out and its proofs
-    unnumbered, and the keys cited."""
+    """``text`` with its ``{cite}``, ``{cite:p}`` and ``{cite:t}`` roles and its links to the repository
+    (``{repo}``) written out and its proofs unnumbered, and the keys cited."""
     cited: list[str] = []
-    text = PROOF.sub(r"\1:nonumber:\n", text)
+    text = repository_links(PROOF.sub(r"\1:nonumber:\n", text))
 
     def fill(m: re.Match) -> str:
         keys = [k.strip() for k in m.group(2).split(",")]
