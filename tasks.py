@@ -47,7 +47,7 @@ PY = BIN / "python"
 STAMP = VENV / ".setup-stamp"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 LAB = ROOT / "lab"  # the reader's working copy of book/ (git ignores it)
-LINTED = ("src", "tests", "benchmarks", "tools", "tasks.py")
+LINTED = ("src", "tests", "benchmarks", "tools", "_ext", "tasks.py")
 
 
 def run(*cmd: str | Path, env: dict | None = None) -> None:

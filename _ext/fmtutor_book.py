@@ -10,6 +10,7 @@ been declared". The second copy of any identical script is dropped from each pag
 page's script list, and (since another extension's page handler may end the event before this one
 runs) from the ``<head>`` of every written page at the end of the build.
 """
+
 from __future__ import annotations
 
 import re
@@ -108,7 +109,7 @@ def _colab_button(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     app.add_role("repo", _repo_role)
     app.connect("builder-inited", _static_path)
-    app.connect("html-page-context", _unique_scripts, priority=990)   # after every extension added its own
+    app.connect("html-page-context", _unique_scripts, priority=990)  # after every extension added its own
     app.connect("html-page-context", _colab_button, priority=990)  # after the theme's launch buttons (501)
     app.connect("build-finished", _dedupe_written_pages)
     app.add_css_file("fmtutor.css")
