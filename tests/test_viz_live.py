@@ -13,7 +13,7 @@ import ipywidgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from fmtutor.live_panel import MAX_CSS, LiveView, Pictures, ahead, along, setting_key  # noqa: E402
+from fmtutor.live_panel import SWITCH, MAX_CSS, LiveView, Pictures, ahead, along, quick_switching, setting_key  # noqa: E402
 from fmtutor.png import SPLIT_BYTES, fast_png, zlib_stream  # noqa: E402
 from fmtutor.viz import live  # noqa: E402
 
@@ -263,6 +263,28 @@ def test_drawing_ahead_waits_until_no_request_has_come_for_the_delay():
     last = time.monotonic()
     assert pictures.wait(10)
     assert [a for a, _ in times] == [1, 5, 6] and times[2][1] - last >= 0.3
+
+
+def test_pictures_are_drawn_with_quick_thread_switching_and_the_interval_is_put_back():
+    import sys
+
+    before, inside = sys.getswitchinterval(), []
+    pictures = Pictures(lambda v: inside.append(sys.getswitchinterval()) or b"", lambda p: None, lambda e: None)
+    pictures.request({"a": 1})
+    assert pictures.wait(10) and inside == [min(before, SWITCH)] and sys.getswitchinterval() == before
+
+
+def test_overlapping_quick_switching_puts_the_first_interval_back_after_the_last_user():
+    import sys
+
+    before = sys.getswitchinterval()
+    first, second = quick_switching(), quick_switching()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first panel ends its draw while the second still draws
+    assert sys.getswitchinterval() == min(before, SWITCH)
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
 
 
 def test_the_cache_keeps_the_most_recently_used_pictures():

@@ -1,7 +1,7 @@
 """The live panel: controls beside a sharp picture of the figure, redrawn for the latest setting only.
 
 ``live(update, fig, **controls)`` (re-exported as ``fmtutor.viz.live``) shows the controls in a
-column with the figure's picture to their right. Three things make it pleasant in JupyterLab and
+column with the figure's picture to their right. Four things make it pleasant in JupyterLab and
 Notebook 7:
 
 - **Size**: the picture is shown at the figure's own size in CSS pixels (its inches times its dpi),
@@ -24,6 +24,7 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,13 +32,35 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from .png import fast_png
 
-__all__ = ["MAX_CSS", "LiveView", "Pictures", "ahead", "along", "live", "setting_key"]
+__all__ = ["MAX_CSS", "LiveView", "Pictures", "ahead", "along", "live", "quick_switching", "setting_key"]
 
 SETTLE = 0.08  # s after a picture is shown before the worker draws ahead
 STEP_QUIET = 0.1  # s without a move before drawing ahead after a step (the arrow keys)
 SWITCH = 0.0005  # s: the interpreter's switch interval while drawing (Python's default is 0.005), so that
 # the kernel reads the next control value while a picture is drawn instead of after it
 MAX_CSS = (560, 480)  # the largest picture (width, height) in CSS pixels: beside ~300 px of controls
+
+
+_switching = {"drawers": 0, "interval": 0.0}
+_switching_lock = threading.Lock()
+
+
+@contextmanager
+def quick_switching():
+    """Within: the interpreter's switch interval is at most ``SWITCH``; the first of overlapping
+    users (panels drawing at once) sets it and the last puts the one before back."""
+    with _switching_lock:
+        if _switching["drawers"] == 0:
+            _switching["interval"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switching["interval"], SWITCH))
+        _switching["drawers"] += 1
+    try:
+        yield
+    finally:
+        with _switching_lock:
+            _switching["drawers"] -= 1
+            if _switching["drawers"] == 0:
+                sys.setswitchinterval(_switching["interval"])
 
 
 class LiveView:
@@ -124,9 +147,9 @@ class Pictures:
     finished picture is shown unless a newer one is on screen already. While nothing is requested the
     worker draws ``next_values`` (the neighbouring positions, see ``ahead``) into the cache, so that a
     step to one of them shows its picture without waiting for a draw (or for the rest of its draw, if
-    it is being drawn ahead when it is asked for). Drawing ahead starts ``SETTLE``
-    s after the last picture was shown and ``delay`` s after the last request (a reader still moving a
-    control would otherwise wait behind a picture drawn ahead). ``wait`` blocks until idle.
+    it is being drawn ahead when it is asked for). Drawing ahead starts ``SETTLE`` s after the last
+    picture was shown and ``delay`` s after the last request (a reader still moving a control would
+    otherwise wait behind a picture drawn ahead). ``wait`` blocks until idle.
     """
 
     def __init__(
@@ -186,17 +209,14 @@ class Pictures:
                     self._idle.set()
                     return
             number, values = job
-            interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(interval, SWITCH))
             try:
-                picture = self._draw(values)
+                with quick_switching():
+                    picture = self._draw(values)
             except Exception:  # shown to the reader: a worker thread's traceback would go nowhere
                 with self._lock:
                     if number > self._shown:
                         self._fail(traceback.format_exc(limit=3))
                 continue
-            finally:
-                sys.setswitchinterval(interval)
             with self._lock:
                 self.remember(values, picture)
                 if number == 0 and self._wanted is not None and setting_key(self._wanted[1]) == setting_key(values):
