@@ -272,7 +272,7 @@ RECIPES: list[Recipe] = [
             x="batch_d",
             t="time",
         )
-        for m in ("log_density", "density", "responsibilities", "score", "velocity", "__call__")
+        for m in ("log_density", "density", "responsibilities", "score", "velocity", "velocity_and_score", "__call__")
     ],
     R("get_dataset", lambda: (O("get_dataset"), {"name": "moons"}), name="name", names={"name": ("data set",)}),
     R(
@@ -461,6 +461,12 @@ RECIPES: list[Recipe] = [
         lambda: (O("sde_drift"), {"velocity": one_field, "score": zero_field, "sigma": 0.5}),
         velocity="object",
         score="object",
+        sigma="nonnegative",
+    ),
+    R(
+        "joint_sde_drift",
+        lambda: (O("joint_sde_drift"), {"velocity_and_score": lambda x, t: (x, x), "sigma": 0.5}),
+        velocity_and_score="object",
         sigma="nonnegative",
     ),
     R(

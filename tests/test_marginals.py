@@ -167,6 +167,15 @@ def test_call_is_velocity_and_accepts_per_sample_times(gen):
     assert repr(field) == "MarginalField(GaussianMixture(K=8, dim=2), GaussianPath(LinearSchedule()))"
 
 
+@pytest.mark.parametrize("schedule", ["linear", "cosine", "vp"])
+def test_velocity_and_score_are_the_two_fields_bit_for_bit(schedule, gen):
+    """One posterior for both (what an SDE's drift needs) gives exactly what the two calls give."""
+    field = MarginalField(anisotropic(), GaussianPath(schedule))
+    x, t = 3 * torch.randn(64, 2, generator=gen), 0.99 * torch.rand(64, generator=gen)
+    velocity, score = field.velocity_and_score(x, t)
+    assert torch.equal(velocity, field.velocity(x, t)) and torch.equal(score, field.score(x, t))
+
+
 def test_bad_inputs():
     with pytest.raises(TypeError, match=r"^mixture must be a GaussianMixture, got StandardGaussian$"):
         MarginalField(StandardGaussian(), GaussianPath())

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 from fmtutor.marginals import MarginalField  # noqa: E402
 from fmtutor.paths import GaussianPath  # noqa: E402
 from fmtutor.panels.score_matching import MarginalPreservingSDEPanel  # noqa: E402
-from fmtutor.sampling import converted_field, sample_ode  # noqa: E402
+from fmtutor.sampling import converted_field, sample_ode, sample_sde  # noqa: E402
 from fmtutor.schedules import VPSchedule  # noqa: E402
 from fmtutor.toy_data import eight_gaussians  # noqa: E402
 
@@ -77,11 +77,29 @@ def test_source_switches_fields():
 def test_sigma_zero_is_the_probability_flow_ode(panel):
     sde = panel.trajectory("exact", 0.0, 20)
     assert panel.trajectory("exact", 0.0, 20) is sde  # cached, not simulated again
-    velocity = panel.fields["exact"][0]
-    ode = sample_ode(velocity, panel.x0, n_steps=20, method="euler", t_end=VPSchedule.t_max)
+    ode = sample_ode(
+        MarginalField(eight_gaussians(), panel.path).velocity,
+        panel.x0,
+        n_steps=20,
+        method="euler",
+        t_end=VPSchedule.t_max,
+    )
     torch.testing.assert_close(sde.final, ode.final)
     torch.testing.assert_close(panel.particles_at(1.0, "exact", 0.0, 20), sde.final)
     torch.testing.assert_close(panel.particles_at(0.0, "exact", 0.0, 20), panel.x0)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.75])
+def test_the_particles_are_sample_sde_of_the_exact_velocity_and_score_bit_for_bit(panel, sigma):
+    """The panel evaluates the posterior once a step for both fields; the paths are what sample_sde
+    simulates from the two fields called one after the other, with the panel's seed."""
+    exact = MarginalField(eight_gaussians(), panel.path)
+    generator = torch.Generator().manual_seed(panel.seed + 1)
+    expected = sample_sde(
+        exact.velocity, exact.score, sigma, panel.x0, n_steps=20, generator=generator, t_end=panel.t_max, keep_path=True
+    )
+    sde = panel.trajectory("exact", sigma, 20)
+    assert torch.equal(sde.path, expected.path) and torch.equal(sde.times, expected.times) and sde.nfe == 20
 
 
 @pytest.mark.parametrize("sigma", [0.0, 2.0])

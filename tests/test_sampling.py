@@ -11,7 +11,7 @@ from schedule_cases import all_schedules
 from fmtutor.distributions import GaussianMixture
 from fmtutor.marginals import MarginalField
 from fmtutor.paths import GaussianPath
-from fmtutor.sampling import converted_field, probability_flow, sample_ode, sample_sde, sde_drift
+from fmtutor.sampling import converted_field, joint_sde_drift, probability_flow, sample_ode, sample_sde, sde_drift
 from fmtutor.solvers import solve_ode, time_grid
 from fmtutor.toy_data import three_clusters
 
@@ -105,6 +105,31 @@ def test_sde_drift_formula(gen):
     torch.testing.assert_close(sde_drift(velocity, score, 0.6)(x, t), t[:, None] - 0.18 * x)
     sig = lambda t: 1 + t  # noqa: E731
     torch.testing.assert_close(sde_drift(velocity, score, sig)(x, t), t[:, None] - 0.5 * (1 + t[:, None]) ** 2 * x)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.7, lambda t: 1 + t], ids=["0", "0.7", "1+t"])
+def test_joint_sde_drift_is_sde_drift_from_one_call(sigma, gen):
+    """u + sigma^2/2 score from one call returning both equals sde_drift of the two fields, bit for bit."""
+    field = MarginalField(three_clusters(), GaussianPath("vp"))
+    x, t = torch.randn(16, 2, generator=gen), 0.9 * torch.rand(16, generator=gen)
+    calls = []
+
+    def both(x, t):
+        calls.append(1)
+        return field.velocity_and_score(x, t)
+
+    joint = joint_sde_drift(both, sigma)(x, t)
+    assert torch.equal(joint, sde_drift(field.velocity, field.score, sigma)(x, t)) and len(calls) == 1
+    g2 = (sigma(t) if callable(sigma) else torch.full_like(t, sigma))[:, None] ** 2
+    torch.testing.assert_close(joint, field.velocity(x, t) + g2 / 2 * field.score(x, t))
+
+
+def test_joint_sde_drift_names_what_the_callable_returned_wrong(gen):
+    x, t = torch.randn(4, 2, generator=gen), torch.full((4,), 0.5)
+    with pytest.raises(ValueError, match=r"^velocity_and_score must return a pair \(velocity, score\), got Tensor$"):
+        joint_sde_drift(lambda x, t: x, 0.5)(x, t)
+    with pytest.raises(ValueError, match=r"^the score field returned \(4, 1\) for x of shape \(4, 2\)$"):
+        joint_sde_drift(lambda x, t: (x, x[:, :1]), 0.5)(x, t)
 
 
 def test_sample_ode_is_solve_ode_on_an_even_grid(gen):

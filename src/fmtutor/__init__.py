@@ -12,7 +12,7 @@ from .marginals import MarginalField
 from .metrics import energy_distance, noise_floor, sliced_wasserstein
 from .nets import MLPField, SinusoidalEmbedding
 from .paths import GaussianPath, PathSample
-from .sampling import converted_field, probability_flow, sample_ode, sample_sde, sde_drift
+from .sampling import converted_field, joint_sde_drift, probability_flow, sample_ode, sample_sde, sde_drift
 from .schedules import (
     CosineSchedule,
     LinearSchedule,
@@ -53,6 +53,7 @@ __all__ = [
     "sample_ode",
     "sample_sde",
     "sde_drift",
+    "joint_sde_drift",
     "CosineSchedule",
     "LinearSchedule",
     "NoisyLinearSchedule",

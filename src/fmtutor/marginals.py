@@ -71,23 +71,38 @@ class MarginalField:
         """p_t(x): ``(B,)``."""
         return self.log_density(x, t).exp()
 
+    def _posterior(self, x: Tensor, t: Tensor | float):
+        """The moments of ``_moments`` and the responsibilities r ``(B, K)``."""
+        x, m, var, half_dvar, drift_mean = self._moments(x, t)
+        return x, m, var, half_dvar, drift_mean, torch.softmax(self._log_components(x, m, var), dim=-1)
+
     def responsibilities(self, x: Tensor, t: Tensor | float) -> Tensor:
         """r_k(x) = P(component k | x_t = x): ``(B, K)``."""
-        x, m, var, _, _ = self._moments(x, t)
-        return torch.softmax(self._log_components(x, m, var), dim=-1)
+        return self._posterior(x, t)[-1]
 
     def score(self, x: Tensor, t: Tensor | float) -> Tensor:
         """grad_x log p_t(x): ``(B, D)``."""
-        x, m, var, _, _ = self._moments(x, t)
-        r = torch.softmax(self._log_components(x, m, var), dim=-1)
-        return (r[..., None] * (-(x[:, None, :] - m) / var)).sum(1)
+        return _score(*self._posterior(x, t))
 
     def velocity(self, x: Tensor, t: Tensor | float) -> Tensor:
         """The marginal vector field u_t(x) = E[d_alpha x1 + d_beta x0 | x_t = x]: ``(B, D)``."""
-        x, m, var, half_dvar, drift_mean = self._moments(x, t)
-        r = torch.softmax(self._log_components(x, m, var), dim=-1)
-        per_component = drift_mean + half_dvar / var * (x[:, None, :] - m)
-        return (r[..., None] * per_component).sum(1)
+        return _velocity(*self._posterior(x, t))
+
+    def velocity_and_score(self, x: Tensor, t: Tensor | float) -> tuple[Tensor, Tensor]:
+        """``(velocity(x, t), score(x, t))`` from one posterior, at about the cost of one of them (the
+        drift of an SDE needs both): ``(B, D)`` each, equal to the two calls bit for bit."""
+        posterior = self._posterior(x, t)
+        return _velocity(*posterior), _score(*posterior)
 
     def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
         return self.velocity(x, t)
+
+
+def _velocity(x: Tensor, m: Tensor, var: Tensor, half_dvar: Tensor, drift_mean: Tensor, r: Tensor) -> Tensor:
+    """sum_k r_k (d_alpha mu_k + (dv_k/dt) / (2 v_k) (x - m_k)): ``(B, D)``."""
+    return (r[..., None] * (drift_mean + half_dvar / var * (x[:, None, :] - m))).sum(1)
+
+
+def _score(x: Tensor, m: Tensor, var: Tensor, half_dvar: Tensor, drift_mean: Tensor, r: Tensor) -> Tensor:
+    """sum_k r_k (-(x - m_k) / v_k): ``(B, D)``."""
+    return (r[..., None] * (-(x[:, None, :] - m) / var)).sum(1)

@@ -20,7 +20,7 @@ from ._validate import check_batch, check_callable, check_choice, check_positive
 from .paths import PREDICTIONS, GaussianPath
 from .solvers import Field, Solution, euler_maruyama, solve_ode, time_grid
 
-__all__ = ["converted_field", "sde_drift", "sample_ode", "sample_sde", "probability_flow"]
+__all__ = ["converted_field", "sde_drift", "joint_sde_drift", "sample_ode", "sample_sde", "probability_flow"]
 
 
 def converted_field(model: Field, path: GaussianPath, source: str, target: str = "velocity") -> Field:
@@ -54,18 +54,34 @@ def sde_drift(velocity: Field, score: Field, sigma: Callable[[Tensor], Tensor] |
 
     check_callable(velocity, "velocity", "velocity(x, t)")
     check_callable(score, "score", "score(x, t)")
+
+    def velocity_and_score(x: Tensor, t: Tensor, **cond) -> tuple[Tensor, Tensor]:
+        return velocity(x, t, **cond), score(x, t, **cond)
+
+    return joint_sde_drift(velocity_and_score, sigma)
+
+
+def joint_sde_drift(
+    velocity_and_score: Callable[..., tuple[Tensor, Tensor]], sigma: Callable[[Tensor], Tensor] | float
+) -> Field:
+    """``sde_drift`` from one callable ``(x, t, **cond) -> (u_t(x), score_t(x))`` that computes both
+    together, such as ``MarginalField.velocity_and_score`` (one posterior for the two)."""
+
+    check_callable(velocity_and_score, "velocity_and_score", "velocity_and_score(x, t) -> (velocity, score)")
     if not callable(sigma):
         check_positive(sigma, "sigma", allow_zero=True)
 
     def drift(x: Tensor, t: Tensor, **cond) -> Tensor:
         g = sigma(t) if callable(sigma) else torch.full_like(t, float(sigma))
         g2 = (g**2).reshape(-1, *([1] * (x.ndim - 1)))
-        v, s = velocity(x, t, **cond), score(x, t, **cond)
-        for out, name in ((v, "velocity"), (s, "score")):
+        both = velocity_and_score(x, t, **cond)
+        if not isinstance(both, tuple) or len(both) != 2:
+            raise ValueError(f"velocity_and_score must return a pair (velocity, score), got {type(both).__name__}")
+        for out, name in zip(both, ("velocity", "score")):
             if not isinstance(out, Tensor) or out.shape != x.shape:
                 shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
                 raise ValueError(f"the {name} field returned {shape} for x of shape {tuple(x.shape)}")
-        return v + 0.5 * g2 * s
+        return both[0] + 0.5 * g2 * both[1]
 
     return drift
 

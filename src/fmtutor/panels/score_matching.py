@@ -5,7 +5,7 @@
 one member per diffusion coefficient sigma >= 0 (sigma = 0 is the probability-flow ODE).
 
 At time ``t`` the panel shows the drift u_t + sigma^2/2 score_t on a 20 x 20 grid (unit arrows,
-coloured by size) and 500 particles simulated by ``sampling.sample_sde`` (Euler-Maruyama) from the
+coloured by size) and 500 particles simulated by Euler-Maruyama (``solvers.euler_maruyama``) from the
 same noise with the same seeded generator, from t = 0 to the schedule's ``t_max`` (0.999 for VP,
 where d_beta is infinite at t = 1). The fields are either exact (``MarginalField`` of the mixture)
 or a trained epsilon network converted with ``GaussianPath.convert`` (score = -eps / beta_t).
@@ -16,7 +16,7 @@ times a large sigma^2 / 2 with too few steps) is reported in the title instead o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -25,9 +25,9 @@ from .._validate import check_choice, check_positive
 from ..distributions import GaussianMixture, StandardGaussian
 from ..marginals import MarginalField
 from ..paths import GaussianPath
-from ..sampling import converted_field, sample_sde, sde_drift
+from ..sampling import converted_field, joint_sde_drift
 from ..schedules import Schedule, VPSchedule
-from ..solvers import DivergenceError, Field, Solution
+from ..solvers import DivergenceError, Field, Solution, euler_maruyama, time_grid
 from ..toy_data import get_dataset
 from ..viz import FieldPanel, to_numpy
 from . import Panel
@@ -64,12 +64,12 @@ class MarginalPreservingSDEPanel(Panel):
         self.path = GaussianPath(schedule if schedule is not None else VPSchedule())
         self.t_max = self.path.t_max
         exact = MarginalField(mixture, self.path)
-        self.fields: dict[str, tuple[Field, Field]] = {"exact": (exact.velocity, exact.score)}
+        # velocity and score at once (one posterior for both): each drift is evaluated once per step
+        self.fields: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {"exact": exact.velocity_and_score}
         if eps_model is not None:
-            self.fields["learned"] = (
-                converted_field(eps_model, self.path, "epsilon", "velocity"),
-                converted_field(eps_model, self.path, "epsilon", "score"),
-            )
+            velocity = converted_field(eps_model, self.path, "epsilon", "velocity")
+            score = converted_field(eps_model, self.path, "epsilon", "score")
+            self.fields["learned"] = lambda x, t: (velocity(x, t), score(x, t))
         self.nfe_options, self.seed = tuple(int(n) for n in nfe_options), seed
         self.x0 = StandardGaussian(2).sample(n_particles, torch.Generator().manual_seed(seed))
         self._paths: dict[tuple[str, float, int], Solution | None] = {}
@@ -100,17 +100,15 @@ class MarginalPreservingSDEPanel(Panel):
         check_positive(float(sigma), "sigma", allow_zero=True)
         key = (source, float(sigma), int(nfe))
         if key not in self._paths:
-            velocity, score = self.fields[source]
+            times = time_grid(int(nfe), 0.0, self.t_max, dtype=self.x0.dtype)
             try:
                 with torch.no_grad():
-                    self._paths[key] = sample_sde(
-                        velocity,
-                        score,
+                    self._paths[key] = euler_maruyama(
+                        self.drift(source, sigma),
                         float(sigma),
                         self.x0,
-                        n_steps=int(nfe),
+                        times,
                         generator=torch.Generator().manual_seed(self.seed + 1),
-                        t_end=self.t_max,
                         keep_path=True,
                     )
             except DivergenceError:
@@ -124,8 +122,7 @@ class MarginalPreservingSDEPanel(Panel):
 
     def drift(self, source: str, sigma: float) -> Field:
         """The SDE's drift u_t + sigma^2/2 score_t for these fields."""
-        velocity, score = self.fields[check_choice("source", source, self.fields)]
-        return sde_drift(velocity, score, float(sigma))
+        return joint_sde_drift(self.fields[check_choice("source", source, self.fields)], float(sigma))
 
     def update(self, sigma: float = 1.0, t: float = 1.0, nfe: int = 100, source: str = "exact") -> None:
         shown = min(max(float(t), 0.0), self.t_max)
