@@ -13,7 +13,8 @@ import ipywidgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from fmtutor.live_panel import SWITCH, MAX_CSS, LiveView, Pictures, ahead, along, quick_switching, setting_key  # noqa: E402
+from fmtutor.live_panel import MAX_CSS, LiveView, ahead, along  # noqa: E402
+from fmtutor.live_pictures import SWITCH, Pictures, quick_switching, setting_key  # noqa: E402
 from fmtutor.png import SPLIT_BYTES, fast_png, zlib_stream  # noqa: E402
 from fmtutor.viz import live  # noqa: E402
 
@@ -72,6 +73,16 @@ def test_a_step_to_a_neighbouring_position_shows_its_picture_drawn_ahead_without
     assert shown == reference.png(a=3)
     slider.value = 0  # a jump, as in a drag: nothing is drawn ahead
     assert panel.wait(10) and seen == [1, 2, 3, 4, 3, 0]
+
+
+def test_a_superseded_picture_is_updated_but_neither_drawn_nor_encoded():
+    fig, ax = plt.subplots(figsize=(2, 2), dpi=50)
+    seen, draws = [], []
+    fig.canvas.mpl_connect("draw_event", lambda event: draws.append(event))
+    view = LiveView(lambda a: seen.append(a) or ax.set_title(str(a)), fig)
+    assert view.picture({"a": 1}, lambda: True) is None and seen == [1] and draws == []
+    assert view.picture({"a": 2}, lambda: False) == view.png(a=2) and seen == [1, 2, 2] and len(draws) == 2
+    plt.close(fig)
 
 
 def test_the_picture_is_shown_at_figure_size_with_two_pixels_per_css_pixel():
@@ -188,17 +199,20 @@ def test_an_error_in_update_is_shown_under_the_controls_and_the_last_image_kept(
 
 class Recorder:
     """A ``Pictures`` whose pictures are the values' own text; what it draws and shows is recorded.
-    Drawing the value ``block`` waits for ``release``."""
+    Drawing the value ``block`` waits for ``release`` (as a figure's update would take its time) and
+    then drops the picture if ``superseded()``."""
 
     def __init__(self, block: int | None = None, bad: int | None = None):
         self.drawn, self.shown, self.failed = [], [], []
         self.started, self.release, self.block, self.bad = threading.Event(), threading.Event(), block, bad
         self.pictures = Pictures(self.draw, self.shown.append, self.failed.append)
 
-    def draw(self, values: dict) -> bytes:
-        if values["a"] == self.block:
+    def draw(self, values: dict) -> bytes | None:
+        if values["a"] == self.block:  # the figure's update, then the picture is dropped if superseded
             self.started.set()
             assert self.release.wait(10)
+            if self.pictures.superseded():
+                return None
         if values["a"] == self.bad:
             raise ValueError(f"a must not be {self.bad}")
         self.drawn.append(values["a"])
@@ -215,6 +229,45 @@ def test_pictures_skip_settings_asked_for_while_drawing_and_end_on_the_last():
     r.release.set()
     assert r.pictures.wait(10)
     assert r.drawn == [0, 19] and r.shown == [b"0", b"19"]
+
+
+def test_a_position_passed_while_its_figure_was_updated_is_not_drawn(monkeypatch):
+    monkeypatch.setattr("fmtutor.live_pictures.GAP", 60.0)  # a picture was shown less than GAP ago
+    r = Recorder(block=2)
+    r.pictures.request({"a": 1})
+    assert r.pictures.wait(10)
+    r.pictures.request({"a": 2})
+    assert r.started.wait(10)
+    r.pictures.request({"a": 3})  # the drag has moved on while 2 was being updated
+    r.release.set()
+    assert r.pictures.wait(10)
+    assert r.drawn == [1, 3] and r.shown == [b"1", b"3"]
+    r.pictures.request({"a": 2})  # 2 was dropped, not kept: asked for again, it is drawn
+    assert r.pictures.wait(10) and r.drawn == [1, 3, 2] and r.shown[-1] == b"2"
+
+
+def test_a_passed_position_is_still_drawn_when_nothing_was_shown_for_the_gap(monkeypatch):
+    monkeypatch.setattr("fmtutor.live_pictures.GAP", 0.0)  # a slow drag still shows pictures as it goes
+    r = Recorder(block=2)
+    r.pictures.request({"a": 1})
+    assert r.pictures.wait(10)
+    r.pictures.request({"a": 2})
+    assert r.started.wait(10)
+    r.pictures.request({"a": 3})
+    r.release.set()
+    assert r.pictures.wait(10)
+    assert r.drawn == [1, 2, 3] and r.shown == [b"1", b"2", b"3"]
+
+
+def test_a_picture_drawn_ahead_is_dropped_for_a_request_of_another_setting(monkeypatch):
+    monkeypatch.setattr("fmtutor.live_pictures.GAP", 0.0)  # dropped whatever the time since the last picture
+    r = Recorder(block=2)
+    r.pictures.request({"a": 1}, [{"a": 2}])
+    assert r.started.wait(10)  # 2 is being drawn ahead
+    r.pictures.request({"a": 5})
+    r.release.set()
+    assert r.pictures.wait(10)
+    assert r.drawn == [1, 5] and r.shown == [b"1", b"5"]
 
 
 def test_a_cached_picture_is_shown_at_once_and_a_late_older_one_is_not_shown_over_it():

@@ -10,7 +10,9 @@ Notebook 7:
 - **Sharpness**: the PNG holds ``pixel_ratio`` (2) device pixels per CSS pixel.
 - **Coalescing**: a drag sends many values; the picture is drawn on a worker thread for the most
   recent setting only, so the figure for the last position arrives one or two draws after the drag
-  ends instead of after a replay of every intermediate position.
+  ends instead of after a replay of every intermediate position. A position passed while its figure
+  was being updated is not drawn at all (unless the screen has shown nothing for
+  ``live_pictures.GAP`` s).
 - **Drawing ahead**: while the reader looks, the pictures one step further along the control they
   moved (and one step back) are drawn into a small cache, so stepping with the arrow keys shows the
   next picture without waiting for matplotlib.
@@ -18,49 +20,19 @@ Notebook 7:
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
-import traceback
-from collections import OrderedDict
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from .live_pictures import Pictures
 from .png import fast_png
 
-__all__ = ["MAX_CSS", "LiveView", "Pictures", "ahead", "along", "live", "quick_switching", "setting_key"]
+__all__ = ["MAX_CSS", "STEP_QUIET", "LiveView", "ahead", "along", "live"]
 
-SETTLE = 0.08  # s after a picture is shown before the worker draws ahead
 STEP_QUIET = 0.1  # s without a move before drawing ahead after a step (the arrow keys)
-SWITCH = 0.0005  # s: the interpreter's switch interval while drawing (Python's default is 0.005), so that
-# the kernel reads the next control value while a picture is drawn instead of after it
 MAX_CSS = (560, 480)  # the largest picture (width, height) in CSS pixels: beside ~300 px of controls
-
-
-_switching = {"drawers": 0, "interval": 0.0}
-_switching_lock = threading.Lock()
-
-
-@contextmanager
-def quick_switching():
-    """Within: the interpreter's switch interval is at most ``SWITCH``; the first of overlapping
-    users (panels drawing at once) sets it and the last puts the one before back."""
-    with _switching_lock:
-        if _switching["drawers"] == 0:
-            _switching["interval"] = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switching["interval"], SWITCH))
-        _switching["drawers"] += 1
-    try:
-        yield
-    finally:
-        with _switching_lock:
-            _switching["drawers"] -= 1
-            if _switching["drawers"] == 0:
-                sys.setswitchinterval(_switching["interval"])
 
 
 class LiveView:
@@ -84,26 +56,21 @@ class LiveView:
 
     def png(self, **values) -> bytes:
         """Update the figure to ``values`` and return its PNG (``css_size`` times ``pixel_ratio``)."""
+        return self.picture(values, lambda: False)
+
+    def picture(self, values: dict, superseded: Callable[[], bool]) -> bytes | None:
+        """``png(**values)``, or None without drawing if ``superseded()`` is true once the figure is
+        updated (the reader has moved on: the draw and the encoding are most of a picture's time)."""
         if self.fig.dpi != self.dpi:  # set here, not once: closing a pyplot figure resets its dpi
             self.fig.set_dpi(self.dpi)
         self.update(**values)
+        if superseded():
+            return None
         canvas = self.fig.canvas
         if not hasattr(canvas, "buffer_rgba"):  # a front end's own canvas without pixels: draw with Agg
             canvas = FigureCanvasAgg(self.fig)
         canvas.draw()  # one draw, encoded straight from the canvas: savefig's extra work cost ~30 %
         return fast_png(np.asarray(canvas.buffer_rgba()))
-
-
-def setting_key(values: dict) -> tuple | None:
-    """A hashable key for a panel's setting, or None if a value cannot be hashed. Floats are rounded to
-    9 decimals: a slider's value and the same position computed here (value + step) can differ in the
-    last bit."""
-    key = tuple((name, round(v, 9) if isinstance(v, float) else v) for name, v in sorted(values.items()))
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
 
 
 def along(widget: object, value: object, direction: int) -> object | None:
@@ -135,119 +102,6 @@ def ahead(controls: dict, values: dict, moved: str, old: object) -> list[dict]:
         forward = True
     steps = (along(widget, new, d) for d in ((1, -1) if forward else (-1, 1)))
     return [{**values, moved: value} for value in steps if value is not None]
-
-
-class Pictures:
-    """A live panel's pictures, drawn on a worker thread: ``draw(values)`` returns a picture, ``show``
-    puts it on screen, ``fail(text)`` shows an error in its place.
-
-    ``request(values, next_values)`` asks for the picture of ``values``. If it is in the cache (the
-    ``size`` most recent pictures), it is shown at once; otherwise it is drawn next. Requests made while
-    a picture is being drawn replace each other, so a drag draws the latest position only, and a
-    finished picture is shown unless a newer one is on screen already. While nothing is requested the
-    worker draws ``next_values`` (the neighbouring positions, see ``ahead``) into the cache, so that a
-    step to one of them shows its picture without waiting for a draw (or for the rest of its draw, if
-    it is being drawn ahead when it is asked for). Drawing ahead starts ``SETTLE`` s after the last
-    picture was shown and ``delay`` s after the last request (a reader still moving a control would
-    otherwise wait behind a picture drawn ahead). ``wait`` blocks until idle.
-    """
-
-    def __init__(
-        self,
-        draw: Callable[[dict], bytes],
-        show: Callable[[bytes], None],
-        fail: Callable[[str], None],
-        size: int = 32,
-    ):
-        self._draw, self._show, self._fail, self._size = draw, show, fail, size
-        self._cache: OrderedDict[tuple, bytes] = OrderedDict()
-        self._lock, self._idle = threading.Lock(), threading.Event()
-        self._wanted: tuple[int, dict] | None = None  # (request number, values) not yet drawn
-        self._next: list[dict] = []
-        self._asked = self._shown = 0  # numbers of the latest request and of the one on screen
-        self._busy, self._since, self._ahead_at, self._wake = False, 0.0, 0.0, threading.Event()
-        self._idle.set()
-
-    def request(self, values: dict, next_values: list[dict] = (), delay: float = 0.0) -> None:
-        key = setting_key(values)
-        with self._lock:
-            self._asked += 1
-            self._next, self._ahead_at = list(next_values), time.monotonic() + delay
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                self._wanted, self._shown, self._since = None, self._asked, time.monotonic()
-                self._show(self._cache[key])
-            else:
-                self._wanted = (self._asked, values)
-            self._wake.set()
-            if self._busy or (self._wanted is None and not self._next):
-                return
-            self._busy = True
-            self._idle.clear()
-        threading.Thread(target=self._run, daemon=True, name="fmtutor-live").start()
-
-    def _job(self) -> tuple[int, dict] | None:
-        """The next picture to draw (under the lock): the request waiting, else a neighbour not cached
-        (numbered 0: it is not shown)."""
-        if self._wanted is not None:
-            job, self._wanted = self._wanted, None
-            return job
-        while self._next:
-            values = self._next.pop(0)
-            if setting_key(values) not in self._cache:
-                return 0, values
-        return None
-
-    def _run(self) -> None:
-        while True:
-            while self._wanted is None and self._next and self._settle():  # only drawing ahead is left
-                pass
-            with self._lock:
-                job = self._job()
-                if job is None:
-                    self._busy = False
-                    self._idle.set()
-                    return
-            number, values = job
-            try:
-                with quick_switching():
-                    picture = self._draw(values)
-            except Exception:  # shown to the reader: a worker thread's traceback would go nowhere
-                with self._lock:
-                    if number > self._shown:
-                        self._fail(traceback.format_exc(limit=3))
-                continue
-            with self._lock:
-                self.remember(values, picture)
-                if number == 0 and self._wanted is not None and setting_key(self._wanted[1]) == setting_key(values):
-                    (number, _), self._wanted = self._wanted, None  # asked for while drawn ahead
-                if number > self._shown:
-                    self._shown, self._since = number, time.monotonic()
-                    self._show(picture)
-
-    def _settle(self) -> bool:
-        """Wait (or until a new request) until ``SETTLE`` s after the last picture was shown (drawing at
-        once would hold the interpreter while that picture is on its way to the page) and until the
-        last request's ``delay`` has passed."""
-        self._wake.clear()
-        wait = max(self._since + SETTLE, self._ahead_at) - time.monotonic()
-        if wait > 0 and self._wanted is None:
-            return self._wake.wait(wait)  # True: woken by a request, whose delay starts again
-        return False
-
-    def remember(self, values: dict, picture: bytes) -> None:
-        """Keep ``picture`` as the picture of ``values`` (the least recently used beyond ``size`` go)."""
-        key = setting_key(values)
-        if key is None:
-            return
-        self._cache[key] = picture
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """True once nothing is requested or being drawn (False if ``timeout`` passed first)."""
-        return self._idle.wait(timeout)
 
 
 def live(update: Callable[..., None], fig: plt.Figure, **controls):
@@ -284,7 +138,7 @@ def live(update: Callable[..., None], fig: plt.Figure, **controls):
     def fail(text: str) -> None:
         error.value = f"<pre style='color:#b00;white-space:pre-wrap'>{text}</pre>"
 
-    pictures = Pictures(lambda values: view.png(**values), show, fail)
+    pictures = Pictures(lambda values: view.picture(values, pictures.superseded), show, fail)
 
     def changed(change: dict) -> None:
         values = {name: w.value for name, w in controls.items()}
