@@ -5,7 +5,8 @@ Needs nothing but Python 3.11. Each command first makes ``.venv`` (if missing) a
 pinned ``requirements.txt`` and the package (skipped when nothing changed since the last install).
 
     book      set up, then build the HTML book with every chapter executed (warnings are errors)
-    test      set up, then run the linter and the formatter's check (ruff), the unit tests, nbval over every chapter, and the browser tests
+    test      set up, then run the linter and the formatter's check (ruff), the unit tests and nbval over
+              every chapter (side by side, one process each), and the browser tests
               (the main book, then the student site)
     setup     only the set-up
     lab       open a working copy of the book (./lab, made on first use) in JupyterLab, with the
@@ -31,14 +32,20 @@ README); when it is unset and ``../shared/data/mnist`` exists beside the checkou
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import venv
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
+from subprocess import PIPE, STDOUT
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -48,6 +55,7 @@ STAMP = VENV / ".setup-stamp"
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 LAB = ROOT / "lab"  # the reader's working copy of book/ (git ignores it)
 LINTED = ("src", "tests", "benchmarks", "tools", "_ext", "tasks.py")
+TIMING = ("iopub.execute_input", "shell.execute_reply")  # a cell's start and end in nbclient's metadata
 
 
 def run(*cmd: str | Path, env: dict | None = None) -> None:
@@ -176,27 +184,52 @@ def student_site() -> Path:
 STUDENT_CHECKS = "solution or checkers or console or image_and_figure or links_resolve"
 
 
+def run_together(commands: list[list], env: dict, workers: int) -> None:
+    """Run ``commands``, ``workers`` at a time in the order given, printing each one's output when it
+    ends; once all have ended, exit with the status of the first that failed."""
+    lock, failed = threading.Lock(), []
+
+    def one(cmd: list) -> None:
+        start = time.monotonic()
+        done = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env, stdout=PIPE, stderr=STDOUT, text=True)
+        with lock:
+            print("+", " ".join(str(c) for c in cmd), f"({time.monotonic() - start:.0f} s)", flush=True)
+            print(done.stdout, end="", flush=True)
+            failed.extend([(done.returncode, cmd)] if done.returncode else [])
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, commands))
+    for code, cmd in failed:
+        print(f"FAILED (exit {code}):", " ".join(str(c) for c in cmd), flush=True)
+    if failed:
+        sys.exit(failed[0][0])
+
+
+def recorded_seconds(notebook: Path) -> float:
+    """How long the notebook's cells took when it was last executed (nbclient's timing metadata)."""
+    total = 0.0
+    for cell in json.loads(notebook.read_text())["cells"]:
+        times = cell.get("metadata", {}).get("execution", {})
+        if all(k in times for k in TIMING):
+            ends = [datetime.fromisoformat(times[k].replace("Z", "+00:00")) for k in TIMING]
+            total += (ends[1] - ends[0]).total_seconds()
+    return total
+
+
 def test() -> None:
-    """The linter, unit tests, then nbval over every chapter, then the browser tests over the built book
-    (and chapters in JupyterLab), then the student site built and checked for solutions and checkers."""
+    """The linter; the unit tests and nbval over every chapter, side by side; then the browser tests
+    over the built book (and chapters in JupyterLab), then the student site built and checked for
+    solutions and checkers."""
     env = environment()
     run(BIN / "ruff", "check", *LINTED, env=env)
     run(BIN / "ruff", "format", "--check", *LINTED, env=env)  # the layout ruff format writes
-    run(PY, "-m", "pytest", "tests", "-q", "-m", "not browser", env=env)
-    if CHAPTERS:
-        run(
-            PY,
-            "-m",
-            "pytest",
-            "-q",
-            "--nbval",
-            "--nbval-sanitize-with",
-            "book/nbval_sanitize.cfg",
-            "--nbval-cell-timeout",
-            "900",
-            *[c.relative_to(ROOT) for c in CHAPTERS],
-            env=env,
-        )
+    # one process each for the unit tests and for every chapter (its own kernel), the longest first so
+    # that the cores stay busy to the end: every step is single-threaded (OMP_NUM_THREADS=1)
+    pytest = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    nbval = [*pytest, "--nbval", "--nbval-sanitize-with", "book/nbval_sanitize.cfg", "--nbval-cell-timeout", "900"]
+    chapters = sorted(CHAPTERS, key=recorded_seconds, reverse=True)
+    commands = [[*pytest, "tests", "-m", "not browser"]] + [[*nbval, c.relative_to(ROOT)] for c in chapters]
+    run_together(commands, env, workers=max(2, min(4, os.cpu_count() or 1)))
     browser = ROOT / "tests" / "browser"
     if browser.is_dir():
         build_book(execute=False)
