@@ -1,5 +1,6 @@
 """Chapter 3's panel: every extreme slider setting draws finite artists, updates really change them,
-the cached particle paths are the solver's, and vp's t = 1 is clamped to t_max and says so."""
+the cached particle paths are the solver's (solved only as far as the time shown, then
+extended bit for bit), and vp's t = 1 is clamped to t_max and says so."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from fmtutor.panels.gaussian_paths import MarginalPathPanel  # noqa: E402
+from fmtutor.sampling import sample_ode  # noqa: E402
 from fmtutor.schedules import VPSchedule  # noqa: E402
 
 
@@ -62,6 +64,21 @@ def test_particles_follow_the_cached_solver_path(panel):
     torch.testing.assert_close(panel.particles_at(0.5, "cosine", "heun", 4), sol.path[2])
     torch.testing.assert_close(panel.particles_at(1.0, "cosine", "heun", 4), sol.final)
     torch.testing.assert_close(panel.particles_at(0.625, "cosine", "heun", 4), 0.5 * (sol.path[2] + sol.path[3]))
+
+
+@pytest.mark.parametrize("solver", ["euler", "rk4"])
+def test_the_path_is_solved_as_far_as_the_time_shown_and_extended_bit_for_bit(solver):
+    panel = MarginalPathPanel(n_particles=40, n_density=8, n_grid=4)
+    full = sample_ode(panel.fields["cosine"], panel.x0, n_steps=10, method=solver, keep_path=True)
+    shown = [panel.particles_at(t, "cosine", solver, 10) for t in (0.25, 0.3, 0.75, 0.1, 1.0)]
+    solved = []
+    for t in (0.25, 0.3, 0.75):  # 0.25 needs times[2] and times[3]; 0.3 too; 0.75 needs up to times[8]
+        panel._paths.clear()
+        solved.append(len(panel.trajectory("cosine", solver, 10, until=t).times))
+    assert solved == [4, 4, 9]
+    path = panel.trajectory("cosine", solver, 10)  # extended from times[8] to the end
+    assert torch.equal(path.path, full.path) and torch.equal(path.times, full.times) and path.nfe == full.nfe
+    assert all(torch.equal(x, full.at(t)) for x, t in zip(shown, (0.25, 0.3, 0.75, 0.1, 1.0)))
 
 
 def test_exact_field_with_many_steps_lands_on_the_data(panel):

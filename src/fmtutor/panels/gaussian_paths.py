@@ -3,12 +3,15 @@
 At time ``t`` the panel shows the marginal density p_t (heat map), the exact marginal velocity
 u_t(x) = E[u_t(x | x1) | x_t = x] on a 20 x 20 grid (arrows of unit length, coloured by speed), and
 500 particles carried from noise by a chosen ODE solver with the chosen number of steps. The
-particle paths are solved once per (schedule, solver, steps) and cached; between the solver's grid
-times the particles are interpolated linearly. A schedule whose d_beta is infinite at t = 1 (vp)
-is shown at its ``t_max`` instead, and the title says so.
+particle paths are solved once per (schedule, solver, steps), only as far as the time shown (and
+extended when a later time is shown), and cached; between the solver's grid times the particles are
+interpolated linearly. A schedule whose d_beta is infinite at t = 1 (vp) is shown at its ``t_max``
+instead, and the title says so.
 """
 
 from __future__ import annotations
+
+import bisect
 
 import numpy as np
 import torch
@@ -18,8 +21,7 @@ from .._validate import check_choice
 from ..distributions import GaussianMixture, StandardGaussian
 from ..marginals import MarginalField
 from ..paths import GaussianPath
-from ..sampling import sample_ode
-from ..solvers import SOLVERS, Solution
+from ..solvers import SOLVERS, Solution, solve_ode, time_grid
 from ..toy_data import get_dataset
 from ..viz import FieldPanel, field_grid, to_numpy
 from . import Panel
@@ -81,20 +83,30 @@ class MarginalPathPanel(Panel):
             "steps": w.IntSlider(value=20, min=1, max=self.max_steps, description="steps"),
         }
 
-    def trajectory(self, schedule: str, solver: str, steps: int) -> Solution:
-        """The particles' path from t = 0 to the schedule's t_max (cached): ``path`` is ``(steps + 1, N, 2)``."""
+    def trajectory(self, schedule: str, solver: str, steps: int, until: float | None = None) -> Solution:
+        """The particles' path from t = 0 on the even grid of ``steps`` steps to the schedule's t_max
+        (cached): ``path`` is ``(k + 1, N, 2)``, the first k + 1 grid times, as far as ``at(until)``
+        needs (all ``steps + 1`` without ``until``). A path asked for further later is extended from
+        where it stopped, so it is the one ``sample_ode`` solves at once, bit for bit."""
         key = (check_choice("schedule", schedule, PANEL_SCHEDULES), check_choice("solver", solver, SOLVERS), int(steps))
-        if key not in self._paths:
-            field = self.fields[schedule]
+        field, cached = self.fields[schedule], self._paths.get(key)
+        times = time_grid(int(steps), 0.0, field.t_max, dtype=self.x0.dtype)
+        # at(t) reads the states at times[k] and times[k + 1] around t
+        last = int(steps) if until is None else min(max(bisect.bisect_right(times.tolist(), until), 1), int(steps))
+        done = 0 if cached is None else len(cached.times) - 1
+        if done < last:
             with torch.no_grad():
-                self._paths[key] = sample_ode(
-                    field, self.x0, n_steps=int(steps), method=solver, t_end=field.t_max, keep_path=True
-                )
+                start = self.x0 if cached is None else cached.final
+                piece = solve_ode(field, start, times[done : last + 1], method=solver, keep_path=True)
+            path = piece.path if cached is None else torch.cat([cached.path, piece.path[1:]])
+            nfe = piece.nfe + (0 if cached is None else cached.nfe)
+            self._paths[key] = Solution(times=times[: last + 1], final=path[-1], nfe=nfe, path=path)
         return self._paths[key]
 
     def particles_at(self, t: float, schedule: str, solver: str, steps: int) -> Tensor:
-        """Particle positions at time ``t`` (clamped to t_max), linear between the solver's grid times."""
-        return self.trajectory(schedule, solver, steps).at(t)
+        """Particle positions at time ``t`` (clamped to t_max), linear between the solver's grid times;
+        the path is solved only as far as ``t`` needs."""
+        return self.trajectory(schedule, solver, steps, until=float(t)).at(t)
 
     def update(self, t: float = 0.5, schedule: str = "linear", solver: str = "euler", steps: int = 20) -> None:
         field = self.fields[check_choice("schedule", schedule, PANEL_SCHEDULES)]
