@@ -28,6 +28,7 @@ REF = re.compile(r"\{(?:prf:)?ref\}`([^`<]*?)\s*<([\w-]+)>`")
 ROLE = re.compile(r"\{[\w:-]+\}`[^`]*`")
 SUBSTITUTION = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 HEADING = re.compile(r"^(#{1,6}) ")
+BRACKET = re.compile(r"(?<!\\)\\[\[\]]")  # \[ or \] not after a backslash (math's \\[2pt] stays)
 ADMONITIONS = ("note", "tip", "warning", "important", "caution", "hint", "attention", "danger", "error", "seealso")
 
 
@@ -43,9 +44,6 @@ class Chapter:
     substitutions: dict[str, str]
     colab_folder: str
     files: dict[int, str]
-
-
-BRACKET = re.compile(r"(?<!\\)\\[\[\]]")  # \[ or \] not after a backslash (math's \\[2pt] stays)
 
 
 def anchor(label: str) -> str:

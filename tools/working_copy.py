@@ -33,9 +33,11 @@ number, gets ``:nonumber:``:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -83,14 +85,20 @@ def citation(keys: list[str], narrative: bool, bib: BibliographyData) -> str:
     return ", ".join(parts) if narrative else f"\\[{', '.join(parts)}\\]"
 
 
-def repository_links(text: str) -> str:
-    """``text`` with each ``{repo}`path``` written as the book's link to that file of its repository."""
+@functools.cache
+def _repository_link() -> Callable[[str], str]:
+    """The book's link to a file of its repository (``_ext/fmtutor_book.py``), with _config.yml read once."""
     sys.path.insert(0, str(ROOT / "_ext"))
     from fmtutor_book import repository_link
 
     repository = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
     options = {"repository_url": repository["url"], "repository_branch": repository.get("branch")}
-    return REPO.sub(lambda m: f"[`{m.group(1)}`]({repository_link(options, m.group(1))})", text)
+    return functools.partial(repository_link, options)
+
+
+def repository_links(text: str) -> str:
+    """``text`` with each ``{repo}`path``` written as the book's link to that file of its repository."""
+    return REPO.sub(lambda m: f"[`{m.group(1)}`]({_repository_link()(m.group(1))})", text)
 
 
 def rewrite(text: str, bib: BibliographyData) -> tuple[str, list[str]]:
