@@ -88,6 +88,8 @@ EXEMPT_MODULES = {
     "edition": "build tool for the student edition, not a kernel",
     "live_panel": "widget: draws a panel's own update for the values its controls send; covered by "
     "tests/test_viz_live.py",
+    "live_pictures": "widget internals: draws, caches and shows the live panel's pictures for the values its "
+    "controls send; covered by tests/test_viz_live.py",
     "png": "widget internals: encodes the live panel's canvas pixels (its one array is checked by shape and "
     "dtype); covered by tests/test_viz_live.py",
     "static": "build step: renders a panel's frames over its fixed control grid into the book's _static folder; "
