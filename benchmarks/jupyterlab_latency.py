@@ -1,9 +1,11 @@
 """Input-to-new-image latency of every chapter's live panel in JupyterLab, measured in the browser.
 
-    .venv/bin/python benchmarks/jupyterlab_latency.py [01 02 ...]     (run with tasks.py's environment)
+    .venv/bin/python benchmarks/jupyterlab_latency.py [01 02 ...] [--windowing MODE]   (tasks.py's environment)
 
-Starts JupyterLab on 127.0.0.1 over a copy of the chapters, opens each in headless Chromium
-(1366 x 768, device pixel ratio 2), runs it up to its live panel, then for each slider:
+Starts JupyterLab on 127.0.0.1 over a copy of the chapters, with the notebook windowing mode a
+reader gets (JupyterLab's default, 'contentVisibility'; ``--windowing none`` attaches every cell, as
+the browser tests do), opens each chapter in headless Chromium (1366 x 768, device pixel ratio 2),
+runs it up to its live panel, then for each slider:
 
 - **single step**: one arrow key, timed from the key press to the new picture in the page
   (``repeats`` steps per slider, each to a position not shown before, 150 ms after the previous
@@ -101,6 +103,10 @@ def end_of_drag(tab, index: int, control: dict, seconds: float = 1.0, quiet_ms: 
 
 
 def main(argv: list[str]) -> None:
+    windowing = None  # JupyterLab's default, as tasks.py lab opens it
+    if "--windowing" in argv:
+        at = argv.index("--windowing")
+        windowing, argv = argv[at + 1], argv[:at] + argv[at + 2 :]
     chapters = sorted((ROOT / "book").glob("[0-9]*.ipynb"))
     if argv:
         chapters = [c for c in chapters if c.name[:2] in argv]
@@ -108,11 +114,11 @@ def main(argv: list[str]) -> None:
 
     print(
         f"{'chapter':22s} {'control':10s} {'step median':>11s} {'step p90':>9s} {'first step':>10s} "
-        f"{'drag end':>9s}  (ms, in the browser)"
+        f"{'drag end':>9s}  (ms, in the browser; windowing mode: {windowing or 'the default'})"
     )
     with (
         tempfile.TemporaryDirectory() as work,
-        jl.jupyterlab(Path(work)) as lab,
+        jl.jupyterlab(Path(work), windowing=windowing) as lab,
         sync_playwright() as playwright,
     ):
         browser = playwright.chromium.launch(executable_path=install.ensure_browser(), args=CHROMIUM_ARGS)

@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VIEWPORT = {"width": 1366, "height": 768}  # a common laptop screen
 LIVE_CALL = ".show_live("  # how a chapter shows a live panel (Panel.show_live)
-SETTINGS = {  # every cell in the page (no windowing), no news pop-up, no kernel-choice dialog
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+SETTINGS = {  # no news pop-up, no kernel-choice dialog
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
+TRACKER = "@jupyterlab/notebook-extension/tracker.jupyterlab-settings"  # holds the notebook's windowing mode
 
 
 @dataclass
@@ -48,17 +48,20 @@ def _free_port() -> int:
 
 
 @contextmanager
-def jupyterlab(workdir: Path, app: str = "lab", timeout: float = 120.0):
+def jupyterlab(workdir: Path, app: str = "lab", timeout: float = 120.0, windowing: str | None = "none"):
     """A JupyterLab (``app="lab"``) or Jupyter Notebook 7 (``app="notebook"``) server over ``workdir``,
     the reader's working copy that ``tasks.py lab`` makes (chapters in ``workdir/book``, static twins'
     pictures in ``workdir/_static/frames``), yielding a ``Lab``. Both expose the application object
-    to the page as ``window.jupyterapp``, so the same steps drive either."""
+    to the page as ``window.jupyterapp``, so the same steps drive either. ``windowing`` is the
+    notebooks' windowing mode: 'none' attaches every cell to the page, as the tests want; None keeps
+    JupyterLab's default, what a reader gets ('contentVisibility': the browser skips the rendering of
+    cells off screen)."""
     sys.path.insert(0, str(ROOT))
     import tasks
 
     book = tasks.working_copy(ROOT / "book", workdir)
     settings = workdir / "settings"
-    for name, values in SETTINGS.items():
+    for name, values in {**SETTINGS, **({TRACKER: {"windowingMode": windowing}} if windowing else {})}.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(values))
     port, token = _free_port(), secrets.token_hex(16)
