@@ -191,7 +191,9 @@ def run_together(commands: list[list], env: dict, workers: int) -> None:
 
     def one(cmd: list) -> None:
         start = time.monotonic()
-        done = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env, stdout=PIPE, stderr=STDOUT, text=True)
+        done = subprocess.run(
+            [str(c) for c in cmd], cwd=ROOT, env=env, stdout=PIPE, stderr=STDOUT, text=True, errors="replace"
+        )
         with lock:
             print("+", " ".join(str(c) for c in cmd), f"({time.monotonic() - start:.0f} s)", flush=True)
             print(done.stdout, end="", flush=True)
@@ -223,8 +225,9 @@ def test() -> None:
     env = environment()
     run(BIN / "ruff", "check", *LINTED, env=env)
     run(BIN / "ruff", "format", "--check", *LINTED, env=env)  # the layout ruff format writes
-    # one process each for the unit tests and for every chapter (its own kernel), the longest first so
-    # that the cores stay busy to the end: every step is single-threaded (OMP_NUM_THREADS=1)
+    # one process each for the unit tests and for every chapter (its own kernel): the unit tests, the
+    # longest, then the chapters longest first, so that the cores stay busy to the end (every step is
+    # single-threaded: OMP_NUM_THREADS=1)
     pytest = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     nbval = [*pytest, "--nbval", "--nbval-sanitize-with", "book/nbval_sanitize.cfg", "--nbval-cell-timeout", "900"]
     chapters = sorted(CHAPTERS, key=recorded_seconds, reverse=True)

@@ -74,7 +74,7 @@ class Pictures:
 
     def __init__(
         self,
-        draw: Callable[[dict], bytes],
+        draw: Callable[[dict], bytes | None],
         show: Callable[[bytes], None],
         fail: Callable[[str], None],
         size: int = 32,
